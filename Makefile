@@ -1,0 +1,44 @@
+# The README's two commands: `make run` and `make test`. CI runs `.ci/run`, which is `make test`.
+PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: run test venv lint typecheck pytest system-deps completions docs bench clean
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+## Start the daemon; with no providers configured it runs in demo mode against simulated providers.
+run: venv
+	$(BIN)/tokenhub serve --newcomer
+
+## Everything CI checks: system packages, lint, types, the whole test suite.
+test: venv system-deps lint typecheck pytest
+
+system-deps:
+	@scripts/install-system-deps.sh
+
+lint: venv
+	$(BIN)/ruff check src tests scripts
+	$(BIN)/ruff format --check src tests scripts
+
+typecheck: venv
+	$(BIN)/mypy
+
+pytest: venv
+	$(BIN)/pytest
+
+## Regenerate checked-in artefacts (shell completions, CLI reference).
+completions: venv
+	$(BIN)/python scripts/gen_completions.py
+
+docs: venv
+	$(BIN)/cog -r docs/CLI.md
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache

@@ -1,0 +1,175 @@
+"""The canonical request, response and stream-event models that cross layers.
+
+Wire formats (OpenAI Chat Completions, Anthropic Messages) are translated to and from
+these by ``tokenhub.providers.wire``; routing, orchestration and logging only ever see
+the canonical form. They are plain slotted dataclasses: validation happens once, where
+wire JSON is parsed, and the hot path pays no per-field validation cost again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Role = Literal["system", "user", "assistant", "tool"]
+FinishReason = Literal["stop", "length", "tool_calls", "content_filter"]
+ToolChoiceMode = Literal["auto", "none", "required", "tool"]
+ResponseFormatType = Literal["text", "json_object", "json_schema"]
+
+
+@dataclass(slots=True)
+class TextPart:
+    """A run of text inside a message."""
+
+    text: str
+    type: Literal["text"] = "text"
+
+
+@dataclass(slots=True)
+class ImagePart:
+    """An image: an ``https:`` URL or a ``data:<media type>;base64,<data>`` URL."""
+
+    url: str
+    detail: str | None = None
+    type: Literal["image"] = "image"
+
+
+ContentPart = TextPart | ImagePart
+
+
+@dataclass(slots=True)
+class ToolCall:
+    """A tool invocation produced by a model; ``arguments`` is the model's JSON text."""
+
+    id: str
+    name: str
+    arguments: str
+
+
+@dataclass(slots=True)
+class Message:
+    """One conversation turn. ``tool_call_id`` is set on ``tool`` results."""
+
+    role: Role
+    content: list[ContentPart] = field(default_factory=list)
+    tool_calls: list[ToolCall] = field(default_factory=list)
+    tool_call_id: str | None = None
+    name: str | None = None
+
+    def text(self) -> str:
+        """Concatenate the text parts."""
+        return "".join(p.text for p in self.content if isinstance(p, TextPart))
+
+
+@dataclass(slots=True)
+class ToolSpec:
+    """A function the model may call; ``parameters`` is a JSON Schema object."""
+
+    name: str
+    description: str | None = None
+    parameters: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class ToolChoice:
+    """Whether and which tool the model must call; ``name`` is set for mode ``tool``."""
+
+    mode: ToolChoiceMode
+    name: str | None = None
+
+
+@dataclass(slots=True)
+class ResponseFormat:
+    """Structured-output request; ``schema`` and ``name`` are set for ``json_schema``."""
+
+    type: ResponseFormatType
+    schema: dict[str, Any] | None = None
+    name: str | None = None
+    strict: bool | None = None
+
+
+@dataclass(slots=True)
+class ChatRequest:
+    """A provider-neutral chat request."""
+
+    model: str
+    messages: list[Message]
+    max_tokens: int | None = None
+    temperature: float | None = None
+    top_p: float | None = None
+    stop: list[str] = field(default_factory=list)
+    tools: list[ToolSpec] = field(default_factory=list)
+    tool_choice: ToolChoice | None = None
+    response_format: ResponseFormat | None = None
+    stream: bool = False
+    user: str | None = None
+
+
+@dataclass(slots=True)
+class Usage:
+    """Token counts as reported by the provider."""
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+
+    @property
+    def total_tokens(self) -> int:
+        """Input plus output tokens."""
+        return self.input_tokens + self.output_tokens
+
+
+@dataclass(slots=True)
+class ChatResponse:
+    """A provider-neutral, complete chat response."""
+
+    id: str
+    model: str
+    message: Message
+    finish_reason: FinishReason
+    usage: Usage = field(default_factory=Usage)
+    created: int = 0
+
+
+@dataclass(slots=True)
+class StreamStart:
+    """First event of a stream: the response id and the model that answers."""
+
+    id: str
+    model: str
+    created: int = 0
+    input_tokens: int = 0
+
+
+@dataclass(slots=True)
+class TextDelta:
+    """A fragment of assistant text."""
+
+    text: str
+
+
+@dataclass(slots=True)
+class ToolCallStart:
+    """A tool call begins at position ``index`` of the message's tool calls."""
+
+    index: int
+    id: str
+    name: str
+
+
+@dataclass(slots=True)
+class ToolCallDelta:
+    """A fragment of the JSON arguments of the tool call at ``index``."""
+
+    index: int
+    arguments: str
+
+
+@dataclass(slots=True)
+class StreamEnd:
+    """Last event of a stream: why generation stopped and the final usage."""
+
+    finish_reason: FinishReason
+    usage: Usage = field(default_factory=Usage)
+
+
+StreamEvent = StreamStart | TextDelta | ToolCallStart | ToolCallDelta | StreamEnd
