@@ -48,13 +48,18 @@ class ToolCall:
 
 @dataclass(slots=True)
 class Message:
-    """One conversation turn. ``tool_call_id`` is set on ``tool`` results."""
+    """One conversation turn. ``tool_call_id`` is set on ``tool`` results.
+
+    ``is_error`` marks a ``tool`` result that reports a failed tool run (Anthropic's
+    ``tool_result.is_error``; OpenAI has no equivalent and drops it).
+    """
 
     role: Role
     content: list[ContentPart] = field(default_factory=list)
     tool_calls: list[ToolCall] = field(default_factory=list)
     tool_call_id: str | None = None
     name: str | None = None
+    is_error: bool = False
 
     def text(self) -> str:
         """Concatenate the text parts."""
@@ -120,7 +125,11 @@ class Usage:
 
 @dataclass(slots=True)
 class ChatResponse:
-    """A provider-neutral, complete chat response."""
+    """A provider-neutral, complete chat response.
+
+    ``stop_sequence`` names the stop sequence that ended a ``stop`` finish, when the
+    provider says so (Anthropic does; OpenAI does not).
+    """
 
     id: str
     model: str
@@ -128,6 +137,7 @@ class ChatResponse:
     finish_reason: FinishReason
     usage: Usage = field(default_factory=Usage)
     created: int = 0
+    stop_sequence: str | None = None
 
 
 @dataclass(slots=True)
@@ -166,10 +176,11 @@ class ToolCallDelta:
 
 @dataclass(slots=True)
 class StreamEnd:
-    """Last event of a stream: why generation stopped and the final usage."""
+    """Last event of a stream: why generation stopped, the final usage, the stop sequence."""
 
     finish_reason: FinishReason
     usage: Usage = field(default_factory=Usage)
+    stop_sequence: str | None = None
 
 
 StreamEvent = StreamStart | TextDelta | ToolCallStart | ToolCallDelta | StreamEnd
