@@ -17,6 +17,5 @@ def tokenhub_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
             monkeypatch.delenv(name)
     home = tmp_path / "tokenhub-home"
     monkeypatch.setenv("TOKENHUB_HOME", str(home))
-    monkeypatch.setenv("TOKENHUB_RAISE_ERRORS", "1")
     monkeypatch.chdir(tmp_path)
     return home

@@ -217,3 +217,10 @@ class DaemonUnavailableError(TokenhubError):
 
     type = "daemon_unavailable"
     status = 503
+
+
+class DatabaseUnavailableError(TokenhubError):
+    """The database cannot be reached or used; the message never holds its password."""
+
+    type = "database_unavailable"
+    status = 503

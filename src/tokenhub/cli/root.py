@@ -1,10 +1,21 @@
 """The root Typer application; each noun lives in its own sub-app module."""
 
+from __future__ import annotations
+
 import typer
 
 from tokenhub import __version__
+from tokenhub.cli import admin, config_cmd, db
+from tokenhub.cli.serve import serve
+from tokenhub.cli.status import status
 
-app = typer.Typer(name="tokenhub", no_args_is_help=True, add_completion=False)
+app = typer.Typer(
+    name="tokenhub",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
 
 
 def _version(value: bool) -> None:
@@ -16,10 +27,17 @@ def _version(value: bool) -> None:
 @app.callback()
 def root(
     version: bool = typer.Option(
-        False, "--version", callback=_version, is_eager=True, help="Print the version."
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
     ),
 ) -> None:
     """Tokenhub: an LLM gateway that routes, fails over and orchestrates requests."""
+
+
+app.command("serve")(serve)
+app.command("status")(status)
+app.add_typer(config_cmd.app)
+app.add_typer(db.app)
+app.add_typer(admin.app)
 
 
 def main() -> None:

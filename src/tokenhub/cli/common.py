@@ -1,0 +1,113 @@
+"""What every command shares: connection options, the daemon client, output and errors."""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Annotated, Any, ParamSpec, TypeVar
+
+import orjson
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from tokenhub.client import DaemonClient
+from tokenhub.config import load_settings
+from tokenhub.errors import ConfigError, TokenhubError
+
+P = ParamSpec("P")
+R = TypeVar("R")
+RAISE_ENV = "TOKENHUB_RAISE_ERRORS"
+
+SocketOpt = Annotated[
+    Path | None,
+    typer.Option("--socket", help="Daemon Unix socket [env: TOKENHUB_SOCKET].", show_default=False),
+]
+UrlOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--url",
+        envvar="TOKENHUB_URL",
+        help="Talk to the daemon over HTTP at this base URL instead of the socket.",
+        show_default=False,
+    ),
+]
+TokenFileOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--token-file",
+        help="File holding the admin token for --url [or env TOKENHUB_ADMIN_TOKEN].",
+        show_default=False,
+    ),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+ConfigOpt = Annotated[
+    Path | None,
+    typer.Option("--config", help="Config file [env: TOKENHUB_CONFIG].", show_default=False),
+]
+
+console = Console(highlight=False, soft_wrap=True)
+err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def exit_code(exc: TokenhubError) -> int:
+    """Exit status for an error: 2 for bad configuration or arguments, 1 otherwise."""
+    return 2 if isinstance(exc, ConfigError) else 1
+
+
+def handle_errors(func: Callable[P, R]) -> Callable[P, R]:
+    """Print a TokenhubError as one line and exit; re-raise when TOKENHUB_RAISE_ERRORS=1."""
+
+    @functools.wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return func(*args, **kwargs)
+        except TokenhubError as exc:
+            if os.environ.get(RAISE_ENV) == "1":
+                raise
+            err_console.print(f"error: {exc.message}", markup=False)
+            raise typer.Exit(exit_code(exc)) from None
+
+    return wrapper
+
+
+def make_client(socket: Path | None, url: str | None, token_file: Path | None) -> DaemonClient:
+    """A client for the daemon chosen by --url, else the configured or default socket."""
+    if url:
+        return DaemonClient(url=url, token=_admin_token(token_file))
+    loaded = load_settings({"socket": socket})
+    return DaemonClient(socket_path=loaded.socket_path)
+
+
+def _admin_token(token_file: Path | None) -> str | None:
+    if token_file is not None:
+        try:
+            return token_file.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ConfigError(f"cannot read --token-file {token_file}: {exc.strerror}") from None
+    return os.environ.get("TOKENHUB_ADMIN_TOKEN")
+
+
+def print_json(data: Any) -> None:
+    """Print ``data`` as indented JSON on stdout."""
+    sys.stdout.write(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode() + "\n")
+
+
+def print_table(title: str | None, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    """Print rows as a rich table."""
+    table = Table(title=title, show_header=True, header_style="bold")
+    for column in columns:
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*("" if cell is None else str(cell) for cell in row))
+    console.print(table)
+
+
+def print_pairs(pairs: Sequence[tuple[str, Any]]) -> None:
+    """Print key/value lines aligned."""
+    width = max((len(k) for k, _ in pairs), default=0)
+    for key, value in pairs:
+        console.print(f"{key:<{width}}  {value}", markup=False)

@@ -1,0 +1,180 @@
+"""The only code that binds sockets: runs the app on TCP and a Unix socket until signalled.
+
+SIGTERM/SIGINT: stop accepting, let in-flight requests finish within the grace period,
+flush the background writer, close the database, remove the socket and pid file.
+SIGHUP: reload the config file; settings that need a restart are reported as such.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import socket
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from aiohttp import web
+
+from tokenhub.config import RESTART_REQUIRED, LoadedSettings, load_settings
+from tokenhub.errors import ConfigError, TokenhubError
+from tokenhub.observability.logging import configure_logging
+from tokenhub.server.access_log import JsonAccessLogger
+from tokenhub.server.app import create_app
+from tokenhub.server.keys import LISTENERS
+
+log = logging.getLogger("tokenhub.daemon")
+SOCKET_MODE = 0o600
+
+AppFactory = Callable[[LoadedSettings], Awaitable[web.Application]]
+
+
+class DaemonAlreadyRunningError(TokenhubError):
+    """Another live daemon holds the socket."""
+
+    type = "daemon_running"
+
+
+def run(
+    loaded: LoadedSettings, *, newcomer: bool = False, app_factory: AppFactory | None = None
+) -> int:
+    """Run the daemon until a stop signal; return the process exit status.
+
+    ``newcomer`` turns demo mode on when no provider is configured, so a first
+    ``make run`` answers requests at once.
+    """
+    _install_uvloop()
+    settings = loaded.settings
+    configure_logging(settings.log_level, settings.log_format)
+    if newcomer and not settings.demo and not settings.providers:
+        log.info("no provider configured: starting in demo mode")
+        loaded.settings = settings.model_copy(update={"demo": True})
+    return asyncio.run(serve(loaded, app_factory))
+
+
+def _install_uvloop() -> None:
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop is a dependency on POSIX
+        return
+    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+
+
+async def _default_factory(loaded: LoadedSettings) -> web.Application:
+    return create_app(loaded)
+
+
+async def serve(loaded: LoadedSettings, app_factory: AppFactory | None = None) -> int:
+    """Bind, serve until SIGTERM/SIGINT, then shut down gracefully."""
+    socket_path = loaded.socket_path
+    claim_socket(socket_path)
+    loaded.paths.runtime_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    app = await (app_factory or _default_factory)(loaded)
+    grace = loaded.settings.shutdown_grace_s
+    access_log = logging.getLogger("tokenhub.access") if loaded.settings.access_log else None
+    runner = web.AppRunner(
+        app,
+        access_log_class=JsonAccessLogger,
+        access_log=access_log,
+        shutdown_timeout=grace,
+        handle_signals=False,
+    )
+    await runner.setup()
+    try:
+        listeners = await _start_sites(runner, loaded, socket_path)
+        app[LISTENERS].extend(listeners)
+        loaded.paths.pid_file.write_text(f"{os.getpid()}\n", encoding="utf-8")
+        _announce(listeners)
+        await _wait_for_stop(loaded)
+        log.info("shutting down", extra={"grace_s": grace})
+    finally:
+        await runner.cleanup()
+        _remove(socket_path)
+        _remove(loaded.paths.pid_file)
+    log.info("stopped")
+    return 0
+
+
+def claim_socket(path: Path) -> None:
+    """Refuse to start if a live daemon answers on ``path``; remove a stale socket file."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if not path.exists():
+        return
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        probe.connect(str(path))
+    except OSError:
+        log.info("removing stale socket", extra={"socket": str(path)})
+        path.unlink(missing_ok=True)
+        return
+    finally:
+        probe.close()
+    raise DaemonAlreadyRunningError(f"a tokenhub daemon is already running on {path}")
+
+
+async def _start_sites(runner: web.AppRunner, loaded: LoadedSettings, path: Path) -> list[str]:
+    settings = loaded.settings
+    grace = settings.shutdown_grace_s
+    tcp = web.TCPSite(runner, settings.host, settings.port, shutdown_timeout=grace)
+    await tcp.start()
+    old_umask = os.umask(0o177)  # the socket is born 0600: no window where others can connect
+    try:
+        unix = web.UnixSite(runner, str(path), shutdown_timeout=grace)
+        await unix.start()
+    finally:
+        os.umask(old_umask)
+    path.chmod(SOCKET_MODE)  # noqa: ASYNC240 (once, at start-up, before serving)
+    listeners = [_tcp_url(address) for address in runner.addresses if isinstance(address, tuple)]
+    return [*listeners, f"unix:{path}"]
+
+
+def _tcp_url(address: tuple[str, int] | tuple[str, int, int, int]) -> str:
+    host, port = address[0], address[1]
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+def _announce(listeners: list[str]) -> None:
+    log.info("listening", extra={"listeners": listeners})
+    # One plain line on stdout, for humans and for scripts that started us on port 0.
+    sys.stdout.write(f"tokenhub listening on {' and '.join(listeners)}\n")
+    sys.stdout.flush()
+
+
+async def _wait_for_stop(loaded: LoadedSettings) -> None:
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    loop.add_signal_handler(signal.SIGHUP, reload_settings, loaded)
+    try:
+        await stop.wait()
+    finally:
+        for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            loop.remove_signal_handler(signum)
+
+
+def reload_settings(loaded: LoadedSettings) -> list[str]:
+    """Re-read the config sources and apply what can change live; return what needs a restart."""
+    try:
+        fresh = load_settings(loaded.cli_overrides, config_file=loaded.config_file)
+    except ConfigError as exc:
+        log.error("config reload failed; keeping the current settings", extra={"error": str(exc)})  # noqa: TRY400
+        return []
+    old, new = loaded.settings, fresh.settings
+    changed = [name for name in type(new).model_fields if getattr(old, name) != getattr(new, name)]
+    needs_restart = sorted(set(changed) & RESTART_REQUIRED)
+    applied = sorted(set(changed) - RESTART_REQUIRED)
+    kept = {name: getattr(old, name) for name in needs_restart}
+    loaded.settings = new.model_copy(update=kept)
+    loaded.sources = fresh.sources
+    configure_logging(loaded.settings.log_level, loaded.settings.log_format)
+    log.info("config reloaded", extra={"applied": applied, "needs_restart": needs_restart})
+    return needs_restart
+
+
+def _remove(path: Path) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        path.unlink()

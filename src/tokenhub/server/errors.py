@@ -1,0 +1,89 @@
+"""The one place that turns an error into an HTTP response, in the format of the API called.
+
+``/v1/chat/completions`` answers with OpenAI's error object, ``/v1/messages`` with
+Anthropic's, everything else with tokenhub's envelope ``{"error": {type, message,
+request_id}}``. All three carry the stable tokenhub ``type`` and the request id.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from tokenhub.errors import RateLimitedError, TokenhubError
+
+OPENAI_PATHS = frozenset({"/v1/chat/completions", "/v1/models", "/v1/embeddings"})
+ANTHROPIC_PATHS = frozenset({"/v1/messages", "/v1/messages/count_tokens"})
+
+HTTP_ERROR_TYPES = {
+    400: "invalid_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    429: "rate_limited",
+}
+
+
+def error_body(
+    path: str, error_type: str, message: str, request_id: str, details: dict[str, Any]
+) -> dict[str, Any]:
+    """Build the error body in the flavour of the API at ``path``."""
+    if path in ANTHROPIC_PATHS:
+        return {
+            "type": "error",
+            "error": {"type": error_type, "message": message, **details},
+            "request_id": request_id,
+        }
+    inner: dict[str, Any] = {"type": error_type, "message": message, "request_id": request_id}
+    if path in OPENAI_PATHS:
+        inner.setdefault("param", None)
+        inner.setdefault("code", error_type)
+    inner.update(details)
+    return {"error": inner}
+
+
+def json_response(
+    status: int, body: dict[str, Any], headers: dict[str, str] | None = None
+) -> web.Response:
+    """A JSON response serialised with orjson."""
+    return web.Response(
+        status=status, body=orjson.dumps(body), content_type="application/json", headers=headers
+    )
+
+
+def render_error(request: web.Request, exc: TokenhubError, request_id: str) -> web.Response:
+    """Render a TokenhubError for this request."""
+    headers: dict[str, str] = {}
+    if isinstance(exc, RateLimitedError):
+        headers["Retry-After"] = str(max(1, round(exc.retry_after)))
+    body = error_body(request.path, exc.type, exc.message, request_id, exc.details())
+    return json_response(exc.status, body, headers)
+
+
+def render_http_error(
+    request: web.Request, exc: web.HTTPException, request_id: str
+) -> web.Response:
+    """Render aiohttp's own HTTP errors (404, 405, 413...) as JSON, never HTML."""
+    error_type = HTTP_ERROR_TYPES.get(exc.status, "http_error")
+    too_large = exc.status == web.HTTPRequestEntityTooLarge.status_code
+    message = "request body is too large" if too_large else exc.reason
+    body = error_body(request.path, error_type, message, request_id, {})
+    headers = {k: v for k, v in exc.headers.items() if k.lower() in {"allow", "retry-after"}}
+    return json_response(exc.status, body, headers)
+
+
+def render_internal(request: web.Request, request_id: str) -> web.Response:
+    """A 500 that says where to look, never what broke."""
+    body = error_body(
+        request.path,
+        "internal_error",
+        f"internal error; the daemon log has the details under request id {request_id}",
+        request_id,
+        {},
+    )
+    return json_response(500, body)

@@ -1,0 +1,26 @@
+"""Typed application keys: every shared resource of the app, no string keys, no globals."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from tokenhub.clock import Clock
+from tokenhub.config import LoadedSettings
+from tokenhub.observability.metrics import Metrics
+from tokenhub.observability.redaction import Redactor
+from tokenhub.server.routes import RouteTable
+from tokenhub.store.writer import BackgroundWriter
+
+SETTINGS = web.AppKey("settings", LoadedSettings)
+CLOCK = web.AppKey("clock", Clock)
+NEW_ID: web.AppKey[Callable[[], str]] = web.AppKey("new_id")
+METRICS = web.AppKey("metrics", Metrics)
+REDACTOR = web.AppKey("redactor", Redactor)
+ENGINE = web.AppKey("engine", AsyncEngine)
+WRITER = web.AppKey("writer", BackgroundWriter)
+ROUTES = web.AppKey("routes", RouteTable)
+STARTED_AT = web.AppKey("started_at", float)
+LISTENERS = web.AppKey("listeners", list[str])

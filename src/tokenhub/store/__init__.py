@@ -1,0 +1,1 @@
+"""Persistence: SQLModel tables, the async engine, Alembic migrations, the background writer."""

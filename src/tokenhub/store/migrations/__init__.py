@@ -1,0 +1,1 @@
+"""Alembic migration scripts (package so they ship inside the wheel)."""

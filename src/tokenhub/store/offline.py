@@ -1,0 +1,42 @@
+"""Database operations the CLI runs without a daemon (``tokenhub db``)."""
+
+from __future__ import annotations
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from tokenhub.config import mask_url
+from tokenhub.errors import DatabaseUnavailableError
+from tokenhub.store.engine import create_engine
+from tokenhub.store.migrate import current_revision, head_revision, upgrade
+
+
+async def upgrade_database(url: str) -> tuple[str | None, str]:
+    """Migrate the database at ``url`` to head; return (revision before, revision after)."""
+    engine = create_engine(url)
+    try:
+        before = await current_revision(engine)
+        await upgrade(engine)
+    except (SQLAlchemyError, OSError) as exc:
+        raise _unavailable(url, exc) from None
+    else:
+        return before, head_revision()
+    finally:
+        await engine.dispose()
+
+
+async def database_revision(url: str) -> tuple[str | None, str]:
+    """Return (the database's revision, this build's head revision)."""
+    engine = create_engine(url)
+    try:
+        return await current_revision(engine), head_revision()
+    except (SQLAlchemyError, OSError) as exc:
+        raise _unavailable(url, exc) from None
+    finally:
+        await engine.dispose()
+
+
+def _unavailable(url: str, exc: Exception) -> DatabaseUnavailableError:
+    reason = getattr(exc, "orig", None) or exc
+    return DatabaseUnavailableError(
+        f"database {mask_url(url)} is unavailable: {type(reason).__name__}"
+    )

@@ -1,0 +1,101 @@
+"""The background writer: request-path rows are queued in memory and committed in batches.
+
+A request never waits for the disk: ``submit`` appends to a list and returns. A flush runs
+when ``batch_size`` rows are waiting or ``flush_interval_s`` has passed, writing everything
+queued in one transaction per flush. ``stop`` drains the queue, so a graceful shutdown
+loses nothing; only a full queue (a database that cannot keep up) drops rows, counted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import defaultdict
+from typing import Any
+
+from sqlalchemy import Table
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from tokenhub.config import WriterSettings
+from tokenhub.observability.metrics import Metrics
+
+log = logging.getLogger("tokenhub.store.writer")
+
+
+class BackgroundWriter:
+    """Batches inserts from the request path into few transactions."""
+
+    def __init__(self, engine: AsyncEngine, settings: WriterSettings, metrics: Metrics) -> None:
+        self._engine = engine
+        self._settings = settings
+        self._metrics = metrics
+        self._pending: list[tuple[Table, dict[str, Any]]] = []
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._flush_lock = asyncio.Lock()
+
+    @property
+    def queued(self) -> int:
+        """Rows waiting to be written."""
+        return len(self._pending)
+
+    def submit(self, table: Table, row: dict[str, Any]) -> None:
+        """Queue one row for insertion; never blocks, drops (and counts) when full."""
+        if len(self._pending) >= self._settings.max_queue:
+            self._metrics.writer_rows_dropped.labels(table.name).inc()
+            return
+        self._pending.append((table, row))
+        self._metrics.writer_queue_depth.set(len(self._pending))
+        if len(self._pending) >= self._settings.batch_size:
+            self._wake.set()
+
+    async def start(self) -> None:
+        """Start the flush loop."""
+        self._task = asyncio.create_task(self._run(), name="tokenhub-writer")
+
+    async def stop(self) -> None:
+        """Stop the loop and write everything still queued."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        while self._pending:
+            await self.flush()
+
+    async def flush(self) -> int:
+        """Write up to one batch now; return how many rows were written."""
+        async with self._flush_lock:
+            batch = self._pending[: self._settings.batch_size]
+            del self._pending[: len(batch)]
+            self._metrics.writer_queue_depth.set(len(self._pending))
+            if batch:
+                await self._write(batch)
+            return len(batch)
+
+    async def _run(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self._settings.flush_interval_s)
+            self._wake.clear()
+            while await self.flush() >= self._settings.batch_size:
+                pass
+
+    async def _write(self, batch: list[tuple[Table, dict[str, Any]]]) -> None:
+        by_table: dict[Table, list[dict[str, Any]]] = defaultdict(list)
+        for table, row in batch:
+            by_table[table].append(row)
+        try:
+            with self._metrics.writer_flush_duration.time():
+                async with self._engine.begin() as conn:
+                    for table, rows in by_table.items():
+                        await conn.execute(table.insert(), rows)
+        except SQLAlchemyError:
+            log.exception("background writer flush failed; rows dropped")
+            for table, rows in by_table.items():
+                self._metrics.writer_rows_dropped.labels(table.name).inc(len(rows))
+            return
+        for table, rows in by_table.items():
+            self._metrics.writer_rows_written.labels(table.name).inc(len(rows))

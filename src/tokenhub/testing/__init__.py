@@ -1,0 +1,9 @@
+"""Public test helpers: start a real daemon, poll with a deadline. Used by tokenhub's tests.
+
+Nothing here is imported by the product itself.
+"""
+
+from tokenhub.testing.polling import wait_until
+from tokenhub.testing.process import DaemonProcess, start_daemon
+
+__all__ = ["DaemonProcess", "start_daemon", "wait_until"]

@@ -1,0 +1,80 @@
+"""Run ``tokenhub serve`` as a real child process on an ephemeral port and a temp socket."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+from tokenhub.testing.polling import wait_until
+
+READY = re.compile(r"^tokenhub listening on (http://\S+) and unix:(\S+)$")
+
+
+@dataclass
+class DaemonProcess:
+    """A running daemon child process and what it printed."""
+
+    process: subprocess.Popen[str]
+    url: str = ""
+    socket_path: Path = Path()
+    stdout: list[str] = field(default_factory=list)
+    stderr: list[str] = field(default_factory=list)
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 20.0) -> int:
+        """Signal the daemon and return its exit status."""
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+        return self.process.wait(timeout=timeout)
+
+    def log_text(self) -> str:
+        """Everything the daemon wrote to stderr so far."""
+        return "\n".join(self.stderr)
+
+
+def _pump(stream: IO[str], sink: list[str]) -> None:
+    # Appending line by line (not extend) makes each line visible to the poller at once.
+    for line in stream:
+        sink.append(line.rstrip("\n"))  # noqa: PERF401
+
+
+@contextmanager
+def start_daemon(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 20.0
+) -> Iterator[DaemonProcess]:
+    """Start ``tokenhub serve ARGS`` (``--port 0`` unless given) and wait until it listens."""
+    argv = [sys.executable, "-m", "tokenhub", "serve", *args]
+    if "--port" not in args:
+        argv += ["--port", "0"]
+    full_env = {**os.environ, **(env or {})}
+    proc = subprocess.Popen(  # noqa: S603 (our own interpreter and module)
+        argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=full_env
+    )
+    daemon = DaemonProcess(proc)
+    for stream, sink in ((proc.stdout, daemon.stdout), (proc.stderr, daemon.stderr)):
+        threading.Thread(target=_pump, args=(stream, sink), daemon=True).start()
+    try:
+        match = wait_until(lambda: _ready(daemon), timeout=timeout, what="the daemon to listen")
+        daemon.url, daemon.socket_path = match.group(1), Path(match.group(2))
+        yield daemon
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
+
+
+def _ready(daemon: DaemonProcess) -> re.Match[str] | None:
+    if daemon.process.poll() is not None:
+        raise RuntimeError(f"daemon exited early:\n{daemon.log_text()}")
+    for line in daemon.stdout:
+        if match := READY.match(line):
+            return match
+    return None
