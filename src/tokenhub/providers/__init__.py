@@ -1,0 +1,1 @@
+"""Provider adapters: one module per provider kind, plus the wire-format translators."""

@@ -1,0 +1,7 @@
+"""Pure translation between tokenhub's canonical types and the providers' wire formats.
+
+``wire.openai`` speaks OpenAI Chat Completions (also vLLM), ``wire.anthropic`` speaks
+Anthropic Messages. Each offers ``parse_request``/``render_request``,
+``parse_response``/``render_response``, a ``StreamDecoder``/``StreamEncoder`` pair and
+``render_error``. Nothing here does I/O; bodies are plain ``dict`` JSON values.
+"""

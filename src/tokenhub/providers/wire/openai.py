@@ -1,0 +1,221 @@
+"""OpenAI Chat Completions wire format (also spoken by vLLM) to and from canonical types.
+
+Lossy spots, by design: a ``developer`` message is rendered back as ``system``; a
+``refusal`` becomes assistant text; ``detail``-less images stay detail-less; several text
+parts of a response message are joined (a ``chat.completion`` message has one string);
+``stop_sequence`` and tool-result ``is_error`` have no OpenAI field and are dropped.
+A tool result carrying images (possible from Anthropic) cannot be a ``tool`` message
+part, so its images follow in a ``user`` message after the run of tool messages.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from tokenhub.errors import ErrorKind, ProviderError
+from tokenhub.providers.wire.openai_request import include_usage, parse_request
+from tokenhub.providers.wire.openai_stream import (
+    FINISH_REASONS,
+    StreamDecoder,
+    StreamEncoder,
+    render_usage,
+)
+from tokenhub.types import (
+    ChatRequest,
+    ChatResponse,
+    ContentPart,
+    ImagePart,
+    Message,
+    ResponseFormat,
+    TextPart,
+    ToolCall,
+    ToolChoice,
+    ToolSpec,
+    Usage,
+)
+
+__all__ = [
+    "StreamDecoder",
+    "StreamEncoder",
+    "include_usage",
+    "parse_request",
+    "parse_response",
+    "render_error",
+    "render_request",
+    "render_response",
+]
+
+
+def render_request(req: ChatRequest, upstream_model: str) -> dict[str, Any]:
+    """Build the body for an OpenAI-compatible upstream; streams always ask for usage."""
+    body: dict[str, Any] = {"model": upstream_model, "messages": _render_messages(req.messages)}
+    if req.max_tokens is not None:
+        body["max_completion_tokens"] = req.max_tokens
+    if req.temperature is not None:
+        body["temperature"] = req.temperature
+    if req.top_p is not None:
+        body["top_p"] = req.top_p
+    if req.stop:
+        body["stop"] = list(req.stop)
+    if req.tools:
+        body["tools"] = [_render_tool(t) for t in req.tools]
+    if req.tool_choice is not None:
+        body["tool_choice"] = _render_tool_choice(req.tool_choice)
+    if req.response_format is not None:
+        body["response_format"] = _render_response_format(req.response_format)
+    if req.user is not None:
+        body["user"] = req.user
+    if req.stream:
+        body["stream"] = True
+        body["stream_options"] = {"include_usage": True}
+    return body
+
+
+def _render_messages(messages: list[Message]) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    held_images: list[ContentPart] = []
+    for message in messages:
+        if message.role != "tool" and held_images:
+            out.append({"role": "user", "content": _render_content(held_images)})
+            held_images = []
+        if message.role == "tool":
+            held_images.extend(p for p in message.content if isinstance(p, ImagePart))
+        out.append(_render_message(message))
+    if held_images:
+        out.append({"role": "user", "content": _render_content(held_images)})
+    return out
+
+
+def _render_message(message: Message) -> dict[str, Any]:
+    if message.role == "tool":
+        texts = [p for p in message.content if isinstance(p, TextPart)]
+        return {
+            "role": "tool",
+            "tool_call_id": message.tool_call_id,
+            "content": _render_content(texts),
+        }
+    out: dict[str, Any] = {"role": message.role, "content": _render_content(message.content)}
+    if message.tool_calls:
+        out["tool_calls"] = [_render_tool_call(c) for c in message.tool_calls]
+        if not message.content:
+            out["content"] = None
+    if message.name is not None:
+        out["name"] = message.name
+    return out
+
+
+def _render_content(parts: Sequence[ContentPart]) -> str | list[dict[str, Any]]:
+    """One non-empty text part is sent as a plain string; anything else as parts."""
+    if not parts:
+        return ""
+    if len(parts) == 1 and isinstance(only := parts[0], TextPart) and only.text:
+        return only.text
+    return [_render_part(p) for p in parts]
+
+
+def _render_part(part: ContentPart) -> dict[str, Any]:
+    if isinstance(part, TextPart):
+        return {"type": "text", "text": part.text}
+    image: dict[str, Any] = {"url": part.url}
+    if part.detail is not None:
+        image["detail"] = part.detail
+    return {"type": "image_url", "image_url": image}
+
+
+def _render_tool_call(call: ToolCall) -> dict[str, Any]:
+    return {
+        "id": call.id,
+        "type": "function",
+        "function": {"name": call.name, "arguments": call.arguments},
+    }
+
+
+def _render_tool(tool: ToolSpec) -> dict[str, Any]:
+    function: dict[str, Any] = {"name": tool.name}
+    if tool.description is not None:
+        function["description"] = tool.description
+    if tool.parameters:
+        function["parameters"] = tool.parameters
+    return {"type": "function", "function": function}
+
+
+def _render_tool_choice(choice: ToolChoice) -> str | dict[str, Any]:
+    if choice.mode == "tool":
+        return {"type": "function", "function": {"name": choice.name}}
+    return choice.mode
+
+
+def _render_response_format(fmt: ResponseFormat) -> dict[str, Any]:
+    if fmt.type != "json_schema":
+        return {"type": fmt.type}
+    spec: dict[str, Any] = {"name": fmt.name or "response"}
+    if fmt.schema is not None:
+        spec["schema"] = fmt.schema
+    if fmt.strict is not None:
+        spec["strict"] = fmt.strict
+    return {"type": "json_schema", "json_schema": spec}
+
+
+def parse_response(body: dict[str, Any]) -> ChatResponse:
+    """Read an upstream ``chat.completion``; a malformed one is a transient provider error."""
+    try:
+        return _parse_response(body)
+    except (KeyError, IndexError, TypeError, AttributeError) as exc:
+        msg = f"malformed chat.completion from upstream: {exc!r}"
+        raise ProviderError(ErrorKind.TRANSIENT, msg) from exc
+
+
+def _parse_response(body: dict[str, Any]) -> ChatResponse:
+    choice = body["choices"][0]
+    message = choice["message"]
+    text = message.get("content") or message.get("refusal") or ""
+    calls = [
+        ToolCall(c["id"], c["function"]["name"], c["function"]["arguments"])
+        for c in message.get("tool_calls") or ()
+        if c.get("type", "function") == "function"
+    ]
+    usage = body.get("usage") or {}
+    return ChatResponse(
+        id=body["id"],
+        model=body["model"],
+        message=Message("assistant", [TextPart(text)] if text else [], tool_calls=calls),
+        finish_reason=FINISH_REASONS.get(choice.get("finish_reason"), "stop"),
+        usage=Usage(usage.get("prompt_tokens") or 0, usage.get("completion_tokens") or 0),
+        created=body.get("created") or 0,
+    )
+
+
+def render_response(resp: ChatResponse) -> dict[str, Any]:
+    """Build a complete ``chat.completion`` object for an OpenAI client."""
+    text = resp.message.text()
+    message: dict[str, Any] = {
+        "role": "assistant",
+        "content": text if resp.message.content else None,
+        "refusal": None,
+        "annotations": [],
+    }
+    if resp.message.tool_calls:
+        message["tool_calls"] = [_render_tool_call(c) for c in resp.message.tool_calls]
+    return {
+        "id": resp.id,
+        "object": "chat.completion",
+        "created": resp.created,
+        "model": resp.model,
+        "choices": [
+            {
+                "index": 0,
+                "message": message,
+                "logprobs": None,
+                "finish_reason": resp.finish_reason,
+            }
+        ],
+        "usage": render_usage(resp.usage),
+    }
+
+
+def render_error(
+    error_type: str, message: str, *, param: str | None = None, code: str | None = None
+) -> dict[str, Any]:
+    """Build OpenAI's error body ``{"error": {message, type, param, code}}``."""
+    return {"error": {"message": message, "type": error_type, "param": param, "code": code}}

@@ -1,0 +1,292 @@
+"""Validate an incoming OpenAI Chat Completions request into a canonical ``ChatRequest``.
+
+As strict as OpenAI for the fields tokenhub supports; unknown top-level fields are left
+alone (tokenhub reads its own ``tokenhub`` extension elsewhere). ``developer`` messages
+become ``system`` messages and an assistant ``refusal`` part becomes text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Literal
+
+from tokenhub.providers.wire._common import (
+    expect_choice,
+    expect_dict,
+    expect_list,
+    expect_name,
+    expect_str,
+    fail,
+    optional_bool,
+    optional_int,
+    optional_number,
+    optional_str,
+    split_data_url,
+    type_error,
+)
+from tokenhub.types import (
+    ChatRequest,
+    ContentPart,
+    ImagePart,
+    Message,
+    ResponseFormat,
+    TextPart,
+    ToolCall,
+    ToolChoice,
+    ToolSpec,
+)
+
+_ROLES = ("system", "developer", "user", "assistant", "tool")
+_IMAGE_DETAILS = ("auto", "low", "high", "original")
+_MODES: tuple[Literal["auto", "none", "required"], ...] = ("auto", "none", "required")
+_FORMATS: tuple[Literal["text", "json_object", "json_schema"], ...] = (
+    "text",
+    "json_object",
+    "json_schema",
+)
+_MAX_STOP = 4
+_TEXT = ("text",)
+_USER_PARTS = ("text", "image_url")
+_ASSISTANT_PARTS = ("text", "refusal")
+
+
+def parse_request(body: dict[str, Any]) -> ChatRequest:
+    """Validate an OpenAI request body; raise ``InvalidRequestError`` naming the bad field."""
+    expect_dict(body, "body")
+    model = expect_str(body.get("model"), "model", allow_empty=False)
+    if body.get("n") not in (None, 1):
+        optional_int(body, "n", "n", 1)
+        fail("Invalid 'n': tokenhub supports only one choice (n=1).", "n")
+    tools = _tools(body.get("tools"))
+    return ChatRequest(
+        model=model,
+        messages=_messages(body.get("messages")),
+        max_tokens=_max_tokens(body),
+        temperature=optional_number(body, "temperature", "temperature", 2.0),
+        top_p=optional_number(body, "top_p", "top_p", 1.0),
+        stop=_stop(body.get("stop")),
+        tools=tools,
+        tool_choice=_tool_choice(body.get("tool_choice"), has_tools=bool(tools)),
+        response_format=_response_format(body.get("response_format")),
+        stream=_stream(body),
+        user=optional_str(body, "user", "user"),
+    )
+
+
+def include_usage(body: dict[str, Any]) -> bool:
+    """Whether the client asked for the final usage chunk (``stream_options.include_usage``)."""
+    options = body.get("stream_options")
+    return isinstance(options, dict) and options.get("include_usage") is True
+
+
+def _max_tokens(body: dict[str, Any]) -> int | None:
+    newer = optional_int(body, "max_completion_tokens", "max_completion_tokens", 1)
+    older = optional_int(body, "max_tokens", "max_tokens", 1)
+    return newer if newer is not None else older
+
+
+def _stream(body: dict[str, Any]) -> bool:
+    stream = optional_bool(body, "stream", "stream") or False
+    options = body.get("stream_options")
+    if options is not None:
+        if not stream:
+            fail(
+                "The 'stream_options' parameter is only allowed when 'stream' is enabled.",
+                "stream_options",
+            )
+        expect_dict(options, "stream_options")
+        optional_bool(options, "include_usage", "stream_options.include_usage")
+    return stream
+
+
+def _stop(value: Any) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value]
+    stops = expect_list(value, "stop")
+    if len(stops) > _MAX_STOP:
+        fail(f"Invalid 'stop': array too long. Expected at most {_MAX_STOP} sequences.", "stop")
+    return [expect_str(s, f"stop[{i}]") for i, s in enumerate(stops)]
+
+
+def _messages(value: Any) -> list[Message]:
+    raw = expect_list(value, "messages", allow_empty=False)
+    messages = [_message(m, f"messages[{i}]") for i, m in enumerate(raw)]
+    _check_tool_pairs(messages)
+    return messages
+
+
+def _message(raw: Any, path: str) -> Message:
+    expect_dict(raw, path)
+    role = expect_choice(raw.get("role"), f"{path}.role", _ROLES)
+    return _PARSERS[role](raw, path)
+
+
+def _system(raw: dict[str, Any], path: str) -> Message:
+    content = _content(raw.get("content"), f"{path}.content", _TEXT)
+    return Message("system", content, name=optional_str(raw, "name", f"{path}.name"))
+
+
+def _user(raw: dict[str, Any], path: str) -> Message:
+    content = _content(raw.get("content"), f"{path}.content", _USER_PARTS)
+    return Message("user", content, name=optional_str(raw, "name", f"{path}.name"))
+
+
+def _assistant(raw: dict[str, Any], path: str) -> Message:
+    calls = _tool_calls(raw.get("tool_calls"), f"{path}.tool_calls")
+    value = raw.get("content")
+    if value is None and not calls:
+        type_error(f"{path}.content", "a string or array (required without tool_calls)", value)
+    content = [] if value is None else _content(value, f"{path}.content", _ASSISTANT_PARTS)
+    name = optional_str(raw, "name", f"{path}.name")
+    return Message("assistant", content, tool_calls=calls, name=name)
+
+
+def _tool(raw: dict[str, Any], path: str) -> Message:
+    call_id = expect_str(raw.get("tool_call_id"), f"{path}.tool_call_id")
+    content = _content(raw.get("content"), f"{path}.content", _TEXT)
+    return Message("tool", content, tool_call_id=call_id)
+
+
+_PARSERS: dict[str, Callable[[dict[str, Any], str], Message]] = {
+    "system": _system,
+    "developer": _system,
+    "user": _user,
+    "assistant": _assistant,
+    "tool": _tool,
+}
+
+
+def _content(value: Any, path: str, allowed: tuple[str, ...]) -> list[ContentPart]:
+    if isinstance(value, str):
+        return [TextPart(value)] if value else []
+    if not isinstance(value, list):
+        type_error(path, "one of a string or array of objects", value)
+    expect_list(value, path, allow_empty=False)
+    return [_part(p, f"{path}[{j}]", allowed) for j, p in enumerate(value)]
+
+
+def _part(raw: Any, path: str, allowed: tuple[str, ...]) -> ContentPart:
+    expect_dict(raw, path)
+    kind = expect_choice(raw.get("type"), f"{path}.type", allowed)
+    if kind == "image_url":
+        return _image(raw.get("image_url"), f"{path}.image_url")
+    return TextPart(expect_str(raw.get(kind), f"{path}.{kind}"))
+
+
+def _image(value: Any, path: str) -> ImagePart:
+    image = expect_dict(value, path)
+    url = expect_str(image.get("url"), f"{path}.url")
+    if not url.startswith(("https://", "http://")) and split_data_url(url) is None:
+        fail(
+            f"Invalid '{path}.url': expected an http(s) URL or a 'data:<type>;base64,' URL.",
+            f"{path}.url",
+        )
+    detail = image.get("detail")
+    if detail is not None:
+        expect_choice(detail, f"{path}.detail", _IMAGE_DETAILS)
+    return ImagePart(url, detail)
+
+
+def _tool_calls(value: Any, path: str) -> list[ToolCall]:
+    if value is None:
+        return []
+    raw = expect_list(value, path, allow_empty=False)
+    return [_tool_call(c, f"{path}[{i}]") for i, c in enumerate(raw)]
+
+
+def _tool_call(raw: Any, path: str) -> ToolCall:
+    expect_dict(raw, path)
+    expect_choice(raw.get("type"), f"{path}.type", ("function",))
+    call_id = expect_str(raw.get("id"), f"{path}.id")
+    function = expect_dict(raw.get("function"), f"{path}.function")
+    name = expect_str(function.get("name"), f"{path}.function.name")
+    arguments = expect_str(function.get("arguments"), f"{path}.function.arguments")
+    return ToolCall(call_id, name, arguments)
+
+
+def _check_tool_pairs(messages: list[Message]) -> None:
+    """Each tool message answers the last assistant ``tool_calls``; each call is answered."""
+    owner, expected, pending = -1, set[str](), set[str]()
+    for i, message in enumerate(messages):
+        if message.role == "tool":
+            if owner < 0:
+                fail(
+                    "Messages with role 'tool' must be a response to a preceding message "
+                    "with 'tool_calls'.",
+                    f"messages[{i}].role",
+                )
+            if message.tool_call_id not in expected:
+                fail(
+                    f"Unknown tool_call_id {message.tool_call_id!r}.", f"messages[{i}].tool_call_id"
+                )
+            pending.discard(message.tool_call_id or "")
+            continue
+        _check_answered(owner, pending)
+        owner = i if message.tool_calls else -1
+        expected = {c.id for c in message.tool_calls}
+        pending = set(expected)
+    _check_answered(owner, pending)
+
+
+def _check_answered(owner: int, pending: set[str]) -> None:
+    if pending:
+        ids = ", ".join(sorted(pending))
+        fail(
+            "An assistant message with 'tool_calls' must be followed by tool messages "
+            f"responding to each 'tool_call_id'. Missing responses for: {ids}.",
+            f"messages[{owner}].tool_calls",
+        )
+
+
+def _tools(value: Any) -> list[ToolSpec]:
+    if value is None:
+        return []
+    return [_tool_spec(t, f"tools[{i}]") for i, t in enumerate(expect_list(value, "tools"))]
+
+
+def _tool_spec(raw: Any, path: str) -> ToolSpec:
+    expect_dict(raw, path)
+    expect_choice(raw.get("type"), f"{path}.type", ("function",))
+    function = expect_dict(raw.get("function"), f"{path}.function")
+    name = expect_name(function.get("name"), f"{path}.function.name")
+    description = optional_str(function, "description", f"{path}.function.description")
+    parameters = function.get("parameters")
+    if parameters is not None:
+        expect_dict(parameters, f"{path}.function.parameters")
+    optional_bool(function, "strict", f"{path}.function.strict")
+    return ToolSpec(name, description, parameters or {})
+
+
+def _tool_choice(value: Any, *, has_tools: bool) -> ToolChoice | None:
+    if value is None:
+        return None
+    if not has_tools:
+        fail(
+            "Invalid value for 'tool_choice': 'tool_choice' is only allowed when 'tools' "
+            "are specified.",
+            "tool_choice",
+        )
+    if isinstance(value, str):
+        return ToolChoice(expect_choice(value, "tool_choice", _MODES))
+    expect_dict(value, "tool_choice")
+    expect_choice(value.get("type"), "tool_choice.type", ("function",))
+    function = expect_dict(value.get("function"), "tool_choice.function")
+    return ToolChoice("tool", expect_str(function.get("name"), "tool_choice.function.name"))
+
+
+def _response_format(value: Any) -> ResponseFormat | None:
+    if value is None:
+        return None
+    expect_dict(value, "response_format")
+    kind = expect_choice(value.get("type"), "response_format.type", _FORMATS)
+    if kind != "json_schema":
+        return ResponseFormat(kind)
+    spec = expect_dict(value.get("json_schema"), "response_format.json_schema")
+    name = expect_name(spec.get("name"), "response_format.json_schema.name")
+    schema = spec.get("schema")
+    if schema is not None:
+        expect_dict(schema, "response_format.json_schema.schema")
+    strict = optional_bool(spec, "strict", "response_format.json_schema.strict")
+    return ResponseFormat("json_schema", schema=schema, name=name, strict=strict)

@@ -1,0 +1,191 @@
+"""OpenAI ``chat.completion.chunk`` streams to and from canonical stream events.
+
+The decoder reads the JSON of each ``data:`` line (the caller strips SSE framing and
+stops at ``[DONE]``, then calls :meth:`StreamDecoder.finish`). With
+``stream_options.include_usage`` the finish reason arrives one chunk before the usage
+chunk (``choices: []``), so :class:`StreamEnd` is held back until that chunk or ``[DONE]``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from tokenhub.errors import ErrorKind, ProviderError
+from tokenhub.types import (
+    FinishReason,
+    StreamEnd,
+    StreamEvent,
+    StreamStart,
+    TextDelta,
+    ToolCallDelta,
+    ToolCallStart,
+    Usage,
+)
+
+FINISH_REASONS: dict[Any, FinishReason] = {
+    "stop": "stop",
+    "length": "length",
+    "tool_calls": "tool_calls",
+    "function_call": "tool_calls",
+    "content_filter": "content_filter",
+}
+"""OpenAI ``finish_reason`` to canonical; the deprecated ``function_call`` is a tool call."""
+
+_DONE = b"data: [DONE]\n\n"
+
+
+def render_usage(usage: Usage) -> dict[str, int]:
+    """OpenAI's usage object."""
+    return {
+        "prompt_tokens": usage.input_tokens,
+        "completion_tokens": usage.output_tokens,
+        "total_tokens": usage.total_tokens,
+    }
+
+
+def stream_error(error: Any) -> ProviderError:
+    """Turn an ``{"error": ...}`` payload met mid-stream into a classified ``ProviderError``."""
+    detail = error if isinstance(error, dict) else {"message": str(error)}
+    words = f"{detail.get('type')} {detail.get('code')}"
+    if "context_length" in words:
+        kind = ErrorKind.CONTEXT_OVERFLOW
+    elif "rate_limit" in words or "quota" in words:
+        kind = ErrorKind.RATE_LIMITED
+    elif "auth" in words or "api_key" in words or "permission" in words:
+        kind = ErrorKind.AUTH
+    else:
+        kind = ErrorKind.TRANSIENT
+    return ProviderError(kind, str(detail.get("message") or "upstream stream error"))
+
+
+class StreamDecoder:
+    """Turns upstream ``chat.completion.chunk`` objects into canonical events.
+
+    Only choice 0 is read. A tool call starts at the first fragment seen for its index.
+    """
+
+    def __init__(self) -> None:
+        self._started = False
+        self._ended = False
+        self._finish: FinishReason | None = None
+        self._usage = Usage()
+        self._tools: set[int] = set()
+
+    def feed(self, chunk: dict[str, Any]) -> list[StreamEvent]:
+        """Translate one chunk; raise ``ProviderError`` if it carries an error or is malformed."""
+        if "error" in chunk:
+            raise stream_error(chunk["error"])
+        try:
+            return self._feed(chunk)
+        except (KeyError, TypeError, AttributeError) as exc:
+            msg = f"malformed chat.completion.chunk from upstream: {exc!r}"
+            raise ProviderError(ErrorKind.TRANSIENT, msg) from exc
+
+    def _feed(self, chunk: dict[str, Any]) -> list[StreamEvent]:
+        out: list[StreamEvent] = []
+        if not self._started:
+            self._started = True
+            out.append(StreamStart(chunk["id"], chunk["model"], chunk.get("created") or 0))
+        usage = chunk.get("usage")
+        if usage:
+            self._usage = Usage(
+                usage.get("prompt_tokens") or 0, usage.get("completion_tokens") or 0
+            )
+        choices = chunk.get("choices")
+        for choice in choices or ():
+            if choice.get("index", 0) == 0:
+                self._choice(choice, out)
+        if usage and not choices and self._finish is not None:
+            out.append(self._end())
+        return out
+
+    def finish(self) -> list[StreamEvent]:
+        """Flush at ``[DONE]``; a stream that never gave a finish reason is a provider error."""
+        if self._ended:
+            return []
+        if self._finish is None:
+            msg = "upstream stream ended without a finish_reason"
+            raise ProviderError(ErrorKind.TRANSIENT, msg)
+        return [self._end()]
+
+    def _choice(self, choice: dict[str, Any], out: list[StreamEvent]) -> None:
+        delta = choice.get("delta") or {}
+        text = delta.get("content") or delta.get("refusal")
+        if text:
+            out.append(TextDelta(text))
+        for call in delta.get("tool_calls") or ():
+            self._tool_call(call, out)
+        reason = choice.get("finish_reason")
+        if reason:
+            self._finish = FINISH_REASONS.get(reason, "stop")
+
+    def _tool_call(self, call: dict[str, Any], out: list[StreamEvent]) -> None:
+        index = call["index"]
+        function = call.get("function") or {}
+        if index not in self._tools:
+            self._tools.add(index)
+            out.append(ToolCallStart(index, call.get("id") or "", function.get("name") or ""))
+        arguments = function.get("arguments")
+        if arguments:
+            out.append(ToolCallDelta(index, arguments))
+
+    def _end(self) -> StreamEnd:
+        self._ended = True
+        assert self._finish is not None
+        return StreamEnd(self._finish, self._usage)
+
+
+class StreamEncoder:
+    """Renders canonical events as OpenAI SSE ``data:`` frames, ending with ``[DONE]``.
+
+    ``include_usage`` mirrors the client's ``stream_options.include_usage``: every chunk
+    then carries ``"usage": null`` and a usage chunk with empty ``choices`` precedes
+    ``[DONE]``. Response id, model and created come from :class:`StreamStart`.
+    """
+
+    def __init__(self, *, include_usage: bool = False) -> None:
+        self._include_usage = include_usage
+        self._head: dict[str, Any] = {}
+
+    def encode(self, event: StreamEvent) -> bytes:
+        """Return the SSE bytes for one event (several frames for :class:`StreamEnd`)."""
+        if isinstance(event, TextDelta):
+            return self._frame({"content": event.text})
+        if isinstance(event, ToolCallDelta):
+            call: dict[str, Any] = {
+                "index": event.index,
+                "function": {"arguments": event.arguments},
+            }
+            return self._frame({"tool_calls": [call]})
+        if isinstance(event, ToolCallStart):
+            function = {"name": event.name, "arguments": ""}
+            call = {"index": event.index, "id": event.id, "type": "function", "function": function}
+            return self._frame({"tool_calls": [call]})
+        if isinstance(event, StreamStart):
+            return self._start(event)
+        return self._end(event)
+
+    def _start(self, event: StreamStart) -> bytes:
+        self._head = {
+            "id": event.id,
+            "object": "chat.completion.chunk",
+            "created": event.created,
+            "model": event.model,
+        }
+        return self._frame({"role": "assistant", "content": "", "refusal": None})
+
+    def _end(self, event: StreamEnd) -> bytes:
+        frames = self._frame({}, event.finish_reason)
+        if self._include_usage:
+            chunk = {**self._head, "choices": [], "usage": render_usage(event.usage)}
+            frames += b"data: " + orjson.dumps(chunk) + b"\n\n"
+        return frames + _DONE
+
+    def _frame(self, delta: dict[str, Any], finish_reason: str | None = None) -> bytes:
+        choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}
+        chunk = {**self._head, "choices": [choice]}
+        if self._include_usage:
+            chunk["usage"] = None
+        return b"data: " + orjson.dumps(chunk) + b"\n\n"
