@@ -1,0 +1,134 @@
+"""Programmatic entry point: start a simulator on a port, use it, stop it cleanly."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from aiohttp import web
+
+from tokenhub.sim.scenario import Override, Scenario, ToolCallSpec, default_scenario
+from tokenhub.sim.server import create_sim_app
+from tokenhub.sim.state import ReceivedRequest, SimState
+
+SHUTDOWN_TIMEOUT_S = 1.0
+"""How long shutdown waits for in-flight answers before cancelling them."""
+
+
+class Simulator:
+    """A running simulator: its address, per-provider base URLs, record and queue."""
+
+    def __init__(self, state: SimState, url: str) -> None:
+        self.state = state
+        self.url = url
+
+    @property
+    def scenario(self) -> Scenario:
+        """The scenario being served."""
+        return self.state.scenario
+
+    def base_url(self, provider: str) -> str:
+        """The SDK base URL: ``{url}/{name}/v1`` (openai, vllm) or ``{url}/{name}`` (anthropic).
+
+        The OpenAI SDK appends ``/chat/completions`` to its base URL, the Anthropic SDK
+        appends ``/v1/messages``; these values make both land on the simulator's routes.
+        """
+        spec = self.scenario.provider(provider)
+        root = f"{self.url}/{spec.name}"
+        return root if spec.type == "anthropic" else f"{root}/v1"
+
+    def enqueue(
+        self,
+        provider: str,
+        model: str | None = None,
+        *,
+        reply: str | None = None,
+        tool_calls: list[dict[str, Any]] | None = None,
+        finish_reason: str | None = None,
+        status: int | None = None,
+        error_type: str | None = None,
+        message: str | None = None,
+        retry_after: float | None = None,
+        hang: bool = False,
+        delay_ms: float = 0.0,
+    ) -> None:
+        """Make the next request to ``provider`` (and ``model``, if given) get exactly this.
+
+        ``status`` alone sends that provider's real error for the status; ``error_type``
+        ``"context_length_exceeded"`` sends its real context-overflow 400.
+        """
+        override = Override.model_validate(
+            {
+                "model": model,
+                "reply": reply,
+                "tool_calls": [ToolCallSpec.model_validate(t) for t in tool_calls or ()],
+                "finish_reason": finish_reason,
+                "status": status,
+                "error_type": error_type,
+                "message": message,
+                "retry_after": retry_after,
+                "hang": hang,
+                "delay_ms": delay_ms,
+            }
+        )
+        self.state.enqueue(provider, override)
+
+    @property
+    def received(self) -> list[ReceivedRequest]:
+        """Every request received since start or the last reset, oldest first."""
+        return self.state.received
+
+    def received_by(self, provider: str) -> list[ReceivedRequest]:
+        """The received requests for one provider."""
+        return self.state.received_by(provider)
+
+    def reset(self) -> None:
+        """Forget requests and overrides; restart counters and seeded randomness."""
+        self.state.reset()
+
+
+@asynccontextmanager
+async def start_simulator(
+    scenario: Scenario | None = None, host: str = "127.0.0.1", port: int = 0
+) -> AsyncIterator[Simulator]:
+    """Serve ``scenario`` (default: ``default_scenario()``) on ``host:port`` until exit."""
+    scenario = scenario or default_scenario()
+    state = SimState(scenario)
+    runner = web.AppRunner(
+        create_sim_app(scenario, state=state),
+        access_log=None,
+        handler_cancellation=True,
+        shutdown_timeout=SHUTDOWN_TIMEOUT_S,
+    )
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, host, port)
+        await site.start()
+        bound_host, bound_port = runner.addresses[0][:2]
+        yield Simulator(state, f"http://{_url_host(bound_host)}:{bound_port}")
+    finally:
+        await runner.cleanup()
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
+
+
+async def serve_until_signalled(
+    scenario: Scenario, host: str, port: int, on_ready: Callable[[Simulator], None]
+) -> None:
+    """Serve until SIGINT or SIGTERM, calling ``on_ready`` once the port is bound."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        async with start_simulator(scenario, host, port) as sim:
+            on_ready(sim)
+            await stop.wait()
+    finally:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)

@@ -1,0 +1,93 @@
+"""The simulator's mutable state: providers, the record of requests, pending overrides."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from tokenhub.sim.anthropic_wire import AnthropicWire
+from tokenhub.sim.behaviour import ProviderBehaviour
+from tokenhub.sim.core import Wire
+from tokenhub.sim.openai_wire import OpenAIWire
+from tokenhub.sim.scenario import Override, ProviderSpec, Scenario
+from tokenhub.sim.vllm_wire import VLLMWire
+
+
+@dataclass(slots=True, frozen=True)
+class ReceivedRequest:
+    """One request as the simulator received it; ``body`` is the parsed JSON or None."""
+
+    provider: str
+    method: str
+    path: str
+    headers: Mapping[str, str]
+    body: Any
+    timestamp: float
+
+    def as_dict(self) -> dict[str, Any]:
+        """Render as a JSON-safe dict (the ``/_sim/received`` format)."""
+        return {
+            "provider": self.provider,
+            "method": self.method,
+            "path": self.path,
+            "headers": dict(self.headers),
+            "body": self.body,
+            "timestamp": self.timestamp,
+        }
+
+
+@dataclass(slots=True)
+class SimProvider:
+    """A served provider: its spec, its behaviour engine and its wire format."""
+
+    spec: ProviderSpec
+    behaviour: ProviderBehaviour
+    wire: Wire
+
+
+def make_wire(spec: ProviderSpec, seed: int, clock: Callable[[], float]) -> Wire:
+    """The wire renderer for a provider's type."""
+    if spec.type == "anthropic":
+        return AnthropicWire(spec, seed, clock)
+    if spec.type == "vllm":
+        return VLLMWire(spec, seed, clock)
+    return OpenAIWire(spec, seed, clock)
+
+
+class SimState:
+    """Everything one simulator instance knows; ``clock`` is injectable for tests."""
+
+    def __init__(self, scenario: Scenario, *, clock: Callable[[], float] = time.time) -> None:
+        self.scenario = scenario
+        self.clock = clock
+        self.received: list[ReceivedRequest] = []
+        self.stopping = asyncio.Event()
+        self.providers: dict[str, SimProvider] = {}
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget received requests and overrides; restart counters and seeded RNGs."""
+        self.received.clear()
+        seed = self.scenario.seed
+        self.providers = {
+            p.name: SimProvider(p, ProviderBehaviour(p, seed), make_wire(p, seed, self.clock))
+            for p in self.scenario.providers
+        }
+
+    def record(
+        self, provider: str, method: str, path: str, headers: Mapping[str, str], body: Any
+    ) -> None:
+        """Append one received request to the record."""
+        lowered = {k.lower(): v for k, v in headers.items()}
+        self.received.append(ReceivedRequest(provider, method, path, lowered, body, self.clock()))
+
+    def received_by(self, provider: str) -> list[ReceivedRequest]:
+        """The recorded requests sent to one provider, oldest first."""
+        return [r for r in self.received if r.provider == provider]
+
+    def enqueue(self, provider: str, override: Override) -> None:
+        """Queue a one-shot answer for ``provider``; KeyError if it is not served."""
+        self.providers[provider].behaviour.enqueue(override)
