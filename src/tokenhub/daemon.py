@@ -117,12 +117,11 @@ def claim_socket(path: Path) -> None:
 
 async def _start_sites(runner: web.AppRunner, loaded: LoadedSettings, path: Path) -> list[str]:
     settings = loaded.settings
-    grace = settings.shutdown_grace_s
-    tcp = web.TCPSite(runner, settings.host, settings.port, shutdown_timeout=grace)
+    tcp = web.TCPSite(runner, settings.host, settings.port)
     await tcp.start()
     old_umask = os.umask(0o177)  # the socket is born 0600: no window where others can connect
     try:
-        unix = web.UnixSite(runner, str(path), shutdown_timeout=grace)
+        unix = web.UnixSite(runner, str(path))
         await unix.start()
     finally:
         os.umask(old_umask)

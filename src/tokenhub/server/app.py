@@ -25,11 +25,16 @@ from tokenhub.server.keys import (
     STARTED_AT,
     WRITER,
 )
-from tokenhub.server.middleware import error_middleware, metrics_middleware, request_id_middleware
+from tokenhub.server.middleware import (
+    body_limit_middleware,
+    error_middleware,
+    metrics_middleware,
+    request_id_middleware,
+)
 from tokenhub.server.routes import RouteTable
 from tokenhub.store.engine import create_engine
 from tokenhub.store.meta import get_meta
-from tokenhub.store.migrate import upgrade
+from tokenhub.store.migrate import current_revision, head_revision, upgrade
 from tokenhub.store.writer import BackgroundWriter
 
 log = logging.getLogger("tokenhub.server")
@@ -50,6 +55,7 @@ def create_app(
             request_id_middleware,
             metrics_middleware,
             error_middleware,
+            body_limit_middleware,
             admin_auth_middleware,
         ],
     )
@@ -78,15 +84,26 @@ def _database(*, migrate: bool) -> Callable[[web.Application], AsyncIterator[Non
         try:
             if migrate:
                 await upgrade(engine)
-            stored = await get_meta(engine, admin_system.ADMIN_TOKEN_KEY)
-            if stored is not None:
-                app[ADMIN_TOKENS].token_hash = stored["hash"]
-                app[ADMIN_TOKENS].token_id = stored["id"]
+            revision = await current_revision(engine)
+            if revision == head_revision():
+                await _load_state(app)
+            else:
+                log.warning(
+                    "database schema is not current; run 'tokenhub db upgrade'",
+                    extra={"revision": revision, "head": head_revision()},
+                )
             yield
         finally:
             await engine.dispose()
 
     return database
+
+
+async def _load_state(app: web.Application) -> None:
+    stored = await get_meta(app[ENGINE], admin_system.ADMIN_TOKEN_KEY)
+    if stored is not None:
+        app[ADMIN_TOKENS].token_hash = stored["hash"]
+        app[ADMIN_TOKENS].token_id = stored["id"]
 
 
 async def _writer(app: web.Application) -> AsyncIterator[None]:

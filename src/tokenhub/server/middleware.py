@@ -8,9 +8,9 @@ import time
 
 from aiohttp import web
 
-from tokenhub.errors import TokenhubError
+from tokenhub.errors import PayloadTooLargeError, TokenhubError
 from tokenhub.server.errors import render_error, render_http_error, render_internal
-from tokenhub.server.keys import METRICS, NEW_ID
+from tokenhub.server.keys import METRICS, NEW_ID, SETTINGS
 from tokenhub.server.routes import Handler
 
 log = logging.getLogger("tokenhub.server")
@@ -67,3 +67,16 @@ async def metrics_middleware(request: web.Request, handler: Handler) -> web.Stre
         metrics.in_flight.dec()
         metrics.http_requests.labels(route, request.method, str(status)).inc()
         metrics.http_duration.labels(route).observe(time.perf_counter() - started)
+
+
+@web.middleware
+async def body_limit_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Refuse a declared body over ``max_body_bytes`` before anything reads it.
+
+    Bodies without a Content-Length (chunked) are capped by aiohttp's client_max_size,
+    set to the same limit, when the handler reads them.
+    """
+    limit = request.app[SETTINGS].settings.max_body_bytes
+    if request.content_length is not None and request.content_length > limit:
+        raise PayloadTooLargeError(f"request body is larger than the {limit}-byte limit")
+    return await handler(request)

@@ -59,8 +59,12 @@ def start_daemon(
         argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=full_env
     )
     daemon = DaemonProcess(proc)
-    for stream, sink in ((proc.stdout, daemon.stdout), (proc.stderr, daemon.stderr)):
-        threading.Thread(target=_pump, args=(stream, sink), daemon=True).start()
+    pumps = [
+        threading.Thread(target=_pump, args=(stream, sink), daemon=True)
+        for stream, sink in ((proc.stdout, daemon.stdout), (proc.stderr, daemon.stderr))
+    ]
+    for pump in pumps:
+        pump.start()
     try:
         match = wait_until(lambda: _ready(daemon), timeout=timeout, what="the daemon to listen")
         daemon.url, daemon.socket_path = match.group(1), Path(match.group(2))
@@ -68,7 +72,12 @@ def start_daemon(
     finally:
         if proc.poll() is None:
             proc.kill()
-            proc.wait(timeout=10)
+        proc.wait(timeout=10)
+        for pump in pumps:
+            pump.join(timeout=10)
+        for stream in (proc.stdout, proc.stderr):
+            if stream is not None:
+                stream.close()
 
 
 def _ready(daemon: DaemonProcess) -> re.Match[str] | None:

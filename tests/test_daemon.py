@@ -1,0 +1,198 @@
+"""`tokenhub serve` as a real process: both listeners, status over the socket, signals."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import subprocess
+import sys
+import urllib.request
+
+import pytest
+from aiohttp import web
+
+from tokenhub.config import load_settings
+from tokenhub.daemon import DaemonAlreadyRunningError, claim_socket, reload_settings, serve
+from tokenhub.testing import start_daemon, wait_until
+from tokenhub.testing.polling import async_wait_until
+
+
+def get_json(url: str) -> dict:
+    with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 (loopback)
+        return json.loads(response.read())
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "tokenhub", *args],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+
+
+def test_serve_answers_on_both_listeners_and_stops_on_sigterm(tokenhub_home):
+    """The daemon serves /healthz over TCP, status over the socket, and exits 0 on SIGTERM."""
+    with start_daemon() as daemon:
+        assert get_json(f"{daemon.url}/healthz") == {"status": "ok"}
+        assert daemon.socket_path.stat().st_mode & 0o777 == 0o600
+        result = run_cli("status", "--json")
+        assert result.returncode == 0, result.stderr
+        report = json.loads(result.stdout)
+        assert report["listeners"] == [daemon.url, f"unix:{daemon.socket_path}"]
+        assert report["migration"]["current"] == report["migration"]["head"]
+        assert daemon.stop(signal.SIGTERM) == 0
+    assert not daemon.socket_path.exists()
+    assert not (tokenhub_home / "run" / "tokenhub.pid").exists()
+    lines = [json.loads(line) for line in daemon.stderr]
+    assert any(line["msg"] == "stopped" for line in lines)
+    access = [line for line in lines if line["logger"] == "tokenhub.access"]
+    assert {line["path"] for line in access} >= {"/healthz", "/admin/v1/status"}
+
+
+def test_sigint_also_stops_cleanly(tokenhub_home):
+    """Ctrl-C (SIGINT) ends the daemon with status 0 and removes the socket."""
+    with start_daemon() as daemon:
+        assert daemon.stop(signal.SIGINT) == 0
+    assert not daemon.socket_path.exists()
+
+
+def test_second_daemon_on_live_socket_refuses(tokenhub_home):
+    """A second `tokenhub serve` on a live daemon's socket exits 1 with a clear message."""
+    with start_daemon() as daemon:
+        result = run_cli("serve", "--port", "0")
+        assert result.returncode == 1
+        assert result.stderr.strip() == (
+            f"error: a tokenhub daemon is already running on {daemon.socket_path}"
+        )
+        assert get_json(f"{daemon.url}/healthz") == {"status": "ok"}
+        daemon.stop()
+
+
+def test_stale_socket_is_cleaned_up(tokenhub_home, tmp_path):
+    """A socket file nobody listens on is removed and reused."""
+    import socket as sock
+
+    path = tmp_path / "stale.sock"
+    s = sock.socket(sock.AF_UNIX, sock.SOCK_STREAM)
+    s.bind(str(path))
+    s.close()
+    assert path.exists()
+    claim_socket(path)
+    assert not path.exists()
+
+
+def test_claim_socket_refuses_live_socket(tmp_path):
+    """claim_socket raises when something accepts connections on the path."""
+    import socket as sock
+
+    path = tmp_path / "live.sock"
+    s = sock.socket(sock.AF_UNIX, sock.SOCK_STREAM)
+    s.bind(str(path))
+    s.listen()
+    try:
+        with pytest.raises(DaemonAlreadyRunningError):
+            claim_socket(path)
+    finally:
+        s.close()
+
+
+def test_status_without_daemon(tokenhub_home):
+    """With no daemon, status prints the documented line and exits 1, no traceback."""
+    result = run_cli("status")
+    socket_path = tokenhub_home / "run" / "tokenhub.sock"
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        f"error: no tokenhub daemon at {socket_path}; start one with 'tokenhub serve'"
+    )
+    assert "Traceback" not in result.stderr
+
+
+def test_bad_config_exits_2_with_one_line(tokenhub_home, tmp_path):
+    """An invalid setting stops `serve` before binding: one line, exit status 2."""
+    result = subprocess.run(
+        [sys.executable, "-m", "tokenhub", "serve"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+        env={**__import__("os").environ, "TOKENHUB_PORT": "http"},
+    )
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1
+    assert result.stderr.startswith(
+        "error: invalid setting 'port' from environment variable TOKENHUB_PORT:"
+    )
+
+
+def test_sighup_reload_applies_and_reports(tokenhub_home, tmp_path):
+    """SIGHUP re-reads the config file; a database change is reported as needing a restart."""
+    config = tmp_path / "config" / "config.yaml"
+    config.parent.mkdir()
+    config.write_text("log_level: info\n", encoding="utf-8")
+    with start_daemon() as daemon:
+        other = f"sqlite+aiosqlite:///{tmp_path / 'other.db'}"
+        config.write_text(f"log_level: debug\ndb_url: '{other}'\n", encoding="utf-8")
+        daemon.process.send_signal(signal.SIGHUP)
+        line = wait_until(
+            lambda: next((ln for ln in daemon.stderr if "config reloaded" in ln), None),
+            what="the reload log line",
+        )
+        record = json.loads(line)
+        assert record["applied"] == ["log_level"]
+        assert record["needs_restart"] == ["db_url"]
+        assert daemon.stop() == 0
+
+
+def test_reload_keeps_settings_on_bad_config(tmp_path):
+    """A broken config file on reload is logged and the running settings stay."""
+    config = tmp_path / "c.yaml"
+    config.write_text("log_level: info\n", encoding="utf-8")
+    loaded = load_settings(config_file=config, environ={"TOKENHUB_HOME": str(tmp_path)})
+    config.write_text("log_level: loud\n", encoding="utf-8")
+    assert reload_settings(loaded) == []
+    assert loaded.settings.log_level == "info"
+
+
+async def test_graceful_shutdown_lets_in_flight_request_finish(tokenhub_home):
+    """On SIGTERM a request already running completes before the daemon exits."""
+    from tokenhub.server.app import create_app
+
+    release = asyncio.Event()
+    started = asyncio.Event()
+
+    async def slow(_request: web.Request) -> web.Response:
+        started.set()
+        await release.wait()
+        return web.json_response({"done": True})
+
+    async def factory(loaded):
+        app = create_app(loaded)
+        app.router.add_get("/slow", slow)
+        return app
+
+    loaded = load_settings({"port": 0})
+    server = asyncio.create_task(serve(loaded, factory))
+    await async_wait_until(lambda: _socket_ready(server, loaded.socket_path), what="the socket")
+    import aiohttp
+
+    connector = aiohttp.UnixConnector(path=str(loaded.socket_path))
+    async with aiohttp.ClientSession(connector=connector) as http:
+        pending = asyncio.create_task(http.get("http://localhost/slow"))
+        await asyncio.wait_for(started.wait(), 10)
+        signal.raise_signal(signal.SIGTERM)
+        await asyncio.sleep(0)
+        assert not server.done()
+        release.set()
+        response = await pending
+        assert await response.json() == {"done": True}
+    assert await asyncio.wait_for(server, 10) == 0
+    assert not loaded.socket_path.exists()
+
+
+async def _socket_ready(server: asyncio.Task, path) -> bool:
+    if server.done():
+        server.result()  # surface the daemon's error instead of timing out
+    return path.exists()
