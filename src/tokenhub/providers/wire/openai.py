@@ -3,7 +3,8 @@
 Lossy spots, by design: a ``developer`` message is rendered back as ``system``; a
 ``refusal`` becomes assistant text; ``detail``-less images stay detail-less; several text
 parts of a response message are joined (a ``chat.completion`` message has one string);
-``stop_sequence`` and tool-result ``is_error`` have no OpenAI field and are dropped.
+``stop_sequence`` and tool-result ``is_error`` have no OpenAI field and are dropped;
+``max_tokens`` 0 (Anthropic's cache warming) is sent as 1, OpenAI's minimum.
 A tool result carrying images (possible from Anthropic) cannot be a ``tool`` message
 part, so its images follow in a ``user`` message after the run of tool messages.
 """
@@ -51,7 +52,8 @@ def render_request(req: ChatRequest, upstream_model: str) -> dict[str, Any]:
     """Build the body for an OpenAI-compatible upstream; streams always ask for usage."""
     body: dict[str, Any] = {"model": upstream_model, "messages": _render_messages(req.messages)}
     if req.max_tokens is not None:
-        body["max_completion_tokens"] = req.max_tokens
+        # OpenAI's minimum is 1; Anthropic allows 0 (prompt-cache warming only).
+        body["max_completion_tokens"] = max(req.max_tokens, 1)
     if req.temperature is not None:
         body["temperature"] = req.temperature
     if req.top_p is not None:
