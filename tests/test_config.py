@@ -13,6 +13,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def write(path: Path, text: str) -> Path:
+    """Write a file, creating its folder."""
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
     return path
@@ -135,7 +136,7 @@ def test_paths_follow_tokenhub_home(tmp_path):
 
 
 def test_effective_view_masks_database_password(tmp_path):
-    """config show never prints a database password."""
+    """Config show never prints a database password."""
     env = {"TOKENHUB_DB_URL": "postgresql+asyncpg://app:hunter22@db/tokenhub"}
     rows = {k: (v, s) for k, v, s in effective_view(load_settings(environ=env, cwd=tmp_path))}
     assert rows["db_url"] == ("postgresql+asyncpg://app:***@db/tokenhub", "env:TOKENHUB_DB_URL")

@@ -19,11 +19,13 @@ from tokenhub.testing.polling import async_wait_until
 
 
 def get_json(url: str) -> dict:
+    """GET a URL and decode its JSON body."""
     with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 (loopback)
         return json.loads(response.read())
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    """Run the CLI as a subprocess."""
     return subprocess.run(
         [sys.executable, "-m", "tokenhub", *args],
         capture_output=True,

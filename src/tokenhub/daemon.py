@@ -83,14 +83,16 @@ async def serve(loaded: LoadedSettings, app_factory: AppFactory | None = None) -
         handle_signals=False,
     )
     await runner.setup()
+    stop = _install_signal_handlers(loaded)
     try:
         listeners = await _start_sites(runner, loaded, socket_path)
         app[LISTENERS].extend(listeners)
         loaded.paths.pid_file.write_text(f"{os.getpid()}\n", encoding="utf-8")
         _announce(listeners)
-        await _wait_for_stop(loaded)
+        await stop.wait()
         log.info("shutting down", extra={"grace_s": grace})
     finally:
+        _remove_signal_handlers()
         await runner.cleanup()
         _remove(socket_path)
         _remove(loaded.paths.pid_file)
@@ -142,17 +144,20 @@ def _announce(listeners: list[str]) -> None:
     sys.stdout.flush()
 
 
-async def _wait_for_stop(loaded: LoadedSettings) -> None:
+def _install_signal_handlers(loaded: LoadedSettings) -> asyncio.Event:
+    """Handle signals before announcing readiness, so an early Ctrl-C is graceful too."""
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     loop.add_signal_handler(signal.SIGHUP, reload_settings, loaded)
-    try:
-        await stop.wait()
-    finally:
-        for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-            loop.remove_signal_handler(signum)
+    return stop
+
+
+def _remove_signal_handlers() -> None:
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        loop.remove_signal_handler(signum)
 
 
 def reload_settings(loaded: LoadedSettings) -> list[str]:

@@ -17,6 +17,7 @@ runner = CliRunner()
 
 
 def cli(*args: str, env: dict[str, str] | None = None):
+    """Invoke the CLI in-process."""
     return runner.invoke(app, list(args), env=env)
 
 
@@ -47,7 +48,7 @@ def test_unknown_option_is_a_usage_error():
 
 
 def test_config_show_json_reports_sources(tokenhub_home):
-    """config show --json gives every setting with its value and source."""
+    """Config show --json gives every setting with its value and source."""
     result = cli("config", "show", "--json", env={"TOKENHUB_PORT": "9100"})
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
@@ -84,7 +85,7 @@ def test_raise_errors_env_reraises(tokenhub_home):
 
 
 def test_db_upgrade_and_status(tokenhub_home):
-    """db status reports an empty database, db upgrade migrates it, status then says so."""
+    """Db status reports an empty database, db upgrade migrates it, status then says so."""
     before = cli("db", "status", "--json")
     assert before.exit_code == 0, before.output
     assert json.loads(before.output)["current"] is None
@@ -107,7 +108,7 @@ def test_db_status_unreachable_database(tokenhub_home):
 
 
 def test_status_without_daemon_cli_runner(tokenhub_home):
-    """status with no daemon prints the documented hint and exits 1."""
+    """Status with no daemon prints the documented hint and exits 1."""
     result = cli("status")
     assert result.exit_code == 1
     assert "start one with 'tokenhub serve'" in result.output

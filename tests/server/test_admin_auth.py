@@ -11,12 +11,14 @@ from tokenhub.testing.inprocess import run_app
 
 @pytest.fixture
 async def running(tokenhub_home):
+    """An app serving on TCP and its Unix socket."""
     loaded = load_settings()
     async with run_app(loaded, create_app(loaded)) as running:
         yield running
 
 
 def admin_routes(app):
+    """Every (method, path) under /admin/ that the router serves."""
     return sorted(
         {
             (route.method, route.resource.canonical)

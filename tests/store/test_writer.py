@@ -17,6 +17,7 @@ AUDIT = AuditRow.__table__
 
 
 def row(i: int) -> dict[str, object]:
+    """A valid audit row."""
     return {
         "ts": float(i),
         "actor": "t",
@@ -29,6 +30,7 @@ def row(i: int) -> dict[str, object]:
 
 @pytest.fixture
 async def engine(tmp_path):
+    """A migrated SQLite engine."""
     engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'w.db'}")
     await upgrade(engine)
     yield engine
@@ -36,16 +38,18 @@ async def engine(tmp_path):
 
 
 async def count(engine) -> int:
+    """Rows in the audit table."""
     async with engine.connect() as conn:
         return (await conn.execute(select(func.count()).select_from(AUDIT))).scalar_one()
 
 
 def sample(metrics: Metrics, name: str, **labels: str) -> float:
+    """Read one metric sample."""
     return metrics.registry.get_sample_value(name, labels) or 0.0
 
 
 async def test_submit_does_not_write_until_flush(engine):
-    """submit only queues; a flush writes the queued rows in one go."""
+    """Submit only queues; a flush writes the queued rows in one go."""
     metrics = Metrics()
     writer = BackgroundWriter(engine, WriterSettings(flush_interval_s=60), metrics)
     for i in range(3):

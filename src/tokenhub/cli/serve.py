@@ -31,10 +31,13 @@ def serve(
     ] = None,
     demo: Annotated[
         bool,
-        typer.Option(help="Serve simulated providers from a throwaway store (for trying it out)."),
+        typer.Option(
+            "--demo", help="Serve simulated providers from a throwaway store (for trying it out)."
+        ),
     ] = False,
     newcomer: Annotated[
-        bool, typer.Option(help="Like --demo, but only when no provider is configured.")
+        bool,
+        typer.Option("--newcomer", help="Like --demo, but only when no provider is configured."),
     ] = False,
 ) -> None:
     """Run the tokenhub daemon (HTTP and the local socket) until SIGTERM or Ctrl-C."""
