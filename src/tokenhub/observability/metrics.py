@@ -7,10 +7,20 @@ key, prompt or other free text. Every metric here is documented in docs/METRICS.
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    Info,
+    disable_created_metrics,
+)
 from prometheus_client.exposition import generate_latest
 
 from tokenhub import __version__
+
+# The *_created series double the sample count for no operational value.
+disable_created_metrics()
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
 
@@ -25,7 +35,7 @@ class Metrics:
         self.build_info.info({"version": __version__})
         self.http_requests = Counter(
             "tokenhub_http_requests_total",
-            "HTTP requests answered, by route template, method and status class.",
+            "HTTP requests answered, by route template, method and status code.",
             ["route", "method", "status"],
             registry=r,
         )
