@@ -149,9 +149,13 @@ class AnthropicWire:
         self._clock = clock
 
     def check_headers(self, headers: Mapping[str, str]) -> Rendered | None:
-        """Require ``x-api-key`` (when configured) and ``anthropic-version``."""
+        """Require the key (when configured) and ``anthropic-version``.
+
+        The key may come as ``x-api-key`` or, as newer SDKs send it, ``Authorization: Bearer``.
+        """
         key = self.spec.api_key
-        given = headers.get("x-api-key")
+        scheme, _, bearer = headers.get("authorization", "").partition(" ")
+        given = headers.get("x-api-key") or (bearer if scheme.lower() == "bearer" else "")
         if key is not None and not given:
             return self._error(401, "x-api-key header is required")
         if key is not None and given != key:

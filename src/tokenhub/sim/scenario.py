@@ -226,7 +226,7 @@ def parse_scenario(data: Any, source: str = "scenario") -> Scenario:
     try:
         return Scenario.model_validate(data)
     except ValidationError as exc:
-        raise ScenarioError(_describe(exc, source)) from None
+        raise ScenarioError(describe_error(exc, source)) from None
 
 
 def load_scenario(path: Path) -> Scenario:
@@ -246,16 +246,24 @@ def load_scenario(path: Path) -> Scenario:
     return parse_scenario(data, str(path))
 
 
-def _describe(exc: ValidationError, source: str) -> str:
-    first = exc.errors()[0]
+def describe_error(exc: ValidationError, source: str) -> str:
+    """One line naming ``source``, the first bad key and the problem."""
+    errors = exc.errors()
+    # A failed item also fails its container's length check; report only the root causes.
+    causes = [e for e in errors if not any(_inside(o["loc"], e["loc"]) for o in errors)]
+    first = causes[0]
     loc = _dotted(first["loc"])
-    more = len(exc.errors()) - 1
+    more = len(causes) - 1
     suffix = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
     if first["type"] == "extra_forbidden":
         return f"{source}: unknown key '{loc}'{suffix}"
     message = first["msg"].removeprefix("Value error, ")
     where = f"'{loc}'" if loc else "top level"
     return f"{source}: {where}: {message}{suffix}"
+
+
+def _inside(inner: tuple[int | str, ...], outer: tuple[int | str, ...]) -> bool:
+    return len(inner) > len(outer) and inner[: len(outer)] == outer
 
 
 def _dotted(loc: tuple[int | str, ...]) -> str:

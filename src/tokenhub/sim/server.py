@@ -12,9 +12,10 @@ from typing import Any
 
 import orjson
 from aiohttp import web
+from pydantic import ValidationError
 
 from tokenhub.sim.core import Plan, Rendered, RequestInvalid, StreamAnswer
-from tokenhub.sim.scenario import ADMIN_PREFIX, Override, Scenario
+from tokenhub.sim.scenario import ADMIN_PREFIX, Override, Scenario, describe_error
 from tokenhub.sim.state import SimProvider, SimState
 
 SIM_STATE = web.AppKey("sim_state", SimState)
@@ -182,8 +183,8 @@ async def _enqueue(request: web.Request) -> web.StreamResponse:
     fields = {k: v for k, v in body.items() if k != "provider"}
     try:
         override = Override.model_validate(fields)
-    except ValueError as exc:
-        return _json({"error": str(exc).splitlines()[0]}, 400)
+    except ValidationError as exc:
+        return _json({"error": describe_error(exc, "enqueue")}, 400)
     state.enqueue(body["provider"], override)
     return _json({"status": "ok"})
 
