@@ -20,7 +20,7 @@ from prometheus_client.exposition import generate_latest
 from tokenhub import __version__
 
 # The *_created series double the sample count for no operational value.
-disable_created_metrics()
+disable_created_metrics()  # type: ignore[no-untyped-call]
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
 
