@@ -175,3 +175,12 @@ async def test_shutdown_is_prompt_while_a_request_hangs():
         assert time.monotonic() - started < 1.0
         with pytest.raises(aiohttp.ClientError):
             await waiting
+
+
+async def test_record_can_be_bounded():
+    """max_received keeps only the newest requests, and 0 keeps none."""
+    for limit, kept in ((2, 2), (0, 0)):
+        async with start_simulator(default_scenario(), max_received=limit) as sim:
+            for _ in range(3):
+                await _get(f"{sim.base_url('vllm')}/models")
+            assert len(sim.received) == kept

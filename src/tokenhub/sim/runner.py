@@ -17,6 +17,9 @@ from tokenhub.sim.state import ReceivedRequest, SimState
 SHUTDOWN_TIMEOUT_S = 1.0
 """How long shutdown waits for in-flight answers before cancelling them."""
 
+CLI_MAX_RECEIVED = 10_000
+"""A long-running ``tokenhub sim`` keeps only this many recent requests."""
+
 
 class Simulator:
     """A running simulator: its address, per-provider base URLs, record and queue."""
@@ -79,7 +82,7 @@ class Simulator:
     @property
     def received(self) -> list[ReceivedRequest]:
         """Every request received since start or the last reset, oldest first."""
-        return self.state.received
+        return list(self.state.received)
 
     def received_by(self, provider: str) -> list[ReceivedRequest]:
         """The received requests for one provider."""
@@ -92,11 +95,18 @@ class Simulator:
 
 @asynccontextmanager
 async def start_simulator(
-    scenario: Scenario | None = None, host: str = "127.0.0.1", port: int = 0
+    scenario: Scenario | None = None,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    *,
+    max_received: int | None = None,
 ) -> AsyncIterator[Simulator]:
-    """Serve ``scenario`` (default: ``default_scenario()``) on ``host:port`` until exit."""
+    """Serve ``scenario`` (default: ``default_scenario()``) on ``host:port`` until exit.
+
+    ``max_received`` bounds the request record (None: keep all; 0: keep none).
+    """
     scenario = scenario or default_scenario()
-    state = SimState(scenario)
+    state = SimState(scenario, max_received=max_received)
     runner = web.AppRunner(
         create_sim_app(scenario, state=state),
         access_log=None,
@@ -118,7 +128,12 @@ def _url_host(host: str) -> str:
 
 
 async def serve_until_signalled(
-    scenario: Scenario, host: str, port: int, on_ready: Callable[[Simulator], None]
+    scenario: Scenario,
+    host: str,
+    port: int,
+    on_ready: Callable[[Simulator], None],
+    *,
+    max_received: int | None = CLI_MAX_RECEIVED,
 ) -> None:
     """Serve until SIGINT or SIGTERM, calling ``on_ready`` once the port is bound."""
     stop = asyncio.Event()
@@ -126,7 +141,7 @@ async def serve_until_signalled(
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     try:
-        async with start_simulator(scenario, host, port) as sim:
+        async with start_simulator(scenario, host, port, max_received=max_received) as sim:
             on_ready(sim)
             await stop.wait()
     finally:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -58,12 +59,22 @@ def make_wire(spec: ProviderSpec, seed: int, clock: Callable[[], float]) -> Wire
 
 
 class SimState:
-    """Everything one simulator instance knows; ``clock`` is injectable for tests."""
+    """Everything one simulator instance knows; ``clock`` is injectable for tests.
 
-    def __init__(self, scenario: Scenario, *, clock: Callable[[], float] = time.time) -> None:
+    ``max_received`` bounds the record (oldest dropped first); None keeps every request,
+    0 keeps none (for long benchmark runs).
+    """
+
+    def __init__(
+        self,
+        scenario: Scenario,
+        *,
+        clock: Callable[[], float] = time.time,
+        max_received: int | None = None,
+    ) -> None:
         self.scenario = scenario
         self.clock = clock
-        self.received: list[ReceivedRequest] = []
+        self.received: deque[ReceivedRequest] = deque(maxlen=max_received)
         self.stopping = asyncio.Event()
         self.providers: dict[str, SimProvider] = {}
         self.reset()
