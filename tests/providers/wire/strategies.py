@@ -10,6 +10,7 @@ import string
 from typing import Any
 
 import orjson
+from hypothesis import settings
 from hypothesis import strategies as st
 
 from tokenhub.types import (
@@ -31,6 +32,9 @@ from tokenhub.types import (
     ToolSpec,
     Usage,
 )
+
+FAST = settings(max_examples=100, deadline=None)
+"""Enough examples to find mapping bugs while the whole wire suite stays well under 20 s."""
 
 OPENAI = "openai"
 ANTHROPIC = "anthropic"

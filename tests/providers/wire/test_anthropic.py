@@ -6,7 +6,7 @@ import anthropic as anthropic_sdk
 import httpx2
 import pytest
 from anthropic.types import Message as SDKMessage
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from tests.providers.wire import strategies as s
 
 from tokenhub.errors import ErrorKind, InvalidRequestError, ProviderError
@@ -252,9 +252,7 @@ def test_render_response_with_bad_arguments_is_provider_error():
         anthropic.render_response(ChatResponse("m", "m", message, "tool_calls"))
 
 
-@settings(
-    max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
+@s.FAST
 @given(s.responses(s.ANTHROPIC))
 def test_sdk_reads_every_rendered_response(resp: ChatResponse):
     """Every rendered response validates as an SDK Message with the same text and tool calls."""

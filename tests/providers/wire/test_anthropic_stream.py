@@ -11,7 +11,7 @@ import pytest
 from anthropic._streaming import SSEDecoder
 from anthropic.lib.streaming._messages import accumulate_event
 from anthropic.types import RawMessageStreamEvent
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from pydantic import TypeAdapter
 from tests.providers.wire import strategies as s
 
@@ -236,9 +236,7 @@ def test_encoder_names_the_stop_sequence():
 EVENT = TypeAdapter(RawMessageStreamEvent)
 
 
-@settings(
-    max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
+@s.FAST
 @given(s.sequential_stream_events(s.ANTHROPIC))
 def test_sdk_accumulates_every_rendered_stream(events: list[StreamEvent]):
     """Every frame validates as RawMessageStreamEvent; the SDK accumulator rebuilds the message."""

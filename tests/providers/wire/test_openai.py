@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx2
 import openai as openai_sdk
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from openai.types.chat import ChatCompletion
 from tests.providers.wire import strategies as s
 
@@ -229,9 +229,7 @@ def test_render_response_is_a_chat_completion():
     assert completion.usage.total_tokens == 5
 
 
-@settings(
-    max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
+@s.FAST
 @given(s.responses(s.OPENAI))
 def test_sdk_reads_every_rendered_response(resp: ChatResponse):
     """Every rendered response validates as ChatCompletion and keeps text and tool calls."""

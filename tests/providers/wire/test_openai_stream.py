@@ -8,7 +8,7 @@ import httpx2
 import openai as openai_sdk
 import orjson
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from openai._streaming import SSEDecoder
 from openai.lib.streaming.chat import ChatCompletionStreamState
 from openai.types.chat import ChatCompletionChunk
@@ -203,9 +203,7 @@ def test_encoder_without_include_usage_sends_no_usage():
     assert len(payloads) == 3
 
 
-@settings(
-    max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
+@s.FAST
 @given(s.stream_events(s.OPENAI))
 def test_sdk_accumulates_every_rendered_stream(events: list[StreamEvent]):
     """Every chunk validates as ChatCompletionChunk; the SDK's accumulator rebuilds the message."""

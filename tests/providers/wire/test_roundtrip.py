@@ -6,7 +6,7 @@ from typing import Any
 
 import orjson
 from anthropic._streaming import SSEDecoder as AnthropicSSE
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from openai._streaming import SSEDecoder as OpenAISSE
 from tests.providers.wire import strategies as s
 
@@ -17,10 +17,6 @@ from tokenhub.types import (
     StreamEvent,
     TextDelta,
     ToolCallDelta,
-)
-
-fast = settings(
-    max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 
 
@@ -61,35 +57,35 @@ def joined(events: list[StreamEvent]) -> tuple[str, dict[int, str]]:
     return text, args
 
 
-@fast
+@s.FAST
 @given(s.requests(s.OPENAI))
 def test_openai_request_round_trip(req: ChatRequest):
     """A canonical request rendered as an OpenAI body parses back to the same request."""
     assert openai.parse_request(s.as_json(openai.render_request(req, req.model))) == req
 
 
-@fast
+@s.FAST
 @given(s.requests(s.ANTHROPIC))
 def test_anthropic_request_round_trip(req: ChatRequest):
     """A canonical request rendered as an Anthropic body parses back to the same request."""
     assert anthropic.parse_request(s.as_json(anthropic.render_request(req, req.model))) == req
 
 
-@fast
+@s.FAST
 @given(s.responses(s.OPENAI))
 def test_openai_response_round_trip(resp):
     """A canonical response rendered as a chat.completion parses back unchanged."""
     assert openai.parse_response(s.as_json(openai.render_response(resp))) == resp
 
 
-@fast
+@s.FAST
 @given(s.responses(s.ANTHROPIC))
 def test_anthropic_response_round_trip(resp):
     """A canonical response rendered as an Anthropic message parses back unchanged."""
     assert anthropic.parse_response(s.as_json(anthropic.render_response(resp))) == resp
 
 
-@fast
+@s.FAST
 @given(s.stream_events(s.OPENAI))
 def test_openai_stream_round_trip(events: list[StreamEvent]):
     """Events -> OpenAI SSE bytes -> SDK SSE parser -> decoder gives the same events."""
@@ -98,7 +94,7 @@ def test_openai_stream_round_trip(events: list[StreamEvent]):
     assert joined(back) == joined(events)
 
 
-@fast
+@s.FAST
 @given(s.stream_events(s.ANTHROPIC))
 def test_anthropic_stream_round_trip(events: list[StreamEvent]):
     """Events -> Anthropic SSE bytes -> SDK SSE parser -> decoder gives the same events."""
@@ -116,7 +112,7 @@ def tool_traffic(messages: list[Message]) -> tuple[list[Any], list[Any]]:
     return calls, results
 
 
-@fast
+@s.FAST
 @given(s.requests(s.OPENAI, object_args=True))
 def test_openai_request_rendered_for_anthropic_keeps_tool_traffic(req: ChatRequest):
     """An OpenAI request sent on to Anthropic keeps every tool call and tool result."""
@@ -126,7 +122,7 @@ def test_openai_request_rendered_for_anthropic_keeps_tool_traffic(req: ChatReque
     assert tool_traffic(anthropic.parse_request(body).messages) == tool_traffic(canonical.messages)
 
 
-@fast
+@s.FAST
 @given(s.requests(s.ANTHROPIC))
 def test_anthropic_request_rendered_for_openai_keeps_tool_traffic(req: ChatRequest):
     """An Anthropic request sent on to an OpenAI upstream keeps every tool call and result."""
@@ -135,7 +131,7 @@ def test_anthropic_request_rendered_for_openai_keeps_tool_traffic(req: ChatReque
     assert tool_traffic(openai.parse_request(body).messages) == tool_traffic(req.messages)
 
 
-@fast
+@s.FAST
 @given(s.sequential_stream_events(s.ANTHROPIC))
 def test_anthropic_stream_relayed_to_openai_client(events: list[StreamEvent]):
     """A stream decoded from Anthropic and re-encoded for OpenAI keeps text and arguments."""

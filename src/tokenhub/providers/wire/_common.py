@@ -113,7 +113,8 @@ def expect_choice(value: Any, param: str, allowed: tuple[_Choice, ...]) -> _Choi
     if value in allowed:
         return value  # type: ignore[no-any-return]  # membership proves the literal type
     listed = ", ".join(repr(a) for a in allowed)
-    fail(f"Invalid value for '{param}': {value!r}. Supported values are: {listed}.", param)
+    shown = repr(value)[:40]  # never echo a whole message back
+    fail(f"Invalid value for '{param}': {shown}. Supported values are: {listed}.", param)
 
 
 def expect_name(value: Any, param: str, pattern: re.Pattern[str] = TOOL_NAME) -> str:

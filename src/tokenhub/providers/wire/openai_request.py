@@ -54,8 +54,7 @@ def parse_request(body: dict[str, Any]) -> ChatRequest:
     """Validate an OpenAI request body; raise ``InvalidRequestError`` naming the bad field."""
     expect_dict(body, "body")
     model = expect_str(body.get("model"), "model", allow_empty=False)
-    if body.get("n") not in (None, 1):
-        optional_int(body, "n", "n", 1)
+    if optional_int(body, "n", "n", 1) not in (None, 1):
         fail("Invalid 'n': tokenhub supports only one choice (n=1).", "n")
     tools = _tools(body.get("tools"))
     return ChatRequest(
