@@ -11,7 +11,7 @@ from typing import Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-ProviderType = Literal["openai", "anthropic", "vllm"]
+BUILTIN_PROVIDER_TYPES = ("openai", "anthropic", "vllm")
 Capability = Literal["tools", "vision", "json", "streaming"]
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:/@-]{0,127}$"
 CREDENTIAL_PATTERN = re.compile(r"^(none|escrow|env:[A-Za-z_][A-Za-z0-9_]*)$")
@@ -25,7 +25,9 @@ class ProviderConfig(_Strict):
     """A provider instance: which wire format, where, and how it authenticates."""
 
     id: str = Field(pattern=ID_PATTERN)
-    type: ProviderType
+    # Validated against the registered provider kinds when the registry loads it;
+    # the built-ins are BUILTIN_PROVIDER_TYPES, plugins add their own.
+    type: str = Field(pattern=r"^[a-z][a-z0-9_-]{0,31}$")
     base_url: str | None = None
     base_urls: list[str] = []
     credential: str = "none"

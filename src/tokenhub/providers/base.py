@@ -1,0 +1,123 @@
+"""The adapter contract: what the routing engine may ask of any provider kind.
+
+An adapter translates a canonical request to its wire format, sends it, classifies any
+failure into a ``ProviderError`` with an ``ErrorKind`` and translates the answer back. It
+never decides where a request goes next: that is the routing engine's job.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import aiohttp
+
+from tokenhub.clock import Clock
+from tokenhub.schemas import ModelConfig, ProviderConfig
+from tokenhub.types import ChatRequest, ChatResponse, StreamEvent
+
+
+@dataclass(slots=True)
+class RateLimitSnapshot:
+    """The provider's rate-limit headers as last seen (None where not sent)."""
+
+    limit_requests: int | None = None
+    remaining_requests: int | None = None
+    reset_requests_s: float | None = None
+    limit_tokens: int | None = None
+    remaining_tokens: int | None = None
+    reset_tokens_s: float | None = None
+    retry_after_s: float | None = None
+    observed_at: float = 0.0
+
+
+@dataclass(slots=True)
+class CallOptions:
+    """Per-call inputs the engine decides: the deadline, the credential, trace headers.
+
+    ``deadline`` is on the adapter's clock's monotonic scale; every timeout and retry
+    of the call ends by then.
+    """
+
+    deadline: float
+    api_key: str | None = None
+    extra_headers: dict[str, str] = field(default_factory=dict)
+    max_retries: int | None = None
+
+
+@dataclass(slots=True)
+class CallResult:
+    """A complete (non-streaming) upstream answer and how it was obtained."""
+
+    response: ChatResponse
+    endpoint: str
+    latency_s: float
+    retries: int = 0
+    ratelimit: RateLimitSnapshot | None = None
+
+
+class StreamHandle(Protocol):
+    """An open upstream stream. ``events`` raises ProviderError on failure."""
+
+    endpoint: str
+    ratelimit: RateLimitSnapshot | None
+    retries: int
+
+    def events(self) -> AsyncIterator[StreamEvent]:
+        """Canonical events until StreamEnd; the stream closes when iteration ends."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release the connection early (client went away, or failover)."""
+        ...
+
+
+@dataclass(slots=True)
+class EndpointState:
+    """Health of one base URL of a provider (several for a multi-endpoint vLLM)."""
+
+    url: str
+    healthy: bool = True
+    in_flight: int = 0
+    consecutive_failures: int = 0
+    cooldown_until: float = 0.0
+    last_error: str | None = None
+
+
+class ProviderAdapter(Protocol):
+    """One provider instance (configuration) of some provider kind (code)."""
+
+    config: ProviderConfig
+
+    async def complete(
+        self, request: ChatRequest, model: ModelConfig, options: CallOptions
+    ) -> CallResult:
+        """Send a non-streaming request; raise ProviderError (classified) on failure."""
+        ...
+
+    async def open_stream(
+        self, request: ChatRequest, model: ModelConfig, options: CallOptions
+    ) -> StreamHandle:
+        """Start a streaming request; raises ProviderError before any event on failure."""
+        ...
+
+    async def list_models(self, options: CallOptions) -> list[str]:
+        """Model ids the provider's ``/v1/models`` lists."""
+        ...
+
+    async def probe(self, options: CallOptions) -> list[EndpointState]:
+        """Actively check each endpoint (cheap request) and return their states."""
+        ...
+
+    def endpoints(self) -> list[EndpointState]:
+        """Current per-endpoint health, for the health view and routing."""
+        ...
+
+    @property
+    def ratelimit(self) -> RateLimitSnapshot | None:
+        """The last rate-limit headers seen from this provider."""
+        ...
+
+
+AdapterFactory = Callable[[ProviderConfig, aiohttp.ClientSession, Clock], ProviderAdapter]
