@@ -3,11 +3,11 @@ _tokenhub() {
     local cur="${COMP_WORDS[COMP_CWORD]}" path="tokenhub" words="" i
     for ((i = 1; i < COMP_CWORD; i++)); do
         case "$path ${COMP_WORDS[i]}" in
-            "tokenhub admin"|"tokenhub admin token"|"tokenhub admin token rotate"|"tokenhub config"|"tokenhub config show"|"tokenhub db"|"tokenhub db status"|"tokenhub db upgrade"|"tokenhub serve"|"tokenhub status") path="$path ${COMP_WORDS[i]}" ;;
+            "tokenhub admin"|"tokenhub admin token"|"tokenhub admin token rotate"|"tokenhub config"|"tokenhub config show"|"tokenhub db"|"tokenhub db status"|"tokenhub db upgrade"|"tokenhub serve"|"tokenhub sim"|"tokenhub status") path="$path ${COMP_WORDS[i]}" ;;
         esac
     done
     case "$path" in
-        "tokenhub") words="admin config db serve status --version --help" ;;
+        "tokenhub") words="admin config db serve sim status --version --help" ;;
         "tokenhub admin") words="token --help" ;;
         "tokenhub admin token") words="rotate --help" ;;
         "tokenhub admin token rotate") words="--json --socket --url --token-file --help" ;;
@@ -17,6 +17,7 @@ _tokenhub() {
         "tokenhub db status") words="--config --db-url --json --help" ;;
         "tokenhub db upgrade") words="--config --db-url --help" ;;
         "tokenhub serve") words="--host --port --socket --db-url --config --log-level --demo --newcomer --help" ;;
+        "tokenhub sim") words="--scenario --host --port --help" ;;
         "tokenhub status") words="--json --socket --url --token-file --help" ;;
     esac
     COMPREPLY=($(compgen -W "$words" -- "$cur"))
