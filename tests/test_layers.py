@@ -18,6 +18,7 @@ RANKS = {
     "clock": 0,
     "schemas": 0,
     "paths": 1,
+    "registry": 1,
     "config": 1,
     "observability": 1,
     "providers": 2,
@@ -42,6 +43,7 @@ FRONTEND_ALLOWED = {
     "types",
     "schemas",
     "clock",
+    "registry",
     "daemon",  # `tokenhub serve` starts the daemon
     "store.offline",  # `tokenhub db` migrates without a daemon
     "sim",  # `tokenhub sim` runs the simulator

@@ -52,6 +52,21 @@ class WriterSettings(_Section):
     max_queue: int = Field(100_000, ge=1)
 
 
+class HealthSettings(_Section):
+    """Circuit-breaker and cooldown tuning for providers and models."""
+
+    model_cooldown_s: float = Field(1.0, gt=0, le=600)
+    model_cooldown_max_s: float = Field(60.0, gt=0, le=3600)
+    provider_trip_after: int = Field(3, ge=1, le=100)
+    provider_cooldown_s: float = Field(5.0, gt=0, le=600)
+    provider_cooldown_max_s: float = Field(300.0, gt=0, le=3600)
+    rate_limit_default_s: float = Field(5.0, gt=0, le=3600)
+    auth_cooldown_s: float = Field(600.0, gt=0, le=86400)
+    probe_interval_s: float = Field(15.0, gt=0, le=3600)
+    latency_alpha: float = Field(0.3, gt=0, le=1)
+    error_alpha: float = Field(0.1, gt=0, le=1)
+
+
 class Settings(BaseSettings):
     """Every setting tokenhub reads. Field names are the YAML keys; env is TOKENHUB_<KEY>."""
 
@@ -68,6 +83,7 @@ class Settings(BaseSettings):
     access_log: bool = True
     demo: bool = False
     writer: WriterSettings = WriterSettings()
+    health: HealthSettings = HealthSettings()
     providers: list[ProviderConfig] = []
     models: list[ModelConfig] = []
 

@@ -1,0 +1,1 @@
+"""Routing policy: token estimates, eligibility, scoring, health — pure, no I/O."""
