@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test venv lint typecheck pytest system-deps completions docs bench clean
+.PHONY: run test venv lint typecheck pytest system-deps completions docs bench bench-micro clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,8 +24,8 @@ system-deps:
 	@scripts/install-system-deps.sh
 
 lint: venv
-	$(BIN)/ruff check src tests scripts
-	$(BIN)/ruff format --check src tests scripts
+	$(BIN)/ruff check src tests scripts bench
+	$(BIN)/ruff format --check src tests scripts bench
 
 typecheck: venv
 	$(BIN)/mypy
@@ -39,6 +39,10 @@ completions: venv
 
 docs: venv
 	$(BIN)/cog -r docs/CLI.md
+
+## Microbenchmarks (pytest-benchmark): routing, estimation, translation. Not part of `make test`.
+bench-micro: venv
+	$(BIN)/pytest bench/micro --benchmark-enable --benchmark-columns=min,median,mean,ops -p no:cacheprovider
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache

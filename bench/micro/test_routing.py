@@ -15,7 +15,7 @@ from tokenhub.registry import Registry
 from tokenhub.routing.estimate import estimate_input_tokens
 from tokenhub.routing.health import HealthTracker
 from tokenhub.routing.policy import RoutingSettings
-from tokenhub.routing.router import RouteRequest, Router
+from tokenhub.routing.router import Router, RouteRequest
 from tokenhub.schemas import ModelConfig, ProviderConfig
 from tokenhub.types import ChatRequest, Message, TextPart
 
