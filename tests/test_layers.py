@@ -28,8 +28,10 @@ RANKS = {
     "routing": 3,
     "orchestration": 3,
     "bandit": 3,
+    "dispatch": 3,
     "server": 4,
     "daemon": 5,
+    "demo": 5,
     "client": 1,
 }
 # The CLI and TUI reach the daemon through the client; these are their offline exceptions.

@@ -37,7 +37,7 @@ def registry_of(n: int) -> Registry:
             input_usd_per_mtok=rng.uniform(0.1, 15),
             output_usd_per_mtok=rng.uniform(0.2, 60),
             expected_latency_ms=rng.uniform(200, 3000),
-            capabilities=["streaming", "tools"],
+            capabilities=["tools"],
         )
         for i in range(n)
     ]

@@ -20,11 +20,12 @@ from pathlib import Path
 from aiohttp import web
 
 from tokenhub.config import RESTART_REQUIRED, LoadedSettings, load_settings
+from tokenhub.demo import demo_environment
 from tokenhub.errors import ConfigError, TokenhubError
 from tokenhub.observability.logging import configure_logging
 from tokenhub.server.access_log import JsonAccessLogger
 from tokenhub.server.app import create_app
-from tokenhub.server.keys import LISTENERS
+from tokenhub.server.keys import GATEWAY, LISTENERS
 
 log = logging.getLogger("tokenhub.daemon")
 SOCKET_MODE = 0o600
@@ -68,7 +69,14 @@ async def _default_factory(loaded: LoadedSettings) -> web.Application:
 
 
 async def serve(loaded: LoadedSettings, app_factory: AppFactory | None = None) -> int:
-    """Bind, serve until SIGTERM/SIGINT, then shut down gracefully."""
+    """Bind, serve until SIGTERM/SIGINT, then shut down gracefully (demo mode included)."""
+    if loaded.settings.demo:
+        async with demo_environment(loaded) as demo_loaded:
+            return await _serve(demo_loaded, app_factory)
+    return await _serve(loaded, app_factory)
+
+
+async def _serve(loaded: LoadedSettings, app_factory: AppFactory | None) -> int:
     socket_path = loaded.socket_path
     claim_socket(socket_path)
     loaded.paths.runtime_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -83,7 +91,7 @@ async def serve(loaded: LoadedSettings, app_factory: AppFactory | None = None) -
         handle_signals=False,
     )
     await runner.setup()
-    stop = _install_signal_handlers(loaded)
+    stop = _install_signal_handlers(loaded, app)
     try:
         listeners = await _start_sites(runner, loaded, socket_path)
         app[LISTENERS].extend(listeners)
@@ -144,14 +152,36 @@ def _announce(listeners: list[str]) -> None:
     sys.stdout.flush()
 
 
-def _install_signal_handlers(loaded: LoadedSettings) -> asyncio.Event:
+def _install_signal_handlers(loaded: LoadedSettings, app: web.Application) -> asyncio.Event:
     """Handle signals before announcing readiness, so an early Ctrl-C is graceful too."""
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    loop.add_signal_handler(signal.SIGHUP, reload_settings, loaded)
+    loop.add_signal_handler(signal.SIGHUP, _on_hangup, loaded, app)
     return stop
+
+
+_background: set[asyncio.Task[None]] = set()
+
+
+def _on_hangup(loaded: LoadedSettings, app: web.Application) -> None:
+    before = (loaded.settings.providers, loaded.settings.models)
+    reload_settings(loaded)
+    after = (loaded.settings.providers, loaded.settings.models)
+    if after != before and GATEWAY in app:
+        task = asyncio.create_task(_reload_registry(app, loaded))
+        _background.add(task)
+        task.add_done_callback(_background.discard)
+
+
+async def _reload_registry(app: web.Application, loaded: LoadedSettings) -> None:
+    try:
+        await app[GATEWAY].load(loaded.settings.providers, loaded.settings.models)
+    except TokenhubError as exc:
+        log.error("registry reload failed", extra={"error": exc.message})  # noqa: TRY400
+    else:
+        log.info("registry reloaded from the config file")
 
 
 def _remove_signal_handlers() -> None:
@@ -169,9 +199,11 @@ def reload_settings(loaded: LoadedSettings) -> list[str]:
         return []
     old, new = loaded.settings, fresh.settings
     changed = [name for name in type(new).model_fields if getattr(old, name) != getattr(new, name)]
+    # In demo mode the simulated registry and throwaway store are not the file's to change.
+    frozen = RESTART_REQUIRED | ({"providers", "models"} if old.demo else set())
     needs_restart = sorted(set(changed) & RESTART_REQUIRED)
-    applied = sorted(set(changed) - RESTART_REQUIRED)
-    kept = {name: getattr(old, name) for name in needs_restart}
+    applied = sorted(set(changed) - frozen)
+    kept = {name: getattr(old, name) for name in set(changed) & frozen}
     loaded.settings = new.model_copy(update=kept)
     loaded.sources = fresh.sources
     configure_logging(loaded.settings.log_level, loaded.settings.log_format)

@@ -69,6 +69,12 @@ class NotFoundError(TokenhubError):
     status = 404
 
 
+class ModelNotFoundError(NotFoundError):
+    """The ``model`` a client named is neither a model, an alias nor a routing target."""
+
+    type = "model_not_found"
+
+
 class ConflictError(TokenhubError):
     """The resource already exists or is in a state that forbids the change."""
 
@@ -119,7 +125,10 @@ class ErrorKind(StrEnum):
 
 
 class ProviderError(TokenhubError):
-    """An upstream call failed; ``kind`` tells the router what to do about it."""
+    """An upstream call failed; ``kind`` tells the router what to do about it.
+
+    ``retries`` counts the adapter's own retries before it gave up.
+    """
 
     type = "provider_error"
     status = 502
@@ -132,12 +141,14 @@ class ProviderError(TokenhubError):
         upstream_status: int | None = None,
         retry_after: float | None = None,
         provider: str | None = None,
+        retries: int = 0,
     ) -> None:
         super().__init__(message)
         self.kind = kind
         self.upstream_status = upstream_status
         self.retry_after = retry_after
         self.provider = provider
+        self.retries = retries
 
     def details(self) -> dict[str, Any]:
         """Describe the failure without the upstream body (it may echo secrets)."""

@@ -12,7 +12,7 @@ from typing import Literal, Self
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 BUILTIN_PROVIDER_TYPES = ("openai", "anthropic", "vllm")
-Capability = Literal["tools", "vision", "json", "streaming"]
+Capability = Literal["tools", "vision", "json"]
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:/@-]{0,127}$"
 CREDENTIAL_PATTERN = re.compile(r"^(none|escrow|env:[A-Za-z_][A-Za-z0-9_]*)$")
 
@@ -87,7 +87,7 @@ class ModelConfig(_Strict):
     expected_latency_ms: float = Field(1000.0, ge=0)
     enabled: bool = True
     aliases: list[str] = []
-    capabilities: list[Capability] = ["streaming"]
+    capabilities: list[Capability] = []
 
     @property
     def upstream(self) -> str:

@@ -29,7 +29,7 @@ def model(mid: str, pid: str = "p1", **kw) -> ModelConfig:
         "input_usd_per_mtok": 1.0,
         "output_usd_per_mtok": 2.0,
         "expected_latency_ms": 500,
-        "capabilities": ["streaming", "tools"],
+        "capabilities": ["tools"],
     }
     return ModelConfig(id=mid, provider=pid, **{**defaults, **kw})
 

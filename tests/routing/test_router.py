@@ -35,7 +35,7 @@ def test_each_eligibility_rule_has_its_reason(health):
             model("light", weight=2),
             model("pricey", input_usd_per_mtok=1000, output_usd_per_mtok=1000),
             model("slow", expected_latency_ms=9000),
-            model("no-tools", capabilities=["streaming"]),
+            model("no-tools", capabilities=[]),
         ],
     )
     router = make_router(registry, health)

@@ -53,6 +53,7 @@ class RouteRequest:
     only_models: frozenset[str] | None = None
     allowed_models: frozenset[str] | None = None
     exclude: frozenset[str] = frozenset()
+    prefer_weight: int | None = None
 
 
 @dataclass(slots=True)
@@ -196,7 +197,7 @@ class Router:
             failure = mh.error_rate if mh is not None else 0.0
             eligible.append(Candidate(st.model, cost, latency, failure, st.weight_norm))
         _score(eligible, profile)
-        ranked = _select(eligible, settings, self.rng)
+        ranked = _select(eligible, settings, self.rng, request.prefer_weight)
         return Decision(request.mode, in_tokens, out_tokens, ranked, rejections)
 
     def _rejection(
@@ -301,13 +302,23 @@ def _score(candidates: list[Candidate], profile: WeightProfile) -> None:
 
 
 def _select(
-    candidates: list[Candidate], settings: RoutingSettings, rng: random.Random
+    candidates: list[Candidate],
+    settings: RoutingSettings,
+    rng: random.Random,
+    prefer_weight: int | None,
 ) -> list[Candidate]:
-    """Best first; the first slot is drawn among the near-best by traffic weight."""
+    """Best first; the first slot is drawn among the near-best by traffic weight.
+
+    After a transient failure the executor sets ``prefer_weight``: peers of the failed
+    model's weight come first (best score first), then everything else.
+    """
     if len(candidates) < 2:  # noqa: PLR2004
         return candidates
     # Stable sort, candidates arrive in model-id order: ties stay in id order.
     ranked = sorted(candidates, key=_by_score, reverse=True)
+    if prefer_weight is not None:
+        peers = [c for c in ranked if c.model.weight == prefer_weight]
+        return peers + [c for c in ranked if c.model.weight != prefer_weight]
     best = ranked[0].score
     pool = [c for c in ranked[: settings.top_k] if c.score >= best - settings.selection_margin]
     weights = [settings.traffic_weights.get(c.model.id, 1.0) for c in pool]

@@ -3,19 +3,34 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable
+import random
+from collections.abc import AsyncIterator, Callable, Mapping
 
 from aiohttp import web
 
 from tokenhub.clock import Clock, SystemClock, new_id
 from tokenhub.config import LoadedSettings
+from tokenhub.dispatch.credentials import Credentials
+from tokenhub.dispatch.gateway import Gateway
 from tokenhub.observability.metrics import Metrics
 from tokenhub.observability.redaction import DEFAULT_REDACTOR, Redactor
-from tokenhub.server import admin_system, system
+from tokenhub.providers.kinds import ProviderKinds, default_kinds
+from tokenhub.providers.pool import ProviderPool
+from tokenhub.routing.health import HealthTracker
+from tokenhub.server import (
+    admin_registry,
+    admin_route,
+    admin_system,
+    consumer,
+    envelope,
+    models_api,
+    system,
+)
 from tokenhub.server.admin_auth import ADMIN_TOKENS, AdminTokens, admin_auth_middleware
 from tokenhub.server.keys import (
     CLOCK,
     ENGINE,
+    GATEWAY,
     LISTENERS,
     METRICS,
     NEW_ID,
@@ -43,12 +58,19 @@ log = logging.getLogger("tokenhub.server")
 def create_app(
     loaded: LoadedSettings,
     *,
+    kinds: ProviderKinds | None = None,
     clock: Clock | None = None,
     id_source: Callable[[], str] = new_id,
     redactor: Redactor = DEFAULT_REDACTOR,
+    rng: random.Random | None = None,
+    environ: Mapping[str, str] | None = None,
     migrate: bool = True,
 ) -> web.Application:
-    """Build the application; resources open and close with the app (``cleanup_ctx``)."""
+    """Build the application; resources open and close with the app (``cleanup_ctx``).
+
+    ``kinds`` (provider kinds), ``clock``, ``id_source``, ``rng`` and ``environ`` (where
+    ``env:`` credentials are read) are injectable so tests are deterministic.
+    """
     app = web.Application(
         client_max_size=loaded.settings.max_body_bytes,
         middlewares=[
@@ -68,12 +90,27 @@ def create_app(
     app[LISTENERS] = []
     app[STARTED_AT] = app[CLOCK].time()
     routes = RouteTable()
-    for module in (system, admin_system):
+    for module in (
+        system,
+        admin_system,
+        admin_registry,
+        admin_route,
+        consumer,
+        envelope,
+        models_api,
+    ):
         module.add_routes(routes)
     app[ROUTES] = routes
     routes.install(app)
     app.cleanup_ctx.append(_database(migrate=migrate))
     app.cleanup_ctx.append(_writer)
+    app.cleanup_ctx.append(
+        _gateway(
+            kinds or default_kinds(),
+            rng or random.Random(),  # noqa: S311 (spreads traffic; not a secret)
+            Credentials(environ),
+        )
+    )
     return app
 
 
@@ -97,6 +134,31 @@ def _database(*, migrate: bool) -> Callable[[web.Application], AsyncIterator[Non
             await engine.dispose()
 
     return database
+
+
+def _gateway(
+    kinds: ProviderKinds, rng: random.Random, credentials: Credentials
+) -> Callable[[web.Application], AsyncIterator[None]]:
+    async def gateway(app: web.Application) -> AsyncIterator[None]:
+        clock = app[CLOCK]
+        async with ProviderPool(kinds, clock) as pool:
+            health = HealthTracker(clock, app[SETTINGS].settings.health)
+            gw = Gateway(
+                engine=app[ENGINE],
+                kinds=kinds,
+                pool=pool,
+                health=health,
+                credentials=credentials,
+                clock=clock,
+                rng=rng,
+            )
+            settings = app[SETTINGS].settings
+            if await current_revision(app[ENGINE]) == head_revision():
+                await gw.load(settings.providers, settings.models)
+            app[GATEWAY] = gw
+            yield
+
+    return gateway
 
 
 async def _load_state(app: web.Application) -> None:

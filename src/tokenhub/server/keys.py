@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tokenhub.clock import Clock
 from tokenhub.config import LoadedSettings
+from tokenhub.dispatch.gateway import Gateway
 from tokenhub.observability.metrics import Metrics
 from tokenhub.observability.redaction import Redactor
 from tokenhub.server.routes import RouteTable
@@ -24,3 +25,4 @@ WRITER = web.AppKey("writer", BackgroundWriter)
 ROUTES = web.AppKey("routes", RouteTable)
 STARTED_AT = web.AppKey("started_at", float)
 LISTENERS = web.AppKey("listeners", list[str])
+GATEWAY = web.AppKey("gateway", Gateway)

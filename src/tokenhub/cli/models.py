@@ -1,0 +1,202 @@
+"""``tokenhub models``: add, list, update, remove and discover models."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from tokenhub.cli.common import (
+    JsonOpt,
+    SocketOpt,
+    TokenFileOpt,
+    UrlOpt,
+    console,
+    handle_errors,
+    make_client,
+    print_json,
+    print_table,
+)
+from tokenhub.errors import InvalidRequestError
+
+app = typer.Typer(name="models", help="Manage models.", no_args_is_help=True)
+
+ModelId = Annotated[str, typer.Argument(metavar="ID", help="Model id.")]
+
+
+def _opt(name: str, help_text: str) -> Any:
+    return typer.Option(name, help=help_text, show_default=False)
+
+
+ProviderOpt = Annotated[str | None, _opt("--provider", "Provider id serving the model.")]
+UpstreamOpt = Annotated[str | None, _opt("--upstream-model", "Name sent to the provider.")]
+WeightOpt = Annotated[int | None, _opt("--weight", "Capability weight 1-10.")]
+ContextOpt = Annotated[int | None, _opt("--max-context-tokens", "Context window.")]
+OutputOpt = Annotated[int | None, _opt("--max-output-tokens", "Longest output.")]
+InPriceOpt = Annotated[float | None, _opt("--input-usd-per-mtok", "USD per million input tokens.")]
+OutPriceOpt = Annotated[
+    float | None, _opt("--output-usd-per-mtok", "USD per million output tokens.")
+]
+LatencyOpt = Annotated[float | None, _opt("--expected-latency-ms", "Latency before measured.")]
+AliasOpt = Annotated[list[str] | None, _opt("--alias", "Another name; repeatable.")]
+CapabilityOpt = Annotated[
+    list[str] | None, _opt("--capability", "tools, vision or json; repeatable.")
+]
+EnabledOpt = Annotated[bool | None, _opt("--enabled/--disabled", "Route to it or not.")]
+
+
+def _fields(**options: Any) -> dict[str, Any]:
+    renamed = {"alias": "aliases", "capability": "capabilities"}
+    return {renamed.get(k, k): v for k, v in options.items() if v is not None}
+
+
+@app.command("add")
+@handle_errors
+def add(
+    model_id: ModelId,
+    provider: ProviderOpt = None,
+    upstream_model: UpstreamOpt = None,
+    weight: WeightOpt = None,
+    max_context_tokens: ContextOpt = None,
+    max_output_tokens: OutputOpt = None,
+    input_usd_per_mtok: InPriceOpt = None,
+    output_usd_per_mtok: OutPriceOpt = None,
+    expected_latency_ms: LatencyOpt = None,
+    alias: AliasOpt = None,
+    capability: CapabilityOpt = None,
+    enabled: EnabledOpt = None,
+    json: JsonOpt = False,
+    socket: SocketOpt = None,
+    url: UrlOpt = None,
+    token_file: TokenFileOpt = None,
+) -> None:
+    """Register a model served by a provider."""
+    data = {"id": model_id, **_fields(**_model_options(locals()))}
+    _show(make_client(socket, url, token_file).post("/admin/v1/models", data), json)
+
+
+@app.command("update")
+@handle_errors
+def update(
+    model_id: ModelId,
+    provider: ProviderOpt = None,
+    upstream_model: UpstreamOpt = None,
+    weight: WeightOpt = None,
+    max_context_tokens: ContextOpt = None,
+    max_output_tokens: OutputOpt = None,
+    input_usd_per_mtok: InPriceOpt = None,
+    output_usd_per_mtok: OutPriceOpt = None,
+    expected_latency_ms: LatencyOpt = None,
+    alias: AliasOpt = None,
+    capability: CapabilityOpt = None,
+    enabled: EnabledOpt = None,
+    json: JsonOpt = False,
+    socket: SocketOpt = None,
+    url: UrlOpt = None,
+    token_file: TokenFileOpt = None,
+) -> None:
+    """Change some fields of a model."""
+    data = _fields(**_model_options(locals()))
+    if not data:
+        raise InvalidRequestError("nothing to update: give at least one option")
+    client = make_client(socket, url, token_file)
+    _show(client.request("PATCH", f"/admin/v1/models/{model_id}", data), json)
+
+
+def _model_options(scope: dict[str, Any]) -> dict[str, Any]:
+    skip = {"model_id", "json", "socket", "url", "token_file"}
+    return {k: v for k, v in scope.items() if k not in skip}
+
+
+@app.command("list")
+@handle_errors
+def list_(
+    json: JsonOpt = False,
+    socket: SocketOpt = None,
+    url: UrlOpt = None,
+    token_file: TokenFileOpt = None,
+) -> None:
+    """List models."""
+    result = make_client(socket, url, token_file).get("/admin/v1/models")
+    if json:
+        print_json(result["data"])
+        return
+    columns = [
+        "id",
+        "provider",
+        "weight",
+        "context",
+        "$/Mtok in",
+        "$/Mtok out",
+        "enabled",
+        "aliases",
+    ]
+    rows = [
+        [
+            m["id"],
+            m["provider"],
+            m["weight"],
+            m["max_context_tokens"],
+            m["input_usd_per_mtok"],
+            m["output_usd_per_mtok"],
+            "yes" if m["enabled"] else "no",
+            ", ".join(m["aliases"]),
+        ]
+        for m in result["data"]
+    ]
+    print_table(None, columns, rows)
+
+
+@app.command("rm")
+@handle_errors
+def remove(
+    model_id: ModelId,
+    socket: SocketOpt = None,
+    url: UrlOpt = None,
+    token_file: TokenFileOpt = None,
+) -> None:
+    """Remove a model."""
+    make_client(socket, url, token_file).request("DELETE", f"/admin/v1/models/{model_id}")
+    console.print(f"removed model {model_id}", markup=False)
+
+
+@app.command("discover")
+@handle_errors
+def discover(
+    provider: Annotated[str, typer.Argument(metavar="PROVIDER", help="Provider id.")],
+    add: Annotated[bool, typer.Option("--add", help="Register every unregistered model.")] = False,
+    json: JsonOpt = False,
+    socket: SocketOpt = None,
+    url: UrlOpt = None,
+    token_file: TokenFileOpt = None,
+) -> None:
+    """List the models the provider's /v1/models offers; --add registers the new ones."""
+    client = make_client(socket, url, token_file)
+    found = client.get(f"/admin/v1/providers/{provider}/discover")["data"]
+    added = []
+    if add:
+        for item in found:
+            if item["registered_as"] is None:
+                model = {"id": item["upstream_model"], "provider": provider}
+                client.post("/admin/v1/models", model)
+                item["registered_as"] = model["id"]
+                added.append(model["id"])
+    if json:
+        print_json({"data": found, "added": added})
+        return
+    rows = [[i["upstream_model"], i["registered_as"] or "-"] for i in found]
+    print_table(f"models offered by {provider}", ["upstream model", "registered as"], rows)
+    if add:
+        console.print(f"added {len(added)} model(s)", markup=False)
+
+
+def _show(model: dict[str, Any], json: bool) -> None:
+    if json:
+        print_json(model)
+        return
+    console.print(
+        f"{model['id']} on {model['provider']}: weight {model['weight']}, "
+        f"context {model['max_context_tokens']}, "
+        f"${model['input_usd_per_mtok']}/${model['output_usd_per_mtok']} per Mtok",
+        markup=False,
+    )

@@ -1,0 +1,214 @@
+"""``tokenhub providers``: add, list, show, update, remove and test providers."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from tokenhub.cli.common import (
+    JsonOpt,
+    SocketOpt,
+    TokenFileOpt,
+    UrlOpt,
+    console,
+    handle_errors,
+    make_client,
+    print_json,
+    print_pairs,
+    print_table,
+)
+from tokenhub.errors import InvalidRequestError
+
+app = typer.Typer(name="providers", help="Manage providers.", no_args_is_help=True)
+
+TypeOpt = Annotated[str | None, typer.Option("--type", help="openai, anthropic or vllm.")]
+BaseUrlOpt = Annotated[
+    list[str] | None,
+    typer.Option("--base-url", help="Endpoint base URL; repeat for several (vLLM)."),
+]
+CredentialOpt = Annotated[
+    str | None, typer.Option("--credential", help="env:VAR_NAME, escrow or none.")
+]
+TimeoutOpt = Annotated[float | None, typer.Option("--timeout-s", help="Upstream timeout.")]
+HeaderOpt = Annotated[
+    list[str] | None, typer.Option("--header", help="Extra header NAME=VALUE; repeatable.")
+]
+EnabledOpt = Annotated[
+    bool | None,
+    typer.Option("--enabled/--disabled", help="Route to it or not.", show_default=False),
+]
+
+
+def _fields(
+    type_: str | None,
+    base_url: list[str] | None,
+    credential: str | None,
+    timeout_s: float | None,
+    header: list[str] | None,
+    enabled: bool | None,
+) -> dict[str, Any]:
+    data: dict[str, Any] = {}
+    if type_ is not None:
+        data["type"] = type_
+    if base_url:
+        if len(base_url) == 1:
+            data["base_url"], data["base_urls"] = base_url[0], []
+        else:
+            data["base_urls"], data["base_url"] = base_url, None
+    if credential is not None:
+        data["credential"] = credential
+    if timeout_s is not None:
+        data["timeout_s"] = timeout_s
+    if header:
+        data["headers"] = dict(_header(h) for h in header)
+    if enabled is not None:
+        data["enabled"] = enabled
+    return data
+
+
+def _header(text: str) -> tuple[str, str]:
+    name, sep, value = text.partition("=")
+    if not sep or not name:
+        raise InvalidRequestError(f"--header needs NAME=VALUE, got '{text}'", param="header")
+    return name.strip(), value.strip()
+
+
+@app.command("add")
+@handle_errors
+def add(
+    provider_id: Annotated[str, typer.Argument(metavar="ID", help="Provider id.")],
+    type_: TypeOpt = None,
+    base_url: BaseUrlOpt = None,
+    credential: CredentialOpt = None,
+    timeout_s: TimeoutOpt = None,
+    header: HeaderOpt = None,
+    enabled: EnabledOpt = None,
+    json: JsonOpt = False,
+    socket: SocketOpt = None,
+    url: UrlOpt = None,
+    token_file: TokenFileOpt = None,
+) -> None:
+    """Register a provider."""
+    data = {"id": provider_id, **_fields(type_, base_url, credential, timeout_s, header, enabled)}
+    result = make_client(socket, url, token_file).post("/admin/v1/providers", data)
+    _show_one(result, json)
+
+
+@app.command("list")
+@handle_errors
+def list_(
+    json: JsonOpt = False,
+    socket: SocketOpt = None,
+    url: UrlOpt = None,
+    token_file: TokenFileOpt = None,
+) -> None:
+    """List providers."""
+    result = make_client(socket, url, token_file).get("/admin/v1/providers")
+    if json:
+        print_json(result["data"])
+        return
+    rows = [
+        [p["id"], p["type"], ", ".join(_urls(p)), p["credential"], _on(p["enabled"]), p["source"]]
+        for p in result["data"]
+    ]
+    print_table(None, ["id", "type", "base url", "credential", "enabled", "source"], rows)
+
+
+@app.command("show")
+@handle_errors
+def show(
+    provider_id: Annotated[str, typer.Argument(metavar="ID")],
+    json: JsonOpt = False,
+    socket: SocketOpt = None,
+    url: UrlOpt = None,
+    token_file: TokenFileOpt = None,
+) -> None:
+    """Show one provider."""
+    _show_one(make_client(socket, url, token_file).get(f"/admin/v1/providers/{provider_id}"), json)
+
+
+@app.command("update")
+@handle_errors
+def update(
+    provider_id: Annotated[str, typer.Argument(metavar="ID")],
+    type_: TypeOpt = None,
+    base_url: BaseUrlOpt = None,
+    credential: CredentialOpt = None,
+    timeout_s: TimeoutOpt = None,
+    header: HeaderOpt = None,
+    enabled: EnabledOpt = None,
+    json: JsonOpt = False,
+    socket: SocketOpt = None,
+    url: UrlOpt = None,
+    token_file: TokenFileOpt = None,
+) -> None:
+    """Change some fields of a provider."""
+    data = _fields(type_, base_url, credential, timeout_s, header, enabled)
+    if not data:
+        raise InvalidRequestError("nothing to update: give at least one option")
+    client = make_client(socket, url, token_file)
+    _show_one(client.request("PATCH", f"/admin/v1/providers/{provider_id}", data), json)
+
+
+@app.command("rm")
+@handle_errors
+def remove(
+    provider_id: Annotated[str, typer.Argument(metavar="ID")],
+    socket: SocketOpt = None,
+    url: UrlOpt = None,
+    token_file: TokenFileOpt = None,
+) -> None:
+    """Remove a provider (it must have no models)."""
+    make_client(socket, url, token_file).request("DELETE", f"/admin/v1/providers/{provider_id}")
+    console.print(f"removed provider {provider_id}", markup=False)
+
+
+@app.command("test")
+@handle_errors
+def check(
+    provider_id: Annotated[str, typer.Argument(metavar="ID")],
+    json: JsonOpt = False,
+    socket: SocketOpt = None,
+    url: UrlOpt = None,
+    token_file: TokenFileOpt = None,
+) -> None:
+    """Check the provider answers and accepts its credential."""
+    result = make_client(socket, url, token_file).post(f"/admin/v1/providers/{provider_id}/test")
+    if json:
+        print_json(result)
+    elif result["ok"]:
+        console.print(
+            f"{provider_id}: ok, {result['models']} models listed in {result['latency_ms']} ms",
+            markup=False,
+        )
+    else:
+        console.print(f"{provider_id}: FAILED: {result['error']}", markup=False)
+    if not result["ok"]:
+        raise typer.Exit(1)
+
+
+def _show_one(provider: dict[str, Any], json: bool) -> None:
+    if json:
+        print_json(provider)
+        return
+    print_pairs(
+        [
+            ("id", provider["id"]),
+            ("type", provider["type"]),
+            ("base url", ", ".join(_urls(provider))),
+            ("credential", provider["credential"]),
+            ("enabled", _on(provider["enabled"])),
+            ("timeout", f"{provider['timeout_s']} s"),
+            ("headers", ", ".join(f"{k}: {v}" for k, v in provider["headers"].items()) or "-"),
+            ("source", provider["source"]),
+        ]
+    )
+
+
+def _urls(provider: dict[str, Any]) -> list[str]:
+    return [provider["base_url"]] if provider.get("base_url") else list(provider["base_urls"])
+
+
+def _on(flag: bool) -> str:
+    return "yes" if flag else "no"

@@ -1,0 +1,106 @@
+"""``tokenhub route test``: explain how a prompt would be routed."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from tokenhub.cli.common import (
+    JsonOpt,
+    SocketOpt,
+    TokenFileOpt,
+    UrlOpt,
+    console,
+    handle_errors,
+    make_client,
+    print_json,
+)
+
+app = typer.Typer(name="route", help="Explain routing decisions.", no_args_is_help=True)
+
+
+@app.command("test")
+@handle_errors
+def check(
+    prompt: Annotated[str, typer.Argument(help="The prompt to route.")],
+    model: Annotated[str, typer.Option(help="Model, alias or routing target.")] = "auto",
+    mode: Annotated[str | None, typer.Option(help="Routing mode.", show_default=False)] = None,
+    min_weight: Annotated[int | None, typer.Option(show_default=False)] = None,
+    max_budget_usd: Annotated[float | None, typer.Option(show_default=False)] = None,
+    max_latency_ms: Annotated[float | None, typer.Option(show_default=False)] = None,
+    send: Annotated[bool, typer.Option("--send", help="Also send it to the chosen model.")] = False,
+    json: JsonOpt = False,
+    socket: SocketOpt = None,
+    url: UrlOpt = None,
+    token_file: TokenFileOpt = None,
+) -> None:
+    """Show every model as eligible (with score components) or rejected (with reasons).
+
+    No provider is called unless --send is given.
+    """
+    hints = {
+        "mode": mode,
+        "min_weight": min_weight,
+        "max_budget_usd": max_budget_usd,
+        "max_latency_ms": max_latency_ms,
+    }
+    body: dict[str, Any] = {"prompt": prompt, "model": model, "send": send}
+    body.update({key: value for key, value in hints.items() if value is not None})
+    report = make_client(socket, url, token_file).post("/admin/v1/route/test", body)
+    if json:
+        print_json(report)
+        return
+    render(report)
+
+
+def render(report: dict[str, Any]) -> None:
+    """Print the eligibility table and the choice."""
+    table = Table(
+        title=f"mode {report['mode']}: ~{report['input_tokens']} input + "
+        f"{report['output_tokens']} output tokens",
+        header_style="bold",
+    )
+    for column in (
+        "model",
+        "provider",
+        "eligible",
+        "score",
+        "weight",
+        "cost",
+        "latency",
+        "failure",
+        "est. $",
+        "why not",
+    ):
+        table.add_column(column)
+    for c in report["candidates"]:
+        parts = c["components"]
+        table.add_row(
+            c["model"],
+            c["provider"],
+            "[green]yes[/]",
+            f"{c['score']:.3f}",
+            f"{parts['weight']:+.3f}",
+            f"{parts['cost']:+.3f}",
+            f"{parts['latency']:+.3f}",
+            f"{parts['failure']:+.3f}",
+            f"{c['est_cost_usd']:.6f}",
+            "",
+        )
+    for r in report["rejected"]:
+        table.add_row(r["model"], "", "[red]no[/]", "", "", "", "", "", "", "; ".join(r["reasons"]))
+    console.print(table)
+    chosen = report["chosen"]
+    console.print(
+        f"choice: {chosen}" if chosen else "choice: none (no eligible model)", markup=False
+    )
+    sent = report.get("sent")
+    if sent:
+        text = sent["response"]["message"]["content"]
+        console.print(
+            f"sent to {sent['model']} via {sent['provider']} "
+            f"({len(sent['attempts'])} attempt(s), ${sent['cost_usd']:.6f}): {text}",
+            markup=False,
+        )

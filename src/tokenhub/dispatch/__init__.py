@@ -1,0 +1,1 @@
+"""Dispatch: executes routing decisions against provider adapters, with failover."""

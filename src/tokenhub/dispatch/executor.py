@@ -1,0 +1,256 @@
+"""The executor: runs attempts in the router's order and fails over by error class.
+
+- ``context_overflow``: the prompt did not fit after all; escalate to a model whose
+  context is larger than the one that refused.
+- ``rate_limited``: the provider is cooled down until Retry-After (health tracker); reroute.
+- ``transient`` / timeout: the model is cooled down (growing on repeats); reroute to a
+  peer of the same weight first, then the next best.
+- ``auth``: the provider's credential is marked invalid; reroute.
+- ``fatal``: the client's own bad request; returned as is, no reroute.
+
+Streams fail over only until their first event: once anything may have reached the
+client, an upstream error ends the stream instead (the handler renders it).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, replace
+from typing import Protocol, TypeVar
+
+from tokenhub.clock import Clock
+from tokenhub.errors import (
+    AllProvidersFailedError,
+    AttemptRecord,
+    BudgetExceededError,
+    ErrorKind,
+    NoEligibleModelError,
+    ProviderError,
+    Rejection,
+    VaultLockedError,
+)
+from tokenhub.providers.base import CallOptions, ProviderAdapter, StreamHandle
+from tokenhub.routing.health import HealthTracker
+from tokenhub.routing.policy import RoutingSettings
+from tokenhub.routing.router import Decision, Router, RouteRequest
+from tokenhub.schemas import ModelConfig, ProviderConfig
+from tokenhub.types import ChatRequest, ChatResponse, StreamEvent, Usage
+
+T = TypeVar("T")
+PER_MILLION = 1_000_000.0
+
+
+class AdapterSource(Protocol):
+    """Looks up the adapter and credentials for a provider (the gateway provides this)."""
+
+    def adapter(self, provider_id: str) -> ProviderAdapter:
+        """The live adapter of a provider."""
+        ...
+
+    def credential_problem(self, provider: ProviderConfig) -> str | None:
+        """Why the provider's credential is unusable, or None."""
+        ...
+
+    def api_key(self, provider: ProviderConfig) -> str | None:
+        """The key to send to the provider."""
+        ...
+
+    def provider(self, provider_id: str) -> ProviderConfig:
+        """A provider's configuration."""
+        ...
+
+
+@dataclass(slots=True)
+class Attempted:
+    """What every outcome reports: the decision, the model that answered, each attempt."""
+
+    decision: Decision
+    model: ModelConfig
+    provider: ProviderConfig
+    attempts: list[AttemptRecord]
+    estimated_cost_usd: float
+
+
+@dataclass(slots=True)
+class Completed:
+    """A successful non-streaming call."""
+
+    info: Attempted
+    response: ChatResponse
+    cost_usd: float
+
+
+@dataclass(slots=True)
+class Opened:
+    """A stream whose first event has arrived; ``events`` yields it, then the rest."""
+
+    info: Attempted
+    handle: StreamHandle
+    first: StreamEvent
+    rest: AsyncIterator[StreamEvent]
+
+    async def events(self) -> AsyncIterator[StreamEvent]:
+        """The first event, then everything after it."""
+        yield self.first
+        async for event in self.rest:
+            yield event
+
+
+def cost_of(model: ModelConfig, usage: Usage) -> float:
+    """What ``usage`` costs on ``model`` in USD."""
+    return (
+        usage.input_tokens * model.input_usd_per_mtok
+        + usage.output_tokens * model.output_usd_per_mtok
+    ) / PER_MILLION
+
+
+class Executor:
+    """Runs a request through the ranked candidates within an attempt budget."""
+
+    def __init__(
+        self, router: Router, health: HealthTracker, source: AdapterSource, clock: Clock
+    ) -> None:
+        self.router = router
+        self.health = health
+        self.source = source
+        self.clock = clock
+
+    async def complete(
+        self,
+        request: ChatRequest,
+        route: RouteRequest,
+        settings: RoutingSettings,
+        headers: dict[str, str],
+    ) -> Completed:
+        """Get a complete response, failing over as needed."""
+
+        async def call(
+            adapter: ProviderAdapter, model: ModelConfig, opts: CallOptions
+        ) -> ChatResponse:
+            return (await adapter.complete(request, model, opts)).response
+
+        response, info = await self._run(call, route, settings, headers)
+        return Completed(info, response, cost_of(info.model, response.usage))
+
+    async def open_stream(
+        self,
+        request: ChatRequest,
+        route: RouteRequest,
+        settings: RoutingSettings,
+        headers: dict[str, str],
+    ) -> Opened:
+        """Open a stream and wait for its first event, failing over until then."""
+
+        async def call(
+            adapter: ProviderAdapter, model: ModelConfig, opts: CallOptions
+        ) -> tuple[StreamHandle, StreamEvent, AsyncIterator[StreamEvent]]:
+            handle = await adapter.open_stream(request, model, opts)
+            iterator = aiter(handle.events())
+            try:
+                first = await anext(iterator)
+            except StopAsyncIteration:
+                await handle.aclose()
+                raise ProviderError(ErrorKind.TRANSIENT, "upstream stream ended empty") from None
+            except BaseException:
+                await handle.aclose()
+                raise
+            return handle, first, iterator
+
+        (handle, first, rest), info = await self._run(call, route, settings, headers)
+        return Opened(info, handle, first, rest)
+
+    async def _run(
+        self,
+        call: Callable[[ProviderAdapter, ModelConfig, CallOptions], Awaitable[T]],
+        route: RouteRequest,
+        settings: RoutingSettings,
+        headers: dict[str, str],
+    ) -> tuple[T, Attempted]:
+        attempts: list[AttemptRecord] = []
+        deadline = self.clock.monotonic() + settings.request_timeout_s
+        first_decision: Decision | None = None
+        for _ in range(settings.attempt_budget):
+            decision = self.router.route(route, settings, self.source.credential_problem)
+            first_decision = first_decision or decision
+            if not decision.ranked:
+                raise _nothing_left(decision, first_decision, attempts)
+            candidate = decision.ranked[0]
+            model = candidate.model
+            provider = self.source.provider(model.provider)
+            if self.clock.monotonic() >= deadline:
+                break
+            options = CallOptions(deadline, self.source.api_key(provider), dict(headers))
+            self.health.begin(provider.id, model.id)
+            started = time.perf_counter()
+            try:
+                outcome = await call(self.source.adapter(provider.id), model, options)
+            except ProviderError as exc:
+                elapsed = time.perf_counter() - started
+                attempts.append(_record(model, provider, exc, elapsed))
+                self.health.failure(provider.id, model.id, exc.kind, exc.message, exc.retry_after)
+                if exc.kind is ErrorKind.FATAL:
+                    raise
+                route = _next_route(route, model, exc.kind)
+                continue
+            elapsed = time.perf_counter() - started
+            self.health.success(provider.id, model.id, elapsed)
+            attempts.append(AttemptRecord(model.id, provider.id, "ok", latency_ms=elapsed * 1000))
+            info = Attempted(first_decision, model, provider, attempts, candidate.est_cost_usd)
+            return outcome, info
+        raise AllProvidersFailedError(
+            f"all {len(attempts)} attempts failed within the attempt budget or deadline",
+            attempts,
+        )
+
+
+def _record(
+    model: ModelConfig, provider: ProviderConfig, exc: ProviderError, elapsed: float
+) -> AttemptRecord:
+    return AttemptRecord(
+        model.id,
+        provider.id,
+        "error",
+        error_kind=str(exc.kind),
+        error=exc.message,
+        upstream_status=exc.upstream_status,
+        latency_ms=elapsed * 1000,
+    )
+
+
+def _next_route(route: RouteRequest, model: ModelConfig, kind: ErrorKind) -> RouteRequest:
+    exclude = route.exclude | {model.id}
+    if kind is ErrorKind.CONTEXT_OVERFLOW:
+        floor = max(route.min_context_tokens, model.max_context_tokens + 1)
+        return replace(route, exclude=exclude, min_context_tokens=floor, prefer_weight=None)
+    if kind is ErrorKind.TRANSIENT:
+        return replace(route, exclude=exclude, prefer_weight=model.weight)
+    return replace(route, exclude=exclude, prefer_weight=None)
+
+
+def _nothing_left(decision: Decision, first: Decision, attempts: list[AttemptRecord]) -> Exception:
+    if attempts:
+        return AllProvidersFailedError(
+            f"all {len(attempts)} attempts failed and no other model is eligible", attempts
+        )
+    rejections = decision.rejections or first.rejections
+    if rejections and all(_only(r, "vault_locked") for r in rejections):
+        return VaultLockedError(
+            "every eligible model needs a key from the vault, which is locked;"
+            " unlock it with 'tokenhub vault unlock'"
+        )
+    if rejections and all(_only(r, "over_budget") for r in rejections):
+        return BudgetExceededError(
+            "no model fits max_budget_usd for this request: " + _cheapest(rejections)
+        )
+    return NoEligibleModelError(
+        f"no model is eligible for this request ({len(rejections)} rejected)", rejections
+    )
+
+
+def _only(rejection: Rejection, prefix: str) -> bool:
+    return all(reason.startswith(prefix) for reason in rejection.reasons)
+
+
+def _cheapest(rejections: list[Rejection]) -> str:
+    return "; ".join(f"{r.model}: {r.reasons[0]}" for r in rejections[:5])

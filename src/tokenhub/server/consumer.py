@@ -1,0 +1,153 @@
+"""The consumer API: OpenAI Chat Completions and Anthropic Messages, routed by tokenhub."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import replace
+from typing import Any
+
+from aiohttp import web
+
+from tokenhub.dispatch.executor import Attempted, Opened, cost_of
+from tokenhub.errors import (
+    AllProvidersFailedError,
+    ErrorKind,
+    InvalidRequestError,
+    ProviderError,
+    TokenhubError,
+)
+from tokenhub.server.decision_headers import decision_headers
+from tokenhub.server.errors import json_response
+from tokenhub.server.flavours import ANTHROPIC, OPENAI, Flavour
+from tokenhub.server.keys import CLOCK, GATEWAY
+from tokenhub.server.middleware import REQUEST_ID
+from tokenhub.server.request_input import read_json, read_policy
+from tokenhub.server.request_log import RequestSummary, log_request
+from tokenhub.server.routes import RouteTable
+from tokenhub.types import StreamEnd, StreamStart
+
+FORWARDED_HEADERS = ("traceparent", "tracestate")
+
+
+async def chat_completions(request: web.Request) -> web.StreamResponse:
+    """OpenAI-compatible chat completions, streaming or not, routed by tokenhub.
+
+    ``model`` is a model id, an alias, or a routing target (``auto``, ``tokenhub/<mode>``).
+    Policy hints go in the body field ``tokenhub`` or ``X-Tokenhub-*`` headers.
+    """
+    return await serve(request, OPENAI)
+
+
+async def messages(request: web.Request) -> web.StreamResponse:
+    """Anthropic-compatible messages, streaming or not, routed to any provider."""
+    return await serve(request, ANTHROPIC)
+
+
+async def serve(request: web.Request, flavour: Flavour) -> web.StreamResponse:
+    """Parse, route, execute and render one request in ``flavour``'s wire format."""
+    started = time.perf_counter()
+    summary = RequestSummary(request[REQUEST_ID], flavour.endpoint)
+    try:
+        body = await read_json(request)
+        policy = read_policy(request, body)
+        chat = flavour.parse(body)
+        gateway = request.app[GATEWAY]
+        route = gateway.route_request(chat, policy)
+        summary.mode = route.mode
+        upstream_headers = {
+            h: request.headers[h] for h in FORWARDED_HEADERS if h in request.headers
+        }
+        if chat.stream:
+            opened = await gateway.open_stream(chat, route, upstream_headers)
+            return await _stream(request, flavour, body, opened, summary, started)
+        done = await gateway.complete(chat, route, upstream_headers)
+    except ProviderError as exc:
+        raise _record_failure(request, summary, started, _client_error(exc)) from None
+    except TokenhubError as exc:
+        raise _record_failure(request, summary, started, exc) from None
+    response = done.response
+    response.model = done.info.model.id
+    response.created = response.created or int(request.app[CLOCK].time())
+    summary.info, summary.usage, summary.cost_usd = done.info, response.usage, done.cost_usd
+    summary.latency_ms = (time.perf_counter() - started) * 1000
+    log_request(request.app, summary)
+    headers = decision_headers(summary.request_id, done.info, done.cost_usd)
+    return json_response(200, flavour.render(response), headers)
+
+
+def _client_error(exc: ProviderError) -> TokenhubError:
+    """A fatal upstream error is the client's own bad request: answer 400 with its message."""
+    if exc.kind is ErrorKind.FATAL:
+        return InvalidRequestError(f"the provider rejected the request: {exc.message}")
+    return exc
+
+
+def _record_failure(
+    request: web.Request, summary: RequestSummary, started: float, exc: TokenhubError
+) -> TokenhubError:
+    summary.status, summary.http_status, summary.error_type = "error", exc.status, exc.type
+    if isinstance(exc, AllProvidersFailedError):
+        summary.attempts = exc.attempts
+    summary.latency_ms = (time.perf_counter() - started) * 1000
+    log_request(request.app, summary)
+    return exc
+
+
+async def _stream(
+    request: web.Request,
+    flavour: Flavour,
+    body: dict[str, Any],
+    opened: Opened,
+    summary: RequestSummary,
+    started: float,
+) -> web.StreamResponse:
+    info = opened.info
+    summary.info = info
+    headers = decision_headers(summary.request_id, info, info.estimated_cost_usd, estimated=True)
+    response = web.StreamResponse(
+        headers={**headers, "Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
+    )
+    encoder = flavour.encoder(body)
+    now = int(request.app[CLOCK].time())
+    try:
+        await response.prepare(request)
+        async for event in opened.events():
+            if isinstance(event, StreamStart):
+                event = replace(event, model=info.model.id, created=event.created or now)  # noqa: PLW2901
+            elif isinstance(event, StreamEnd):
+                summary.usage = event.usage
+            await response.write(encoder.encode(event))
+    except ProviderError as exc:
+        _mid_stream_failure(request, summary, opened, exc)
+        await response.write(flavour.stream_error(exc.type, exc.message))
+    except (ConnectionResetError, asyncio.CancelledError):
+        summary.status, summary.error_type = "client_closed", "client_closed"
+        raise
+    finally:
+        await opened.handle.aclose()
+        summary.cost_usd = _cost(info, summary)
+        summary.latency_ms = (time.perf_counter() - started) * 1000
+        log_request(request.app, summary)
+    await response.write_eof()
+    return response
+
+
+def _mid_stream_failure(
+    request: web.Request, summary: RequestSummary, opened: Opened, exc: ProviderError
+) -> None:
+    info = opened.info
+    request.app[GATEWAY].health.failure(
+        info.provider.id, info.model.id, exc.kind, exc.message, exc.retry_after
+    )
+    summary.status, summary.error_type = "error", exc.type
+
+
+def _cost(info: Attempted, summary: RequestSummary) -> float:
+    return cost_of(info.model, summary.usage)
+
+
+def add_routes(routes: RouteTable) -> None:
+    """Declare the consumer routes."""
+    routes.add("POST", "/v1/chat/completions", chat_completions, tag="consumer", auth="apiKey")
+    routes.add("POST", "/v1/messages", messages, tag="consumer", auth="apiKey")

@@ -1,0 +1,69 @@
+"""The two client-facing wire formats, as one table the consumer handlers share."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import orjson
+
+from tokenhub.providers.wire import anthropic as anthropic_wire
+from tokenhub.providers.wire import openai as openai_wire
+from tokenhub.types import ChatRequest, ChatResponse, StreamEvent
+
+
+class Encoder(Protocol):
+    """Renders canonical stream events as SSE bytes."""
+
+    def encode(self, event: StreamEvent) -> bytes:
+        """SSE bytes for one event."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Flavour:
+    """How one client API parses, renders and streams."""
+
+    name: str
+    endpoint: str
+    parse: Callable[[dict[str, Any]], ChatRequest]
+    render: Callable[[ChatResponse], dict[str, Any]]
+    encoder: Callable[[dict[str, Any]], Encoder]
+    stream_error: Callable[[str, str], bytes]
+
+
+def _openai_encoder(body: dict[str, Any]) -> Encoder:
+    return openai_wire.StreamEncoder(include_usage=openai_wire.include_usage(body))
+
+
+def _anthropic_encoder(_body: dict[str, Any]) -> Encoder:
+    return anthropic_wire.StreamEncoder()
+
+
+def _openai_stream_error(error_type: str, message: str) -> bytes:
+    body = openai_wire.render_error(error_type, message, code=error_type)
+    return b"data: " + orjson.dumps(body) + b"\n\n"
+
+
+def _anthropic_stream_error(error_type: str, message: str) -> bytes:
+    body = anthropic_wire.render_error(error_type, message)
+    return b"event: error\ndata: " + orjson.dumps(body) + b"\n\n"
+
+
+OPENAI = Flavour(
+    "openai",
+    "/v1/chat/completions",
+    openai_wire.parse_request,
+    openai_wire.render_response,
+    _openai_encoder,
+    _openai_stream_error,
+)
+ANTHROPIC = Flavour(
+    "anthropic",
+    "/v1/messages",
+    anthropic_wire.parse_request,
+    anthropic_wire.render_response,
+    _anthropic_encoder,
+    _anthropic_stream_error,
+)

@@ -1,0 +1,77 @@
+"""Reading client input: JSON bodies and tokenhub policy hints (body field or headers)."""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+import orjson
+from aiohttp import web
+from pydantic import BaseModel, ValidationError
+
+from tokenhub.errors import InvalidRequestError
+from tokenhub.routing.policy import Policy
+
+M = TypeVar("M", bound=BaseModel)
+POLICY_FIELD = "tokenhub"
+POLICY_HEADERS = {
+    "X-Tokenhub-Mode": "mode",
+    "X-Tokenhub-Max-Budget-Usd": "max_budget_usd",
+    "X-Tokenhub-Max-Latency-Ms": "max_latency_ms",
+    "X-Tokenhub-Min-Weight": "min_weight",
+}
+
+
+async def read_json(request: web.Request) -> dict[str, Any]:
+    """The request body as a JSON object, or a 400 naming the problem."""
+    raw = await request.read()
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise InvalidRequestError("request body is not valid JSON") from None
+    if not isinstance(body, dict):
+        raise InvalidRequestError("request body must be a JSON object")
+    return body
+
+
+def read_policy(request: web.Request, body: dict[str, Any]) -> Policy:
+    """Policy hints: ``X-Tokenhub-*`` headers, overridden by the body's ``tokenhub`` field."""
+    hinted: dict[str, Any] = {}
+    for header, key in POLICY_HEADERS.items():
+        if header in request.headers:
+            hinted[key] = request.headers[header]
+    from_headers = validate(Policy, hinted, prefix="header ", names=_header_names())
+    extra = body.get(POLICY_FIELD)
+    if extra is None:
+        return from_headers
+    if not isinstance(extra, dict):
+        raise InvalidRequestError("'tokenhub' must be an object", param=POLICY_FIELD)
+    from_body = validate(Policy, extra, prefix=f"{POLICY_FIELD}.")
+    return from_headers.merged(from_body.model_dump(exclude_unset=True))
+
+
+def _header_names() -> dict[str, str]:
+    return {key: header for header, key in POLICY_HEADERS.items()}
+
+
+def validate(
+    model: type[M], data: dict[str, Any], *, prefix: str = "", names: dict[str, str] | None = None
+) -> M:
+    """Validate ``data`` as ``model``; the first problem becomes a 400 naming the field."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise invalid_from(exc, prefix=prefix, names=names) from None
+
+
+def invalid_from(
+    exc: ValidationError, *, prefix: str = "", names: dict[str, str] | None = None
+) -> InvalidRequestError:
+    """Turn the first pydantic error into an InvalidRequestError with a field path."""
+    err = exc.errors()[0]
+    path = ".".join(str(p) for p in err["loc"])
+    field = (names or {}).get(path, path)
+    message = err["msg"][:1].lower() + err["msg"][1:]
+    if err["type"] == "extra_forbidden":
+        message = "unknown field"
+    param = field if names and path in names else f"{prefix}{field}"
+    return InvalidRequestError(f"{prefix}{field}: {message}", param=param)

@@ -1,0 +1,59 @@
+"""One request-log row per consumer request, queued on the background writer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from aiohttp import web
+
+from tokenhub.dispatch.executor import Attempted
+from tokenhub.errors import AttemptRecord
+from tokenhub.server.keys import CLOCK, WRITER
+from tokenhub.store.tables import RequestLogRow
+from tokenhub.types import Usage
+
+REQUEST_LOG = RequestLogRow.__table__  # type: ignore[attr-defined]
+
+
+@dataclass(slots=True)
+class RequestSummary:
+    """What is logged about one request (never its prompt or completion)."""
+
+    request_id: str
+    endpoint: str
+    mode: str | None = None
+    status: str = "ok"
+    http_status: int = 200
+    error_type: str | None = None
+    info: Attempted | None = None
+    attempts: list[AttemptRecord] = field(default_factory=list)
+    usage: Usage = field(default_factory=Usage)
+    cost_usd: float = 0.0
+    latency_ms: float = 0.0
+    key_name: str | None = None
+
+
+def log_request(app: web.Application, summary: RequestSummary) -> None:
+    """Queue the row; never blocks the request."""
+    info = summary.info
+    attempts = info.attempts if info is not None else summary.attempts
+    app[WRITER].submit(
+        REQUEST_LOG,
+        {
+            "request_id": summary.request_id,
+            "ts": app[CLOCK].time(),
+            "key_name": summary.key_name,
+            "endpoint": summary.endpoint,
+            "mode": summary.mode,
+            "model": info.model.id if info is not None else None,
+            "provider": info.provider.id if info is not None else None,
+            "status": summary.status,
+            "http_status": summary.http_status,
+            "error_type": summary.error_type,
+            "attempts": [a.as_dict() for a in attempts],
+            "input_tokens": summary.usage.input_tokens,
+            "output_tokens": summary.usage.output_tokens,
+            "cost_usd": summary.cost_usd,
+            "latency_ms": round(summary.latency_ms, 3),
+        },
+    )

@@ -1,0 +1,95 @@
+"""Persistence of API-managed providers, models and routing settings."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from tokenhub.schemas import ModelConfig, ProviderConfig
+from tokenhub.store.tables import ModelRow, ProviderRow, RoutingConfigRow
+
+PROVIDERS = ProviderRow.__table__  # type: ignore[attr-defined]
+MODELS = ModelRow.__table__  # type: ignore[attr-defined]
+ROUTING = RoutingConfigRow.__table__  # type: ignore[attr-defined]
+ROUTING_SETTINGS_KEY = "settings"
+
+
+async def load_registry(engine: AsyncEngine) -> tuple[list[ProviderConfig], list[ModelConfig]]:
+    """Every stored provider and model."""
+    async with engine.connect() as conn:
+        providers = (await conn.execute(select(PROVIDERS.c.data))).scalars().all()
+        models = (await conn.execute(select(MODELS.c.data))).scalars().all()
+    return (
+        [ProviderConfig.model_validate(p) for p in providers],
+        [ModelConfig.model_validate(m) for m in models],
+    )
+
+
+async def save_provider(engine: AsyncEngine, config: ProviderConfig, now: float) -> None:
+    """Insert or replace a provider."""
+    data = config.model_dump(mode="json")
+    async with engine.begin() as conn:
+        updated = await conn.execute(
+            update(PROVIDERS)
+            .where(PROVIDERS.c.id == config.id)
+            .values(type=config.type, data=data, updated_at=now)
+        )
+        if updated.rowcount == 0:
+            await conn.execute(
+                insert(PROVIDERS).values(
+                    id=config.id, type=config.type, data=data, created_at=now, updated_at=now
+                )
+            )
+
+
+async def delete_provider(engine: AsyncEngine, provider_id: str) -> None:
+    """Delete a provider (the caller has checked no model uses it)."""
+    async with engine.begin() as conn:
+        await conn.execute(delete(PROVIDERS).where(PROVIDERS.c.id == provider_id))
+
+
+async def save_model(engine: AsyncEngine, config: ModelConfig, now: float) -> None:
+    """Insert or replace a model."""
+    data = config.model_dump(mode="json")
+    async with engine.begin() as conn:
+        updated = await conn.execute(
+            update(MODELS)
+            .where(MODELS.c.id == config.id)
+            .values(provider_id=config.provider, data=data, updated_at=now)
+        )
+        if updated.rowcount == 0:
+            await conn.execute(
+                insert(MODELS).values(
+                    id=config.id,
+                    provider_id=config.provider,
+                    data=data,
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+
+
+async def delete_model(engine: AsyncEngine, model_id: str) -> None:
+    """Delete a model."""
+    async with engine.begin() as conn:
+        await conn.execute(delete(MODELS).where(MODELS.c.id == model_id))
+
+
+async def load_routing(engine: AsyncEngine) -> dict[str, Any] | None:
+    """The stored routing settings, or None when never changed."""
+    async with engine.connect() as conn:
+        row = (
+            await conn.execute(select(ROUTING.c.data).where(ROUTING.c.key == ROUTING_SETTINGS_KEY))
+        ).first()
+    return None if row is None else dict(row[0])
+
+
+async def save_routing(engine: AsyncEngine, data: dict[str, Any], now: float) -> None:
+    """Store the routing settings."""
+    async with engine.begin() as conn:
+        await conn.execute(delete(ROUTING).where(ROUTING.c.key == ROUTING_SETTINGS_KEY))
+        await conn.execute(
+            insert(ROUTING).values(key=ROUTING_SETTINGS_KEY, data=data, updated_at=now)
+        )
