@@ -1,0 +1,370 @@
+"""The HTTP adapter every built-in kind shares: endpoints, retries, errors, rate limits.
+
+A kind (``openai``, ``anthropic``, ``vllm``) supplies only what differs: paths, auth
+headers, wire translation, its stream framing and its rate-limit headers. Everything on
+the hot path avoids per-call churn: URLs and static headers are built once, bodies are
+orjson bytes, and nothing is validated twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, replace
+from typing import Any, ClassVar, TypeVar
+
+import aiohttp
+import orjson
+from yarl import URL
+
+from tokenhub.clock import Clock
+from tokenhub.errors import ProviderError
+from tokenhub.providers.base import CallOptions, CallResult, EndpointState, RateLimitSnapshot
+from tokenhub.providers.classify import malformed, response_error, transport_error
+from tokenhub.providers.endpoints import DEFAULT_HEALTH, Endpoint, EndpointSet, HealthPolicy
+from tokenhub.providers.http import (
+    DEFAULT_POLICY,
+    Retrier,
+    RetryPolicy,
+    ServerSentEvent,
+    Sleep,
+    attempt_timeout,
+)
+from tokenhub.providers.ratelimit import wait_hint
+from tokenhub.providers.stream import Decoder, HttpStream
+from tokenhub.schemas import ModelConfig, ProviderConfig
+from tokenhub.types import ChatRequest, ChatResponse, StreamEvent
+
+T = TypeVar("T")
+
+API_KEY_PLACEHOLDER = "{api_key}"
+"""In a configured header value, replaced by the call's credential (e.g. Azure ``api-key``)."""
+
+_OK_MIN, _OK_MAX = 200, 300
+
+
+def join_url(base: str, path: str) -> URL:
+    """``base`` + ``path``, keeping a query of ``base`` (Azure's ``?api-version=``)."""
+    url = URL(base)
+    return url.with_path(url.path.rstrip("/") + path).with_query(url.query)
+
+
+class HttpAdapter:
+    """A ``ProviderAdapter`` over aiohttp; subclasses fill in the wire-format hooks."""
+
+    kind: ClassVar[str]
+    chat_path: ClassVar[str]
+    models_path: ClassVar[str]
+
+    def __init__(
+        self,
+        config: ProviderConfig,
+        session: aiohttp.ClientSession,
+        clock: Clock,
+        *,
+        policy: RetryPolicy = DEFAULT_POLICY,
+        health: HealthPolicy = DEFAULT_HEALTH,
+        sleep: Sleep = asyncio.sleep,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.config = config
+        self._session = session
+        self._clock = clock
+        self._policy = policy
+        self._retrier = Retrier(clock, policy, sleep=sleep, rng=rng)
+        members = [
+            Endpoint(u, join_url(u, self.chat_path), join_url(u, self.models_path))
+            for u in config.urls
+        ]
+        self._endpoints = EndpointSet(members, clock, health)
+        self._templated = any(API_KEY_PLACEHOLDER in v for v in config.headers.values())
+        self._static = {
+            "content-type": "application/json",
+            **self.default_headers(),
+            **config.headers,
+        }
+        self._ratelimit: RateLimitSnapshot | None = None
+
+    # Hooks a kind provides.
+
+    def default_headers(self) -> dict[str, str]:
+        """Headers every request of this kind carries (config headers may override them)."""
+        return {}
+
+    def auth_headers(self, api_key: str) -> dict[str, str]:
+        """The credential as this kind sends it."""
+        raise NotImplementedError
+
+    def render(self, request: ChatRequest, model: ModelConfig) -> dict[str, Any]:
+        """The wire body for ``request`` (its ``stream`` flag already set)."""
+        raise NotImplementedError
+
+    def parse(self, body: Any) -> ChatResponse:
+        """A complete wire response to canonical; ProviderError if malformed."""
+        raise NotImplementedError
+
+    def decoder(self) -> Decoder:
+        """A fresh stream decoder."""
+        raise NotImplementedError
+
+    def frame(
+        self, sse: ServerSentEvent, decoder: Decoder, secret: str | None
+    ) -> list[StreamEvent] | None:
+        """Decode one SSE event; None marks the end; raise a classified in-stream error."""
+        raise NotImplementedError
+
+    def snapshot(self, headers: Mapping[str, str]) -> RateLimitSnapshot | None:  # noqa: ARG002 - a kind without rate-limit headers
+        """The rate-limit headers of one answer (None where the kind sends none)."""
+        return None
+
+    def page(self, endpoint: Endpoint, cursor: str | None) -> URL:  # noqa: ARG002 - one page by default
+        """The model-list URL for one page (``cursor`` from ``next_cursor``)."""
+        return endpoint.models_url
+
+    def next_cursor(self, body: Any) -> str | None:  # noqa: ARG002 - one page by default
+        """The cursor of the next model-list page, or None after the last."""
+        return None
+
+    # The ProviderAdapter protocol.
+
+    async def complete(
+        self, request: ChatRequest, model: ModelConfig, options: CallOptions
+    ) -> CallResult:
+        """Send a non-streaming request; raise a classified ProviderError on failure."""
+        if request.stream:
+            request = replace(request, stream=False)
+        call = self._call(options, orjson.dumps(self.render(request, model)))
+        result, retries = await self._run(lambda: self._complete_once(call), options)
+        result.retries = retries
+        return result
+
+    async def open_stream(
+        self, request: ChatRequest, model: ModelConfig, options: CallOptions
+    ) -> HttpStream:
+        """Start a streaming request and read to its first event; retried until then."""
+        if not request.stream:
+            request = replace(request, stream=True)
+        call = self._call(options, orjson.dumps(self.render(request, model)))
+        stream, retries = await self._run(lambda: self._open_once(call), options)
+        stream.retries = retries
+        return stream
+
+    async def list_models(self, options: CallOptions) -> list[str]:
+        """Model ids the provider's models endpoint lists (every page)."""
+        call = self._call(options)
+        ids, _ = await self._run(lambda: self._list_once(call), options)
+        return ids
+
+    async def probe(self, options: CallOptions) -> list[EndpointState]:
+        """GET each endpoint's model list concurrently and record the outcome as its health."""
+        call = self._call(options)
+        await asyncio.gather(*(self._probe_one(e, call) for e in self._endpoints.members))
+        return self._endpoints.states()
+
+    def endpoints(self) -> list[EndpointState]:
+        """Current per-endpoint health (copies)."""
+        return self._endpoints.states()
+
+    @property
+    def ratelimit(self) -> RateLimitSnapshot | None:
+        """The last rate-limit headers seen from this provider."""
+        return self._ratelimit
+
+    def in_flight(self) -> int:
+        """Requests open on this adapter right now."""
+        return self._endpoints.in_flight()
+
+    # One attempt of each operation.
+
+    async def _complete_once(self, call: _Call) -> CallResult:
+        endpoint = self._endpoints.acquire()
+        error: ProviderError | None = None
+        start = self._clock.monotonic()
+        try:
+            raw, snapshot = await self._fetch("POST", endpoint.chat_url, call, "the answer")
+            response = self._parse_raw(raw)
+        except ProviderError as exc:
+            error = exc
+            raise
+        finally:
+            self._endpoints.release(endpoint, error)
+        latency = self._clock.monotonic() - start
+        return CallResult(response, endpoint.url, latency, ratelimit=snapshot)
+
+    async def _open_once(self, call: _Call) -> HttpStream:
+        endpoint = self._endpoints.acquire()
+        try:
+            resp = await self._session.request(
+                "POST",
+                endpoint.chat_url,
+                data=call.body,
+                headers=call.headers,
+                timeout=self._timeout(call.deadline),
+            )
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            error = transport_error(exc, provider=self.config.id, phase="opening the stream")
+            self._endpoints.release(endpoint, error)
+            raise error from exc
+        except ProviderError as exc:
+            self._endpoints.release(endpoint, exc)
+            raise
+        snapshot = self._observe(resp)
+        if not _OK_MIN <= resp.status < _OK_MAX:
+            error = await self._stream_refused(resp, call, snapshot)
+            self._endpoints.release(endpoint, error)
+            raise error
+        stream = HttpStream(
+            resp,
+            endpoint,
+            self._endpoints,
+            self.decoder(),
+            lambda sse, decoder: self.frame(sse, decoder, call.secret),
+            provider=self.config.id,
+            ratelimit=snapshot,
+        )
+        await stream.prime()
+        return stream
+
+    async def _list_once(self, call: _Call) -> list[str]:
+        endpoint = self._endpoints.acquire()
+        error: ProviderError | None = None
+        ids: list[str] = []
+        cursor: str | None = None
+        try:
+            while True:
+                raw, _ = await self._fetch("GET", self.page(endpoint, cursor), call, "models")
+                body = self._load(raw, "model list")
+                ids.extend(self._model_ids(body))
+                cursor = self.next_cursor(body)
+                if cursor is None:
+                    return ids
+        except ProviderError as exc:
+            error = exc
+            raise
+        finally:
+            self._endpoints.release(endpoint, error)
+
+    async def _probe_one(self, endpoint: Endpoint, call: _Call) -> None:
+        error: ProviderError | None = None
+        try:
+            await self._fetch("GET", endpoint.models_url, call, "the probe")
+        except ProviderError as exc:
+            error = exc
+        self._endpoints.record(endpoint, error)
+
+    # Transport and translation helpers.
+
+    async def _fetch(
+        self, method: str, url: URL, call: _Call, what: str
+    ) -> tuple[bytes, RateLimitSnapshot | None]:
+        """Send and read a whole answer; raise the classified error for a non-2xx status."""
+        timeout = self._timeout(call.deadline)
+        body = call.body if method == "POST" else None
+        try:
+            async with self._session.request(
+                method, url, data=body, headers=call.headers, timeout=timeout
+            ) as resp:
+                raw = await resp.read()
+                status = resp.status
+                snapshot = self._observe(resp)
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            phase = f"waiting for {what}"
+            raise transport_error(exc, provider=self.config.id, phase=phase) from exc
+        if not _OK_MIN <= status < _OK_MAX:
+            raise self._refused(status, raw, call, snapshot)
+        return raw, snapshot
+
+    async def _stream_refused(
+        self, resp: aiohttp.ClientResponse, call: _Call, snapshot: RateLimitSnapshot | None
+    ) -> ProviderError:
+        try:
+            raw = await resp.read()
+        except (aiohttp.ClientError, TimeoutError):
+            raw = b""
+        finally:
+            resp.release()
+        return self._refused(resp.status, raw, call, snapshot)
+
+    def _refused(
+        self, status: int, raw: bytes, call: _Call, snapshot: RateLimitSnapshot | None
+    ) -> ProviderError:
+        return response_error(
+            status,
+            raw,
+            secret=call.secret,
+            provider=self.config.id,
+            retry_after=wait_hint(snapshot),
+        )
+
+    def _timeout(self, deadline: float) -> aiohttp.ClientTimeout:
+        try:
+            return attempt_timeout(
+                deadline,
+                self._clock.monotonic(),
+                first_byte_s=self.config.timeout_s,
+                connect_s=self._policy.connect_s,
+            )
+        except ProviderError as exc:
+            exc.provider = self.config.id
+            raise
+
+    def _observe(self, resp: aiohttp.ClientResponse) -> RateLimitSnapshot | None:
+        snapshot = self.snapshot(resp.headers)
+        if snapshot is not None:
+            self._ratelimit = snapshot
+        return snapshot
+
+    def _load(self, raw: bytes, what: str) -> Any:
+        try:
+            return orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            raise malformed(self.config.id, what) from None
+
+    def _parse_raw(self, raw: bytes) -> ChatResponse:
+        body = self._load(raw, "response body")
+        try:
+            return self.parse(body)
+        except ProviderError as exc:
+            exc.provider = self.config.id
+            raise
+
+    def _model_ids(self, body: Any) -> list[str]:
+        data = body.get("data") if isinstance(body, dict) else None
+        if not isinstance(data, list):
+            raise malformed(self.config.id, "model list")
+        return [str(m["id"]) for m in data if isinstance(m, dict) and "id" in m]
+
+    def _call(self, options: CallOptions, body: bytes = b"") -> _Call:
+        headers = dict(self._static)
+        if options.extra_headers:
+            headers.update(options.extra_headers)  # trace headers; never the credential
+        key = options.api_key
+        if self._templated:
+            for name, value in self._static.items():
+                if API_KEY_PLACEHOLDER in value:
+                    headers[name] = value.replace(API_KEY_PLACEHOLDER, key or "")
+        elif key:
+            headers.update(self.auth_headers(key))
+        return _Call(body, headers, key, options.deadline)
+
+    async def _run(
+        self, attempt: Callable[[], Awaitable[T]], options: CallOptions
+    ) -> tuple[T, int]:
+        try:
+            return await self._retrier.run(
+                attempt, deadline=options.deadline, max_retries=options.max_retries
+            )
+        except ProviderError as exc:
+            exc.provider = self.config.id
+            raise
+
+
+@dataclass(slots=True, frozen=True)
+class _Call:
+    """What every attempt of one call shares: body, headers, credential and deadline."""
+
+    body: bytes
+    headers: dict[str, str]
+    secret: str | None
+    deadline: float

@@ -1,0 +1,169 @@
+"""Transport pieces every HTTP adapter shares: deadline timeouts, retries, SSE reading.
+
+Time comes from the injected ``Clock`` (deadlines are on its monotonic scale); the retry
+loop's ``sleep`` and ``random`` are injectable, so backoff is deterministic under test.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+import aiohttp
+
+from tokenhub.clock import Clock
+from tokenhub.errors import ErrorKind, ProviderError
+
+T = TypeVar("T")
+
+Sleep = Callable[[float], Awaitable[None]]
+
+_NO_CEILING = 365 * 86400.0
+"""aiohttp rounds timeouts above ``ceil_threshold`` up to a whole second; a deadline may
+not be overshot, so rounding is switched off."""
+
+
+@dataclass(slots=True, frozen=True)
+class RetryPolicy:
+    """How an adapter retries transient failures and bounds each attempt.
+
+    Backoff before retry ``n`` (0-based) is ``uniform(0, min(cap_s, base_s * 2**n))``
+    ("full jitter"). ``connect_s`` caps connecting (including waiting for a pooled
+    connection); time to first byte and silence mid-stream are capped by the provider's
+    ``timeout_s``; everything is capped by the request deadline.
+    """
+
+    max_retries: int = 2
+    base_s: float = 0.25
+    cap_s: float = 4.0
+    connect_s: float = 10.0
+
+
+DEFAULT_POLICY = RetryPolicy()
+
+
+def attempt_timeout(
+    deadline: float, now: float, *, first_byte_s: float, connect_s: float
+) -> aiohttp.ClientTimeout:
+    """The timeouts of one attempt: connect, first byte (``sock_read``) and total, all ≤ deadline.
+
+    Raises a transient ``ProviderError`` when the deadline has already passed.
+    """
+    remaining = deadline - now
+    if remaining <= 0:
+        raise ProviderError(ErrorKind.TRANSIENT, "deadline exceeded before the upstream call")
+    return aiohttp.ClientTimeout(
+        total=remaining,
+        connect=min(connect_s, remaining),
+        sock_read=min(first_byte_s, remaining),
+        ceil_threshold=_NO_CEILING,
+    )
+
+
+def backoff_s(attempt: int, policy: RetryPolicy, rng: random.Random) -> float:
+    """Full-jitter backoff before retry number ``attempt`` (0-based)."""
+    return rng.uniform(0.0, min(policy.cap_s, policy.base_s * 2**attempt))
+
+
+class Retrier:
+    """Runs an attempt again after transient failures, with backoff, within the deadline.
+
+    Only ``transient`` errors are retried: a ``rate_limited`` one goes straight back to the
+    router, which cools the provider down and reroutes. A backoff that would end at or past
+    the deadline is not slept; the last error is raised instead.
+    """
+
+    def __init__(
+        self,
+        clock: Clock,
+        policy: RetryPolicy = DEFAULT_POLICY,
+        *,
+        sleep: Sleep = asyncio.sleep,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.clock = clock
+        self.policy = policy
+        self._sleep = sleep
+        self._rng = rng or random.Random()  # noqa: S311 - jitter, not secrets
+
+    async def run(
+        self, attempt: Callable[[], Awaitable[T]], *, deadline: float, max_retries: int | None
+    ) -> tuple[T, int]:
+        """Call ``attempt`` until it succeeds; return its value and the number of retries."""
+        limit = self.policy.max_retries if max_retries is None else max_retries
+        retries = 0
+        while True:
+            try:
+                return await attempt(), retries
+            except ProviderError as exc:
+                exc.retries = retries
+                if exc.kind is not ErrorKind.TRANSIENT or retries >= limit:
+                    raise
+                delay = backoff_s(retries, self.policy, self._rng)
+                if self.clock.monotonic() + delay >= deadline:
+                    raise
+                await self._sleep(delay)
+                retries += 1
+
+
+@dataclass(slots=True, frozen=True)
+class ServerSentEvent:
+    """One SSE event: its ``event:`` name (None when absent) and joined ``data:`` lines."""
+
+    event: str | None
+    data: bytes
+
+
+class SseParser:
+    """Incremental SSE framing: bytes in, complete events out (comments and ids ignored)."""
+
+    def __init__(self) -> None:
+        self._tail = b""
+        self._event: str | None = None
+        self._data: list[bytes] = []
+
+    def feed(self, chunk: bytes) -> list[ServerSentEvent]:
+        """Parse ``chunk``; return the events it completes."""
+        lines = (self._tail + chunk).split(b"\n")
+        self._tail = lines.pop()
+        out: list[ServerSentEvent] = []
+        for line in lines:
+            self._line(line.removesuffix(b"\r"), out)
+        return out
+
+    def _line(self, line: bytes, out: list[ServerSentEvent]) -> None:
+        if not line:
+            if self._data:
+                out.append(ServerSentEvent(self._event, b"\n".join(self._data)))
+            self._event, self._data = None, []
+        elif line.startswith(b"data:"):
+            self._data.append(_field_value(line, 5))
+        elif line.startswith(b"event:"):
+            self._event = _field_value(line, 6).decode("utf-8", "replace")
+
+
+def _field_value(line: bytes, start: int) -> bytes:
+    value = line[start:]
+    return value[1:] if value.startswith(b" ") else value
+
+
+class SseReader:
+    """Reads server-sent events from an aiohttp response body, one at a time."""
+
+    def __init__(self, content: aiohttp.StreamReader) -> None:
+        self._content = content
+        self._parser = SseParser()
+        self._ready: deque[ServerSentEvent] = deque()
+
+    async def next(self) -> ServerSentEvent | None:
+        """The next event, or None at the end of the body (a partial event is dropped)."""
+        while not self._ready:
+            chunk = await self._content.readany()
+            if not chunk:
+                return None
+            self._ready.extend(self._parser.feed(chunk))
+        return self._ready.popleft()

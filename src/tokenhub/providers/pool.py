@@ -1,0 +1,157 @@
+"""The live adapters, one pooled ``aiohttp.ClientSession`` per provider.
+
+Each provider gets its own session and connector (keep-alive, a connection limit), so
+one slow or broken upstream cannot starve another's connections and a changed provider
+can be rebuilt without touching the rest. The app holds one pool for its lifetime.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Self
+
+import aiohttp
+
+from tokenhub.clock import Clock
+from tokenhub.errors import NotFoundError
+from tokenhub.providers.base import ProviderAdapter
+from tokenhub.providers.kinds import ProviderKinds
+from tokenhub.schemas import ProviderConfig
+
+CONNECTION_LIMIT = 100
+"""Open connections per provider (all its endpoints together)."""
+
+KEEPALIVE_S = 30.0
+"""How long an idle connection stays open for reuse."""
+
+DRAIN_S = 30.0
+"""How long a replaced provider's in-flight requests may finish before its session closes."""
+
+_DRAIN_POLL_S = 0.05
+USER_AGENT = "tokenhub"
+
+
+@dataclass(slots=True)
+class _Live:
+    config: ProviderConfig
+    adapter: ProviderAdapter
+    session: aiohttp.ClientSession
+
+
+class ProviderPool:
+    """Owns every provider's session and adapter; ``sync`` keeps them in step with config."""
+
+    def __init__(
+        self,
+        kinds: ProviderKinds,
+        clock: Clock,
+        *,
+        connection_limit: int = CONNECTION_LIMIT,
+        keepalive_s: float = KEEPALIVE_S,
+        drain_s: float = DRAIN_S,
+    ) -> None:
+        self._kinds = kinds
+        self._clock = clock
+        self._limit = connection_limit
+        self._keepalive_s = keepalive_s
+        self._drain_s = drain_s
+        self._live: dict[str, _Live] = {}
+        self._retiring: set[asyncio.Task[None]] = set()
+
+    async def __aenter__(self) -> Self:
+        """Enter: nothing to open until ``sync``."""
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Close every session."""
+        await self.close()
+
+    async def sync(self, configs: list[ProviderConfig]) -> None:
+        """Add new providers, rebuild changed ones and drop removed ones.
+
+        A replaced or removed provider's session closes once its in-flight requests end
+        (or after ``drain_s``), so a config change does not cut answers in progress.
+        """
+        for config in configs:
+            self._kinds.check(config.type)
+        wanted = {c.id: c for c in configs}
+        for provider_id in [p for p in self._live if p not in wanted]:
+            self._retire(self._live.pop(provider_id))
+        for provider_id, config in wanted.items():
+            current = self._live.get(provider_id)
+            if current is not None and current.config == config:
+                continue
+            self._live[provider_id] = self._build(config)
+            if current is not None:
+                self._retire(current)
+
+    def get(self, provider_id: str) -> ProviderAdapter:
+        """The adapter of a provider; NotFoundError if the pool does not hold it."""
+        live = self._live.get(provider_id)
+        if live is None:
+            raise NotFoundError(f"provider '{provider_id}' is not loaded")
+        return live.adapter
+
+    def __contains__(self, provider_id: object) -> bool:
+        """Whether the pool holds an adapter for ``provider_id``."""
+        return provider_id in self._live
+
+    @property
+    def ids(self) -> list[str]:
+        """The providers held, sorted."""
+        return sorted(self._live)
+
+    def session(self, provider_id: str) -> aiohttp.ClientSession:
+        """The session of a provider (for diagnostics and tests)."""
+        live = self._live.get(provider_id)
+        if live is None:
+            raise NotFoundError(f"provider '{provider_id}' is not loaded")
+        return live.session
+
+    async def close(self) -> None:
+        """Close every session now, including those still draining."""
+        live, self._live = list(self._live.values()), {}
+        for task in self._retiring:
+            task.cancel()
+        await asyncio.gather(*self._retiring, return_exceptions=True)
+        await asyncio.gather(*(entry.session.close() for entry in live))
+
+    def _build(self, config: ProviderConfig) -> _Live:
+        connector = aiohttp.TCPConnector(
+            limit=self._limit, keepalive_timeout=self._keepalive_s, ttl_dns_cache=300
+        )
+        session = aiohttp.ClientSession(
+            connector=connector,
+            raise_for_status=False,
+            auto_decompress=True,
+            timeout=aiohttp.ClientTimeout(total=None),
+            headers={"user-agent": USER_AGENT},
+        )
+        return _Live(config, self._kinds.create(config, session, self._clock), session)
+
+    def _retire(self, entry: _Live) -> None:
+        task = asyncio.get_running_loop().create_task(self._drain(entry))
+        self._retiring.add(task)
+        task.add_done_callback(self._retiring.discard)
+
+    async def _drain(self, entry: _Live) -> None:
+        loop = asyncio.get_running_loop()
+        until = loop.time() + self._drain_s
+        try:
+            while _in_flight(entry.adapter) and loop.time() < until:  # noqa: ASYNC110 - the adapter contract exposes counts, not an idle event
+                await asyncio.sleep(_DRAIN_POLL_S)
+        finally:
+            with contextlib.suppress(Exception):
+                await entry.session.close()
+
+
+def _in_flight(adapter: ProviderAdapter) -> int:
+    return sum(e.in_flight for e in adapter.endpoints())

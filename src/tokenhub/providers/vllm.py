@@ -1,0 +1,39 @@
+"""The ``vllm`` kind: vLLM's OpenAI-compatible server, often several replicas.
+
+The OpenAI wire format at ``{base_url}/chat/completions`` (``base_url`` ends in ``/v1``).
+What sets it apart is handled by the shared machinery: vLLM's flat error bodies
+(``{"object": "error", "message", "type", "param", "code": <status>}``) and its wordings
+("maximum context length", "longer than the maximum model length") are classified by
+``classify``; the credential is optional (none configured: no ``Authorization``); a
+provider listing several ``base_urls`` is load-spread by least in-flight with per-endpoint
+health; ``probe()`` GETs each replica's ``/v1/models``. An error inside a stream is
+transient even when typed ``BadRequestError``: vLLM's stream generator labels whatever
+failed that way by default. vLLM sends no rate-limit headers; a proxy in front of it may
+send ``Retry-After``, which is read.
+"""
+
+from __future__ import annotations
+
+import aiohttp
+
+from tokenhub.clock import Clock
+from tokenhub.providers.kinds import ProviderKinds
+from tokenhub.providers.openai import OpenAIAdapter
+from tokenhub.schemas import ProviderConfig
+
+
+class VLLMAdapter(OpenAIAdapter):
+    """A provider of type ``vllm``."""
+
+    kind = "vllm"
+    stream_client_errors_fatal = False  # vLLM labels any in-stream failure BadRequestError
+
+
+def create(config: ProviderConfig, session: aiohttp.ClientSession, clock: Clock) -> VLLMAdapter:
+    """The factory registered for ``type: vllm``."""
+    return VLLMAdapter(config, session, clock)
+
+
+def register(kinds: ProviderKinds) -> None:
+    """Add the ``vllm`` kind."""
+    kinds.add("vllm", create)
