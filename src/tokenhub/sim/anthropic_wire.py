@@ -22,6 +22,7 @@ from tokenhub.sim.core import (
     SimRequest,
     SseEvent,
     StreamAnswer,
+    StreamCut,
     count_tokens,
     split_tokens,
 )
@@ -224,6 +225,13 @@ class AnthropicWire:
         )
         events.append(_event("message_stop", {}))
         return StreamAnswer(self._headers(plan) | _SSE, events)
+
+    def stream_error(self, cut: StreamCut) -> list[SseEvent]:
+        """A failed Anthropic stream: an ``error`` event (``overloaded_error`` by default)."""
+        kind = cut.error_type or "overloaded_error"
+        status = next((s for s, name in _TYPES.items() if name == kind), 500)
+        message = cut.message or _MESSAGES.get(status, "Internal server error")
+        return [_event("error", {"error": {"type": kind, "message": message}})]
 
     def models(self, provider: ProviderSpec) -> Rendered:
         """Render ``GET /v1/models`` in Anthropic's paginated list format."""

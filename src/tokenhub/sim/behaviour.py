@@ -21,6 +21,7 @@ from tokenhub.sim.core import (
     RateSnapshot,
     Reply,
     SimRequest,
+    StreamCut,
     ToolCallOut,
     count_tokens,
     split_tokens,
@@ -185,9 +186,11 @@ class ProviderBehaviour:
 
     def _apply(self, plan: Plan, override: Override, model: ModelBehaviour) -> Plan:
         plan.delay_ms = override.delay_ms
+        cut = _cut(override) if plan.request.stream else None
+        cutting = override.fail_after_events is not None or override.drop_after_events is not None
         if override.hang:
             plan.hang = True
-        elif override.status is not None or override.error_type is not None:
+        elif override.status is not None or (override.error_type is not None and not cutting):
             status = override.status or 400
             retry = override.retry_after
             if retry is None and status == HTTPStatus.TOO_MANY_REQUESTS:
@@ -195,6 +198,7 @@ class ProviderBehaviour:
             plan.fault = Fault(status, override.error_type, override.message, retry)
         else:
             plan.reply = self._build(plan.request, model, override)
+            plan.cut = cut
         return plan
 
     def _reply(self, request: SimRequest, model: ModelBehaviour) -> Reply:
@@ -215,6 +219,15 @@ class ProviderBehaviour:
         return build_reply(
             pieces, tools, wanted, request.max_tokens or model.spec.max_output_tokens
         )
+
+
+def _cut(override: Override) -> StreamCut | None:
+    """The stream cut an override asks for (it only applies to streamed answers)."""
+    if override.fail_after_events is not None:
+        return StreamCut(override.fail_after_events, True, override.error_type, override.message)
+    if override.drop_after_events is not None:
+        return StreamCut(override.drop_after_events, False)
+    return None
 
 
 def build_reply(

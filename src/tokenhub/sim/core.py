@@ -109,6 +109,20 @@ class RateSnapshot:
     reset_s: float
 
 
+@dataclass(slots=True, frozen=True)
+class StreamCut:
+    """End a stream early, after ``after_events`` content events.
+
+    With ``error`` the provider's in-stream error follows (``error_type`` and ``message``
+    None mean its usual ones); without, the connection is dropped with no terminator.
+    """
+
+    after_events: int
+    error: bool
+    error_type: str | None = None
+    message: str | None = None
+
+
 @dataclass(slots=True)
 class Plan:
     """What to answer one request with, decided before any bytes are written."""
@@ -120,6 +134,7 @@ class Plan:
     fault: Fault | None = None
     hang: bool = False
     delay_ms: float = 0.0
+    cut: StreamCut | None = None
 
 
 @dataclass(slots=True, frozen=True)
@@ -141,10 +156,29 @@ class SseEvent:
 
 @dataclass(slots=True)
 class StreamAnswer:
-    """A streamed answer: headers, then the events in order."""
+    """A streamed answer: headers, then the events in order; ``drop`` cuts the connection."""
 
     headers: dict[str, str]
     events: list[SseEvent] = field(default_factory=list)
+    drop: bool = False
+
+
+def cut_stream(answer: StreamAnswer, cut: StreamCut, error_events: list[SseEvent]) -> StreamAnswer:
+    """Keep ``answer`` up to its ``cut.after_events``-th content event, then end it early.
+
+    Everything before the first content event (OpenAI's role chunk, Anthropic's
+    ``message_start``) is always kept; an ``after_events`` beyond the content stops right
+    after the last content event, before the finish.
+    """
+    paced = [i for i, event in enumerate(answer.events) if event.paced]
+    if cut.after_events < len(paced):
+        end = paced[cut.after_events]
+    else:
+        end = paced[-1] + 1 if paced else min(1, len(answer.events))
+    kept = answer.events[:end]
+    if cut.error:
+        return StreamAnswer(answer.headers, kept + error_events)
+    return StreamAnswer(answer.headers, kept, drop=True)
 
 
 class IdSource:
@@ -181,6 +215,9 @@ class Wire(Protocol):
 
     def stream(self, plan: Plan) -> StreamAnswer:
         """Render a streamed answer as SSE events."""
+
+    def stream_error(self, cut: StreamCut) -> list[SseEvent]:
+        """The events the provider sends when a stream fails after it started."""
 
     def models(self, provider: ProviderSpec) -> Rendered:
         """Render the provider's model list."""

@@ -23,6 +23,7 @@ from tokenhub.sim.core import (
     SimRequest,
     SseEvent,
     StreamAnswer,
+    StreamCut,
     split_tokens,
 )
 from tokenhub.sim.openai_request import parse_chat
@@ -59,6 +60,7 @@ _SERVER_ERROR = (
     "request, or contact us through our help center at help.openai.com if you keep seeing "
     "this error. (Please include the request ID {request_id} in your email.)"
 )
+_STREAM_FAILED = "The server had an error while processing your request. Sorry about that!"
 _CONTEXT_HEAD = "This model's maximum context length is {window} tokens. However, "
 _REQUESTED = (
     "you requested {total} tokens ({prompt} in the messages, {asked} in the completion). "
@@ -178,6 +180,16 @@ class OpenAIWire:
             events.append(SseEvent(sse(envelope | {"choices": [], "usage": self.usage(plan)})))
         events.append(SseEvent(b"data: [DONE]\n\n"))
         return StreamAnswer(self.headers(plan) | SSE_HEADERS, events)
+
+    def stream_error(self, cut: StreamCut) -> list[SseEvent]:
+        """A failed OpenAI stream: a ``data: {"error": {...}}`` frame, then the end, no [DONE]."""
+        error = {
+            "message": cut.message or _STREAM_FAILED,
+            "type": cut.error_type or "server_error",
+            "param": None,
+            "code": None,
+        }
+        return [SseEvent(sse({"error": error}))]
 
     def models(self, provider: ProviderSpec) -> Rendered:
         """Render ``GET /v1/models`` as a list object."""

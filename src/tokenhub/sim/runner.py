@@ -57,11 +57,16 @@ class Simulator:
         retry_after: float | None = None,
         hang: bool = False,
         delay_ms: float = 0.0,
+        fail_after_events: int | None = None,
+        drop_after_events: int | None = None,
     ) -> None:
         """Make the next request to ``provider`` (and ``model``, if given) get exactly this.
 
         ``status`` alone sends that provider's real error for the status; ``error_type``
-        ``"context_length_exceeded"`` sends its real context-overflow 400.
+        ``"context_length_exceeded"`` sends its real context-overflow 400. For a streamed
+        request, ``fail_after_events=N`` sends N content events and then the provider's
+        in-stream error (``error_type``/``message`` override its type and text);
+        ``drop_after_events=N`` sends N and cuts the connection without a terminator.
         """
         override = Override.model_validate(
             {
@@ -75,6 +80,8 @@ class Simulator:
                 "retry_after": retry_after,
                 "hang": hang,
                 "delay_ms": delay_ms,
+                "fail_after_events": fail_after_events,
+                "drop_after_events": drop_after_events,
             }
         )
         self.state.enqueue(provider, override)

@@ -173,7 +173,12 @@ class Scenario(_Spec):
 
 
 class Override(_Spec):
-    """A one-shot answer for the next matching request (see ``Simulator.enqueue``)."""
+    """A one-shot answer for the next matching request (see ``Simulator.enqueue``).
+
+    ``fail_after_events`` / ``drop_after_events`` cut a streamed answer after that many
+    content events: with the provider's in-stream error, or by dropping the connection.
+    With them, ``error_type`` and ``message`` describe the in-stream error.
+    """
 
     model: str | None = None
     reply: str | None = None
@@ -185,6 +190,14 @@ class Override(_Spec):
     retry_after: float | None = Field(None, ge=0)
     hang: bool = False
     delay_ms: float = Field(0.0, ge=0)
+    fail_after_events: int | None = Field(None, ge=0)
+    drop_after_events: int | None = Field(None, ge=0)
+
+    @model_validator(mode="after")
+    def _one_cut(self) -> Self:
+        if self.fail_after_events is not None and self.drop_after_events is not None:
+            raise ValueError("give at most one of 'fail_after_events' and 'drop_after_events'")
+        return self
 
 
 def default_scenario(seed: int = 0) -> Scenario:

@@ -14,7 +14,7 @@ import orjson
 from aiohttp import web
 from pydantic import ValidationError
 
-from tokenhub.sim.core import Plan, Rendered, RequestInvalid, StreamAnswer
+from tokenhub.sim.core import Plan, Rendered, RequestInvalid, StreamAnswer, cut_stream
 from tokenhub.sim.scenario import ADMIN_PREFIX, Override, Scenario, describe_error
 from tokenhub.sim.state import SimProvider, SimState
 
@@ -63,6 +63,7 @@ async def _chat(request: web.Request) -> web.StreamResponse:
         request.path,
         request.headers,
         None if body is _NOT_JSON else body,
+        peer=_peer(request),
     )
     rejected = wire.check_headers(request.headers)
     if rejected is not None:
@@ -86,7 +87,10 @@ async def _answer(request: web.Request, provider: SimProvider, plan: Plan) -> we
     if plan.fault is not None:
         return _respond(provider.wire.fault(plan))
     if plan.request.stream:
-        return await _stream(request, provider.wire.stream(plan), plan, state)
+        answer = provider.wire.stream(plan)
+        if plan.cut is not None:
+            answer = cut_stream(answer, plan.cut, provider.wire.stream_error(plan.cut))
+        return await _stream(request, answer, plan, state)
     await _sleep(_total_delay_s(plan))
     return _respond(provider.wire.reply(plan))
 
@@ -114,8 +118,17 @@ async def _stream(
             await response.write(b"".join(e.data for e in answer.events))
         else:
             await _write_paced(response, answer, plan, state)
-        await response.write_eof()
+        if answer.drop:
+            _drop(request)
+        else:
+            await response.write_eof()
     return response
+
+
+def _drop(request: web.Request) -> None:
+    """Close the connection mid-body: what was written is flushed, no terminator follows."""
+    if request.transport is not None:
+        request.transport.close()
 
 
 async def _write_paced(
@@ -153,7 +166,9 @@ async def _release_waiters(app: web.Application) -> None:
 async def _models(request: web.Request) -> web.StreamResponse:
     state = request.app[SIM_STATE]
     provider = _provider(request)
-    state.record(provider.spec.name, request.method, request.path, request.headers, None)
+    state.record(
+        provider.spec.name, request.method, request.path, request.headers, None, peer=_peer(request)
+    )
     rejected = provider.wire.check_headers(request.headers)
     return _respond(rejected or provider.wire.models(provider.spec))
 
@@ -187,6 +202,12 @@ async def _enqueue(request: web.Request) -> web.StreamResponse:
         return _json({"error": describe_error(exc, "enqueue")}, 400)
     state.enqueue(body["provider"], override)
     return _json({"status": "ok"})
+
+
+def _peer(request: web.Request) -> str | None:
+    """The client's ``host:port``: one value per connection, so reuse is visible."""
+    peer = request.transport.get_extra_info("peername") if request.transport else None
+    return f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else None
 
 
 def _loads(raw: bytes) -> Any:

@@ -19,7 +19,10 @@ from tokenhub.sim.vllm_wire import VLLMWire
 
 @dataclass(slots=True, frozen=True)
 class ReceivedRequest:
-    """One request as the simulator received it; ``body`` is the parsed JSON or None."""
+    """One request as the simulator received it; ``body`` is the parsed JSON or None.
+
+    ``peer`` is the client's ``host:port``: requests sharing it came over one connection.
+    """
 
     provider: str
     method: str
@@ -27,6 +30,7 @@ class ReceivedRequest:
     headers: Mapping[str, str]
     body: Any
     timestamp: float
+    peer: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """Render as a JSON-safe dict (the ``/_sim/received`` format)."""
@@ -37,6 +41,7 @@ class ReceivedRequest:
             "headers": dict(self.headers),
             "body": self.body,
             "timestamp": self.timestamp,
+            "peer": self.peer,
         }
 
 
@@ -89,11 +94,19 @@ class SimState:
         }
 
     def record(
-        self, provider: str, method: str, path: str, headers: Mapping[str, str], body: Any
+        self,
+        provider: str,
+        method: str,
+        path: str,
+        headers: Mapping[str, str],
+        body: Any,
+        *,
+        peer: str | None = None,
     ) -> None:
         """Append one received request to the record."""
         lowered = {k.lower(): v for k, v in headers.items()}
-        self.received.append(ReceivedRequest(provider, method, path, lowered, body, self.clock()))
+        received = ReceivedRequest(provider, method, path, lowered, body, self.clock(), peer)
+        self.received.append(received)
 
     def received_by(self, provider: str) -> list[ReceivedRequest]:
         """The recorded requests sent to one provider, oldest first."""

@@ -11,8 +11,8 @@ from __future__ import annotations
 from http import HTTPStatus
 from typing import Any
 
-from tokenhub.sim.core import HEX, Plan, Rendered, Reply
-from tokenhub.sim.openai_wire import OpenAIWire, with_retry_after
+from tokenhub.sim.core import HEX, Plan, Rendered, Reply, SseEvent, StreamCut
+from tokenhub.sim.openai_wire import OpenAIWire, sse, with_retry_after
 from tokenhub.sim.scenario import ModelSpec
 
 _TYPES: dict[int, str] = {
@@ -23,6 +23,7 @@ _TYPES: dict[int, str] = {
     HTTPStatus.SERVICE_UNAVAILABLE: "ServiceUnavailableError",
 }
 _CONTEXT_HEAD = "This model's maximum context length is {window} tokens. However, "
+_ENGINE_FAILED = "EngineCore encountered an issue. See stack trace (above) for the root cause."
 
 
 class VLLMWire(OpenAIWire):
@@ -132,6 +133,23 @@ class VLLMWire(OpenAIWire):
         body = self.error_body(message, kind or self.error_type(status), param, code)
         body["code"] = int(status)
         return self.send(status, body, self.headers(plan, retry))
+
+    def stream_error(self, cut: StreamCut) -> list[SseEvent]:
+        """The in-stream error: ``{"error": <flat error>}``, then ``[DONE]``.
+
+        vLLM's stream generator catches whatever failed and labels it with its defaults,
+        ``BadRequestError`` and code 400, unless the test asks for another ``error_type``.
+        """
+        kind = cut.error_type or "BadRequestError"
+        code = next((int(s) for s, name in _TYPES.items() if name == kind), 400)
+        error = {
+            "object": "error",
+            "message": cut.message or _ENGINE_FAILED,
+            "type": kind,
+            "param": None,
+            "code": code,
+        }
+        return [SseEvent(sse({"error": error})), SseEvent(b"data: [DONE]\n\n")]
 
     def default_message(self, status: int, plan: Plan) -> str:  # noqa: ARG002 - same text for every plan
         """Plain wording; vLLM itself never rate-limits, a proxy in front of it does."""
