@@ -3,11 +3,11 @@ _tokenhub() {
     local cur="${COMP_WORDS[COMP_CWORD]}" path="tokenhub" words="" i
     for ((i = 1; i < COMP_CWORD; i++)); do
         case "$path ${COMP_WORDS[i]}" in
-            "tokenhub admin"|"tokenhub admin token"|"tokenhub admin token rotate"|"tokenhub config"|"tokenhub config show"|"tokenhub db"|"tokenhub db status"|"tokenhub db upgrade"|"tokenhub serve"|"tokenhub sim"|"tokenhub status") path="$path ${COMP_WORDS[i]}" ;;
+            "tokenhub admin"|"tokenhub admin token"|"tokenhub admin token rotate"|"tokenhub config"|"tokenhub config show"|"tokenhub db"|"tokenhub db status"|"tokenhub db upgrade"|"tokenhub models"|"tokenhub models add"|"tokenhub models discover"|"tokenhub models list"|"tokenhub models rm"|"tokenhub models update"|"tokenhub providers"|"tokenhub providers add"|"tokenhub providers list"|"tokenhub providers rm"|"tokenhub providers show"|"tokenhub providers test"|"tokenhub providers update"|"tokenhub route"|"tokenhub route test"|"tokenhub serve"|"tokenhub sim"|"tokenhub status") path="$path ${COMP_WORDS[i]}" ;;
         esac
     done
     case "$path" in
-        "tokenhub") words="admin config db serve sim status --version --help" ;;
+        "tokenhub") words="admin config db models providers route serve sim status --version --help" ;;
         "tokenhub admin") words="token --help" ;;
         "tokenhub admin token") words="rotate --help" ;;
         "tokenhub admin token rotate") words="--json --socket --url --token-file --help" ;;
@@ -16,6 +16,21 @@ _tokenhub() {
         "tokenhub db") words="status upgrade --help" ;;
         "tokenhub db status") words="--config --db-url --json --help" ;;
         "tokenhub db upgrade") words="--config --db-url --help" ;;
+        "tokenhub models") words="add discover list rm update --help" ;;
+        "tokenhub models add") words="--provider --upstream-model --weight --max-context-tokens --max-output-tokens --input-usd-per-mtok --output-usd-per-mtok --expected-latency-ms --alias --capability --disabled --enabled --json --socket --url --token-file --help" ;;
+        "tokenhub models discover") words="--add --json --socket --url --token-file --help" ;;
+        "tokenhub models list") words="--json --socket --url --token-file --help" ;;
+        "tokenhub models rm") words="--socket --url --token-file --help" ;;
+        "tokenhub models update") words="--provider --upstream-model --weight --max-context-tokens --max-output-tokens --input-usd-per-mtok --output-usd-per-mtok --expected-latency-ms --alias --capability --disabled --enabled --json --socket --url --token-file --help" ;;
+        "tokenhub providers") words="add list rm show test update --help" ;;
+        "tokenhub providers add") words="--type --base-url --credential --timeout-s --header --disabled --enabled --json --socket --url --token-file --help" ;;
+        "tokenhub providers list") words="--json --socket --url --token-file --help" ;;
+        "tokenhub providers rm") words="--socket --url --token-file --help" ;;
+        "tokenhub providers show") words="--json --socket --url --token-file --help" ;;
+        "tokenhub providers test") words="--json --socket --url --token-file --help" ;;
+        "tokenhub providers update") words="--type --base-url --credential --timeout-s --header --disabled --enabled --json --socket --url --token-file --help" ;;
+        "tokenhub route") words="test --help" ;;
+        "tokenhub route test") words="--model --mode --min-weight --max-budget-usd --max-latency-ms --send --json --socket --url --token-file --help" ;;
         "tokenhub serve") words="--host --port --socket --db-url --config --log-level --demo --newcomer --help" ;;
         "tokenhub sim") words="--scenario --host --port --help" ;;
         "tokenhub status") words="--json --socket --url --token-file --help" ;;

@@ -40,7 +40,7 @@ def bash_complete(*words: str) -> list[str]:
 @pytest.mark.skipif(shutil.which("bash") is None, reason="bash is not installed")
 def test_bash_completes_commands_and_options():
     """In bash, Tab offers subcommands at each level and a command's own options."""
-    assert bash_complete("tokenhub", "s") == ["serve", "status"]
+    assert bash_complete("tokenhub", "s") == ["serve", "sim", "status"]
     assert bash_complete("tokenhub", "db", "") == ["status", "upgrade", "--help"]
     assert "--db-url" in bash_complete("tokenhub", "serve", "--")
     assert bash_complete("tokenhub", "status", "--j") == ["--json"]

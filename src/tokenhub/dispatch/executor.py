@@ -180,7 +180,10 @@ class Executor:
             provider = self.source.provider(model.provider)
             if self.clock.monotonic() >= deadline:
                 break
-            options = CallOptions(deadline, self.source.api_key(provider), dict(headers))
+            # With somewhere else to go, failing over beats retrying the same upstream;
+            # the last candidate standing gets the adapter's own retries.
+            retries = 0 if len(decision.ranked) > 1 else None
+            options = CallOptions(deadline, self.source.api_key(provider), dict(headers), retries)
             self.health.begin(provider.id, model.id)
             started = time.perf_counter()
             try:

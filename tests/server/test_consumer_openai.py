@@ -1,0 +1,341 @@
+"""/v1/chat/completions through the official openai SDK: routing, failover, errors, tools."""
+
+from __future__ import annotations
+
+import json
+
+import anthropic
+import openai
+import pytest
+
+
+def received_models(stack) -> list[str]:
+    """The upstream model of every request the simulator received, in order."""
+    return [r.body.get("model") for r in stack.sim.received if r.method == "POST"]
+
+
+async def test_explicit_model_and_decision_headers(stack, oai):
+    """Naming a model routes to it; the response and headers say what was decided."""
+    raw = await oai.chat.completions.with_raw_response.create(
+        model="big-oa", messages=[{"role": "user", "content": "hi"}]
+    )
+    completion = raw.parse()
+    assert completion.model == "big-oa"
+    assert completion.choices[0].message.content
+    headers = raw.headers
+    assert headers["x-tokenhub-model"] == "big-oa"
+    assert headers["x-tokenhub-provider"] == "oa"
+    assert headers["x-tokenhub-attempts"] == "1"
+    assert float(headers["x-tokenhub-cost-usd"]) > 0
+    assert headers["x-tokenhub-request-id"] == headers["x-request-id"]
+    assert "mode=normal" in headers["x-tokenhub-reason"]
+    assert received_models(stack) == ["big-oa"]
+
+
+async def test_alias_routes_to_its_model(stack, oai):
+    """An alias resolves to the model that declares it."""
+    completion = await oai.chat.completions.create(
+        model="smart", messages=[{"role": "user", "content": "hi"}]
+    )
+    assert completion.model == "claude-x"
+
+
+@pytest.mark.parametrize(
+    ("target", "expected"),
+    [
+        ("tokenhub/cheap", {"small-oa", "small-ob"}),
+        ("tokenhub/high_confidence", {"claude-x"}),
+        ("tokenhub/planning", {"claude-x", "big-oa"}),
+    ],
+)
+async def test_modes_pick_by_profile(stack, oai, target, expected):
+    """Routing targets resolve by their mode's weight profile."""
+    completion = await oai.chat.completions.create(
+        model=target, messages=[{"role": "user", "content": "hello"}]
+    )
+    assert completion.model in expected
+
+
+async def test_policy_via_body_and_header(stack, oai):
+    """The tokenhub body field and X-Tokenhub-* headers constrain the choice."""
+    completion = await oai.chat.completions.create(
+        model="auto",
+        messages=[{"role": "user", "content": "hi"}],
+        extra_body={"tokenhub": {"min_weight": 8}},
+    )
+    assert completion.model == "claude-x"
+    completion = await oai.chat.completions.create(
+        model="auto",
+        messages=[{"role": "user", "content": "hi"}],
+        extra_headers={"X-Tokenhub-Mode": "cheap"},
+    )
+    assert completion.model in {"small-oa", "small-ob"}
+
+
+def force_first(stack, model_id: str) -> None:
+    """Make ``model_id`` the router's first choice whenever it is eligible."""
+    others = {e for e in stack.gateway.registry.models if e != model_id}
+    stack.gateway.routing = stack.gateway.routing.model_copy(
+        update={
+            "top_k": 10,
+            "selection_margin": 10.0,
+            "traffic_weights": dict.fromkeys(others, 0.0),
+        }
+    )
+
+
+async def test_429_reroutes_and_cools_the_provider(stack, oai):
+    """A 429 with Retry-After reroutes, and the provider stays out until it has passed."""
+    force_first(stack, "small-oa")
+    stack.sim.enqueue("oa", status=429, retry_after=30)
+    raw = await oai.chat.completions.with_raw_response.create(
+        model="tokenhub/cheap", messages=[{"role": "user", "content": "hi"}]
+    )
+    assert raw.parse().model == "small-ob"
+    assert raw.headers["x-tokenhub-attempts"] == "2"
+    provider = stack.gateway.health.provider("oa")
+    assert provider.state == "rate_limited"
+    assert 29 < provider.cooldown_left(stack.gateway.clock.monotonic()) <= 30
+    again = await oai.chat.completions.create(
+        model="tokenhub/cheap", messages=[{"role": "user", "content": "hi"}]
+    )
+    assert again.model == "small-ob"
+    assert received_models(stack).count("small-oa") == 1
+
+
+async def test_overloaded_529_reroutes(stack, oai):
+    """Anthropic's 529 overloaded_error is transient: the next model serves."""
+    force_first(stack, "claude-x")
+    stack.sim.enqueue("an", status=529)
+    raw = await oai.chat.completions.with_raw_response.create(
+        model="auto",
+        messages=[{"role": "user", "content": "hi"}],
+        extra_body={"tokenhub": {"min_weight": 7}},
+    )
+    assert raw.parse().model == "big-oa"
+    assert raw.headers["x-tokenhub-attempts"] == "2"
+
+
+async def test_hang_times_out_and_reroutes(stack, oai):
+    """A provider that never answers times out within its timeout and the request moves on."""
+    gateway = stack.gateway
+    assert gateway.registry.provider("oa").config.timeout_s == 1
+    force_first(stack, "small-oa")
+    stack.sim.enqueue("oa", hang=True)
+    raw = await oai.chat.completions.with_raw_response.create(
+        model="tokenhub/cheap", messages=[{"role": "user", "content": "hi"}]
+    )
+    assert raw.parse().model == "small-ob"
+    assert gateway.health.model("small-oa").state == "down"
+
+
+async def test_transient_500_fails_over_to_same_weight_peer(stack, oai):
+    """A 500 reroutes to the same-weight peer and cools the failing model down."""
+    force_first(stack, "small-oa")
+    stack.sim.enqueue("oa", model="small-oa", status=500)
+    raw = await oai.chat.completions.with_raw_response.create(
+        model="auto", messages=[{"role": "user", "content": "hi"}]
+    )
+    assert raw.parse().model == "small-ob"
+    assert stack.gateway.health.model("small-oa").state == "down"
+    before = received_models(stack).count("small-oa")
+    await oai.chat.completions.create(
+        model="tokenhub/cheap", messages=[{"role": "user", "content": "hi"}]
+    )
+    assert received_models(stack).count("small-oa") == before
+
+
+async def test_context_overflow_escalates_to_larger_model(stack, oai):
+    """A context-length error from the provider escalates to a model with a larger context."""
+    force_first(stack, "small-oa")
+    stack.sim.enqueue("oa", model="small-oa", error_type="context_length_exceeded")
+    raw = await oai.chat.completions.with_raw_response.create(
+        model="tokenhub/cheap", messages=[{"role": "user", "content": "hi"}]
+    )
+    assert raw.parse().model in {"big-oa", "claude-x"}
+    assert raw.headers["x-tokenhub-attempts"] == "2"
+
+
+async def test_auth_failure_marks_credential_and_reroutes(stack, oai):
+    """A 401 marks the provider's credential invalid and another provider answers."""
+    force_first(stack, "small-oa")
+    stack.sim.enqueue("oa", status=401)
+    completion = await oai.chat.completions.create(
+        model="tokenhub/cheap", messages=[{"role": "user", "content": "hi"}]
+    )
+    assert completion.model == "small-ob"
+    assert stack.gateway.health.provider("oa").state == "credential_invalid"
+
+
+async def test_fatal_error_is_returned_without_reroute(stack, oai):
+    """The client's own bad request (upstream 400) comes back as 400; no other model is tried."""
+    stack.sim.enqueue("oa", status=400, error_type="invalid_request_error")
+    with pytest.raises(openai.BadRequestError) as info:
+        await oai.chat.completions.create(
+            model="big-oa", messages=[{"role": "user", "content": "hi"}]
+        )
+    assert info.value.body["type"] == "invalid_request"
+    assert received_models(stack) == ["big-oa"]
+
+
+async def test_no_eligible_model_error_object(stack, oai):
+    """Nothing fits: an OpenAI-shaped error of type no_eligible_model with per-model reasons."""
+    with pytest.raises(openai.APIStatusError) as info:
+        await oai.chat.completions.create(
+            model="auto",
+            messages=[{"role": "user", "content": "hi"}],
+            extra_body={"tokenhub": {"min_weight": 10}},
+        )
+    assert info.value.status_code == 503
+    body = info.value.body
+    assert body["type"] == "no_eligible_model"
+    assert body["rejections"]["claude-x"] == ["weight_below_min (9 < 10)"]
+
+
+async def test_budget_exceeded_error(stack, oai):
+    """A budget no model fits gives 402 budget_exceeded."""
+    with pytest.raises(openai.APIStatusError) as info:
+        await oai.chat.completions.create(
+            model="auto",
+            messages=[{"role": "user", "content": "hi"}],
+            extra_body={"tokenhub": {"max_budget_usd": 1e-9}},
+        )
+    assert info.value.status_code == 402
+    assert info.value.body["type"] == "budget_exceeded"
+
+
+async def test_all_providers_failed_lists_attempts(stack, oai):
+    """When every attempt fails the error lists each one."""
+    for name in ("oa", "ob", "an"):
+        for _ in range(4):
+            stack.sim.enqueue(name, status=500 if name != "an" else 529)
+    with pytest.raises(openai.APIStatusError) as info:
+        await oai.chat.completions.create(
+            model="auto", messages=[{"role": "user", "content": "hi"}]
+        )
+    assert info.value.status_code == 502
+    body = info.value.body
+    assert body["type"] == "all_providers_failed"
+    assert len(body["attempts"]) == 4
+    assert {a["error_kind"] for a in body["attempts"]} == {"transient"}
+
+
+async def test_invalid_request_names_param(stack, oai):
+    """A malformed request is a 400 invalid_request naming the field."""
+    with pytest.raises(openai.BadRequestError) as info:
+        await oai.chat.completions.create(model="auto", messages=[])
+    assert info.value.body["type"] == "invalid_request"
+    assert info.value.body["param"] == "messages"
+
+
+async def test_unknown_model_is_404(stack, oai):
+    """A model name that is nothing known is 404 model_not_found."""
+    with pytest.raises(openai.NotFoundError) as info:
+        await oai.chat.completions.create(
+            model="nope", messages=[{"role": "user", "content": "hi"}]
+        )
+    assert info.value.body["type"] == "model_not_found"
+
+
+async def test_streaming(stack, oai):
+    """A streamed completion arrives chunk by chunk with usage at the end."""
+    stream = await oai.chat.completions.create(
+        model="big-oa",
+        messages=[{"role": "user", "content": "hi"}],
+        stream=True,
+        stream_options={"include_usage": True},
+    )
+    text, usage, models = "", None, set()
+    async for chunk in stream:
+        models.add(chunk.model)
+        if chunk.choices and chunk.choices[0].delta.content:
+            text += chunk.choices[0].delta.content
+        if chunk.usage:
+            usage = chunk.usage
+    assert text
+    assert models == {"big-oa"}
+    assert usage.completion_tokens > 0
+
+
+async def test_streaming_fails_over_before_first_byte(stack, oai):
+    """A stream whose first model errors before any byte is served by the next model."""
+    force_first(stack, "big-oa")
+    stack.sim.enqueue("oa", model="big-oa", status=500)
+    stream = await oai.chat.completions.create(
+        model="auto",
+        messages=[{"role": "user", "content": "hi"}],
+        stream=True,
+        extra_body={"tokenhub": {"min_weight": 7}},
+    )
+    models = {chunk.model async for chunk in stream}
+    assert models == {"claude-x"}
+
+
+async def test_stream_from_anthropic_provider_to_openai_client(stack, oai):
+    """An OpenAI client streams from an Anthropic provider through translation."""
+    stream = await oai.chat.completions.create(
+        model="claude-x", messages=[{"role": "user", "content": "hi"}], stream=True
+    )
+    text = ""
+    finish = None
+    async for chunk in stream:
+        if chunk.choices:
+            text += chunk.choices[0].delta.content or ""
+            finish = chunk.choices[0].finish_reason or finish
+    assert text
+    assert finish == "stop"
+
+
+async def test_tool_calls_openai_client_to_anthropic_provider(stack, oai):
+    """Tools declared by an OpenAI client reach an Anthropic provider and the call comes back."""
+    stack.sim.enqueue("an", tool_calls=[{"name": "get_weather", "arguments": {"city": "Paris"}}])
+    tools = [
+        {
+            "type": "function",
+            "function": {
+                "name": "get_weather",
+                "description": "Weather for a city",
+                "parameters": {"type": "object", "properties": {"city": {"type": "string"}}},
+            },
+        }
+    ]
+    completion = await oai.chat.completions.create(
+        model="claude-x", messages=[{"role": "user", "content": "weather in Paris?"}], tools=tools
+    )
+    call = completion.choices[0].message.tool_calls[0]
+    assert call.function.name == "get_weather"
+    assert json.loads(call.function.arguments) == {"city": "Paris"}
+    assert completion.choices[0].finish_reason == "tool_calls"
+    sent = stack.sim.received_by("an")[-1].body
+    assert sent["tools"][0]["name"] == "get_weather"
+    assert sent["tools"][0]["input_schema"]["properties"]["city"] == {"type": "string"}
+
+
+async def test_error_after_first_byte_ends_stream_with_error_event(stack, oai):
+    """Once bytes reached the client, an upstream failure ends the stream with an error event."""
+    stack.sim.enqueue("oa", model="big-oa", fail_after_events=2, error_type="server_error")
+    stream = await oai.chat.completions.create(
+        model="big-oa", messages=[{"role": "user", "content": "hi"}], stream=True
+    )
+    seen = 0
+    with pytest.raises(openai.APIError) as info:
+        async for _chunk in stream:
+            seen += 1
+    assert seen >= 2
+    assert "server_error" in str(info.value.body) or info.value.message
+    received = [r for r in stack.sim.received if r.method == "POST"]
+    assert len(received) == 1
+
+
+async def test_drop_after_first_byte_ends_stream_with_error_event(stack, claude):
+    """A cut upstream connection mid-stream reaches an Anthropic client as an error event."""
+    stack.sim.enqueue("oa", model="big-oa", drop_after_events=2)
+
+    async def consume() -> None:
+        async with claude.messages.stream(
+            model="big-oa", max_tokens=50, messages=[{"role": "user", "content": "hi"}]
+        ) as stream:
+            await stream.get_final_message()
+
+    with pytest.raises(anthropic.APIError):
+        await consume()

@@ -1,0 +1,81 @@
+"""`tokenhub serve --demo` (make run's newcomer mode): a real process answering real clients."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import urllib.request
+
+import openai
+
+from tokenhub.demo import GREETING
+from tokenhub.testing import start_daemon
+
+
+def cli(*args: str) -> subprocess.CompletedProcess[str]:
+    """Run the CLI against the daemon on the default socket."""
+    return subprocess.run(
+        [sys.executable, "-m", "tokenhub", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={**__import__("os").environ, "COLUMNS": "200"},
+    )
+
+
+def test_newcomer_mode_answers_curl_and_the_openai_sdk(tokenhub_home):
+    """With no provider configured, --newcomer serves simulated models to curl and the SDK."""
+    with start_daemon("--newcomer") as daemon:
+        request = urllib.request.Request(  # noqa: S310 (what the README's curl sends)
+            f"{daemon.url}/v1/chat/completions",
+            data=json.dumps(
+                {"model": "auto", "messages": [{"role": "user", "content": "Hello there"}]}
+            ).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+            body = json.loads(response.read())
+            assert response.headers["X-Tokenhub-Model"].startswith("sim-")
+        assert body["choices"][0]["message"]["content"] == GREETING
+        client = openai.OpenAI(base_url=f"{daemon.url}/v1", api_key="none", max_retries=0)
+        with client:
+            completion = client.chat.completions.create(
+                model="tokenhub/cheap", messages=[{"role": "user", "content": "hi"}]
+            )
+            streamed = "".join(
+                chunk.choices[0].delta.content or ""
+                for chunk in client.chat.completions.create(
+                    model="sim-claude-sonnet",
+                    messages=[{"role": "user", "content": "hey"}],
+                    stream=True,
+                )
+                if chunk.choices
+            )
+        assert completion.model.startswith("sim-")
+        assert streamed == GREETING
+        status = cli("status", "--json")
+        assert json.loads(status.stdout)["demo"] is True
+        assert daemon.stop() == 0
+    assert any("demo mode" in line for line in daemon.stderr)
+
+
+def test_demo_cli_flows(tokenhub_home):
+    """providers/models list and route test work against the demo daemon over the socket."""
+    with start_daemon("--demo"):
+        providers = json.loads(cli("providers", "list", "--json").stdout)
+        assert {p["id"] for p in providers} == {"sim-openai", "sim-anthropic", "sim-vllm"}
+        models = cli("models", "list")
+        assert "sim-claude-sonnet" in models.stdout
+        routed = cli("route", "test", "Summarise this", "--mode", "high_confidence")
+        assert routed.returncode == 0, routed.stderr
+        choice = routed.stdout.strip().splitlines()[-1]
+        # Near-best models share the first slot by traffic weight (selection_margin).
+        assert choice in {"choice: sim-claude-sonnet", "choice: sim-gpt-4o"}
+        assert "weight_below_min" in routed.stdout
+        sent = json.loads(cli("route", "test", "hello", "--send", "--json").stdout)
+        assert sent["sent"]["response"]["message"]["content"] == GREETING
+        tested = cli("providers", "test", "sim-vllm")
+        assert tested.returncode == 0
+        assert "ok" in tested.stdout
