@@ -317,11 +317,15 @@ async def test_error_after_first_byte_ends_stream_with_error_event(stack, oai):
     stream = await oai.chat.completions.create(
         model="big-oa", messages=[{"role": "user", "content": "hi"}], stream=True
     )
-    seen = 0
+    seen: list[object] = []
+
+    async def drain() -> None:
+        async for chunk in stream:
+            seen.append(chunk)
+
     with pytest.raises(openai.APIError) as info:
-        async for _chunk in stream:
-            seen += 1
-    assert seen >= 2
+        await drain()
+    assert len(seen) >= 2
     assert "server_error" in str(info.value.body) or info.value.message
     received = [r for r in stack.sim.received if r.method == "POST"]
     assert len(received) == 1

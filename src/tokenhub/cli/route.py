@@ -56,42 +56,26 @@ def check(
 
 
 def render(report: dict[str, Any]) -> None:
-    """Print the eligibility table and the choice."""
+    """Print the eligible models with their score parts, the rejected ones with reasons."""
     table = Table(
         title=f"mode {report['mode']}: ~{report['input_tokens']} input + "
         f"{report['output_tokens']} output tokens",
         header_style="bold",
     )
-    for column in (
-        "model",
-        "provider",
-        "eligible",
-        "score",
-        "weight",
-        "cost",
-        "latency",
-        "failure",
-        "est. $",
-        "why not",
-    ):
-        table.add_column(column)
+    table.add_column("eligible model", no_wrap=True)
+    for column in ("score", "weight", "cost", "latency", "failure", "est. $"):
+        table.add_column(column, justify="right", no_wrap=True)
     for c in report["candidates"]:
         parts = c["components"]
         table.add_row(
             c["model"],
-            c["provider"],
-            "[green]yes[/]",
             f"{c['score']:.3f}",
-            f"{parts['weight']:+.3f}",
-            f"{parts['cost']:+.3f}",
-            f"{parts['latency']:+.3f}",
-            f"{parts['failure']:+.3f}",
-            f"{c['est_cost_usd']:.6f}",
-            "",
+            *(f"{parts[k]:+.3f}" for k in ("weight", "cost", "latency", "failure")),
+            f"{c['est_cost_usd']:.5f}",
         )
-    for r in report["rejected"]:
-        table.add_row(r["model"], "", "[red]no[/]", "", "", "", "", "", "", "; ".join(r["reasons"]))
     console.print(table)
+    for r in report["rejected"]:
+        console.print(f"  rejected {r['model']}: {'; '.join(r['reasons'])}", markup=False)
     chosen = report["chosen"]
     console.print(
         f"choice: {chosen}" if chosen else "choice: none (no eligible model)", markup=False

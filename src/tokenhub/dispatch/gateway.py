@@ -6,6 +6,7 @@ registry, turns a canonical request plus policy into a route request, and execut
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import random
 
@@ -14,8 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from tokenhub.clock import Clock
 from tokenhub.dispatch.credentials import Credentials
 from tokenhub.dispatch.executor import Completed, Executor, Opened
-from tokenhub.errors import InvalidRequestError, ModelNotFoundError
-from tokenhub.providers.base import ProviderAdapter
+from tokenhub.errors import InvalidRequestError, ModelNotFoundError, TokenhubError
+from tokenhub.providers.base import CallOptions, ProviderAdapter
 from tokenhub.providers.kinds import ProviderKinds
 from tokenhub.providers.pool import ProviderPool
 from tokenhub.registry import Registry
@@ -28,6 +29,7 @@ from tokenhub.store import registry_store
 from tokenhub.types import ChatRequest
 
 log = logging.getLogger("tokenhub.gateway")
+PROBE_TIMEOUT_S = 5.0
 
 
 class Gateway:
@@ -149,6 +151,32 @@ class Gateway:
             self.engine, settings.model_dump(mode="json"), self.clock.time()
         )
         self.routing = settings
+
+    # -- active probes -------------------------------------------------------------------
+
+    async def probe_endpoints(self) -> int:
+        """Probe every endpoint of enabled vLLM and multi-endpoint providers; return how many."""
+        probed = 0
+        for entry in list(self.registry.providers.values()):
+            config = entry.config
+            if not config.enabled or (config.type != "vllm" and len(config.urls) < 2):  # noqa: PLR2004
+                continue
+            if self.credentials.problem(config) is not None:
+                continue
+            deadline = self.clock.monotonic() + min(config.timeout_s, PROBE_TIMEOUT_S)
+            options = CallOptions(deadline, self.credentials.key(config), max_retries=0)
+            states = await self.pool.get(config.id).probe(options)
+            probed += len(states)
+        return probed
+
+    async def probe_forever(self, interval_s: float) -> None:
+        """Probe endpoints every ``interval_s`` seconds until cancelled."""
+        while True:
+            await asyncio.sleep(interval_s)
+            try:
+                await self.probe_endpoints()
+            except TokenhubError as exc:
+                log.warning("endpoint probe failed", extra={"error": exc.message})
 
     # -- requests ------------------------------------------------------------------------
 

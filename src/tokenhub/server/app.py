@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import random
 from collections.abc import AsyncIterator, Callable, Mapping
@@ -156,7 +158,13 @@ def _gateway(
             if await current_revision(app[ENGINE]) == head_revision():
                 await gw.load(settings.providers, settings.models)
             app[GATEWAY] = gw
-            yield
+            prober = asyncio.create_task(gw.probe_forever(settings.health.probe_interval_s))
+            try:
+                yield
+            finally:
+                prober.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await prober
 
     return gateway
 
