@@ -79,17 +79,20 @@ _TRANSPORT_WORDS = {
 }
 
 
-def kind_for(status: int, message: str, code: str | None = None) -> ErrorKind:
+def kind_for(
+    status: int, message: str, code: str | None = None, error_type: str | None = None
+) -> ErrorKind:
     """Classify an upstream HTTP status and its error text (the table in docs/PROVIDERS.md)."""
     if status == HTTPStatus.TOO_MANY_REQUESTS:
-        return ErrorKind.AUTH if code in _QUOTA_CODES else ErrorKind.RATE_LIMITED
+        quota = code in _QUOTA_CODES or error_type in _QUOTA_CODES
+        return ErrorKind.AUTH if quota else ErrorKind.RATE_LIMITED
     if status in (HTTPStatus.UNAUTHORIZED, HTTPStatus.PAYMENT_REQUIRED, HTTPStatus.FORBIDDEN):
         return ErrorKind.AUTH
     if status >= HTTPStatus.INTERNAL_SERVER_ERROR or status in _TRANSIENT_4XX:
         return ErrorKind.TRANSIENT
     if status < HTTPStatus.BAD_REQUEST:
         return ErrorKind.TRANSIENT  # a non-error status where an answer was due: malformed
-    if _CONTEXT.search(message) or (code is not None and _CONTEXT.search(code)):
+    if _CONTEXT.search(message) or _CONTEXT.search(f"{code} {error_type}"):
         return ErrorKind.CONTEXT_OVERFLOW
     return ErrorKind.FATAL
 
@@ -135,7 +138,7 @@ def response_error(
     message, kind, code = error_details(body)
     if message is None:
         message = _plain_text(raw)
-    error_kind = kind_for(status, message, code or kind)
+    error_kind = kind_for(status, message, code, kind)
     label = f"HTTP {status}" + (f" {kind}" if kind else "")
     return ProviderError(
         error_kind,
@@ -162,7 +165,7 @@ def stream_error(
         status = _PSEUDO_STATUS.get(code or "", _PSEUDO_STATUS.get(kind or "", 500))
     message = message or "upstream stream error"
     label = f"stream error {kind}" if kind else "stream error"
-    error_kind = kind_for(status, message, code or kind)
+    error_kind = kind_for(status, message, code, kind)
     if error_kind is ErrorKind.FATAL and not client_errors_fatal:
         error_kind = ErrorKind.TRANSIENT
     return ProviderError(

@@ -59,7 +59,7 @@ class ProviderPool:
         self._keepalive_s = keepalive_s
         self._drain_s = drain_s
         self._live: dict[str, _Live] = {}
-        self._retiring: set[asyncio.Task[None]] = set()
+        self._retiring: dict[asyncio.Task[None], _Live] = {}
 
     async def __aenter__(self) -> Self:
         """Enter: nothing to open until ``sync``."""
@@ -118,8 +118,9 @@ class ProviderPool:
 
     async def close(self) -> None:
         """Close every session now, including those still draining."""
-        live, self._live = list(self._live.values()), {}
-        for task in self._retiring:
+        live = [*self._live.values(), *self._retiring.values()]
+        self._live = {}
+        for task in list(self._retiring):
             task.cancel()
         await asyncio.gather(*self._retiring, return_exceptions=True)
         await asyncio.gather(*(entry.session.close() for entry in live))
@@ -139,8 +140,11 @@ class ProviderPool:
 
     def _retire(self, entry: _Live) -> None:
         task = asyncio.get_running_loop().create_task(self._drain(entry))
-        self._retiring.add(task)
-        task.add_done_callback(self._retiring.discard)
+        self._retiring[task] = entry
+        task.add_done_callback(self._forget)
+
+    def _forget(self, task: asyncio.Task[None]) -> None:
+        self._retiring.pop(task, None)
 
     async def _drain(self, entry: _Live) -> None:
         loop = asyncio.get_running_loop()

@@ -1,0 +1,157 @@
+"""The provider pool: one pooled session per provider, kept in step with configuration."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import aiohttp
+import pytest
+from tests.providers.support import OPENAI_KEY, ask, model, options
+
+from tokenhub.clock import FakeClock
+from tokenhub.errors import ConfigError, NotFoundError
+from tokenhub.providers.anthropic import AnthropicAdapter
+from tokenhub.providers.kinds import default_kinds
+from tokenhub.providers.openai import OpenAIAdapter
+from tokenhub.providers.pool import CONNECTION_LIMIT, ProviderPool
+from tokenhub.providers.vllm import VLLMAdapter
+from tokenhub.schemas import ProviderConfig
+from tokenhub.sim import Simulator
+from tokenhub.testing.polling import async_wait_until
+
+GPT = model("gpt-4o")
+
+
+@pytest.fixture
+async def pool(fake_clock: FakeClock) -> AsyncIterator[ProviderPool]:
+    """A pool over the built-in kinds, closed after the test."""
+    async with ProviderPool(default_kinds(plugins=False), fake_clock, drain_s=5.0) as running:
+        yield running
+
+
+def configs(sim: Simulator) -> list[ProviderConfig]:
+    """One provider of each built-in kind."""
+    return [
+        ProviderConfig(id="oa", type="openai", base_url=sim.base_url("openai")),
+        ProviderConfig(id="an", type="anthropic", base_url=sim.base_url("anthropic")),
+        ProviderConfig(
+            id="vl", type="vllm", base_urls=[sim.base_url("vllm-a"), sim.base_url("vllm-b")]
+        ),
+    ]
+
+
+async def closed(session: aiohttp.ClientSession) -> None:
+    """Wait (with a deadline) until ``session`` is closed."""
+
+    async def probe() -> bool:
+        return session.closed
+
+    await async_wait_until(probe, timeout=5.0, what="the old session to close")
+
+
+async def test_sync_builds_an_adapter_per_provider(pool, sim):
+    """Each provider gets the adapter of its kind and its own session."""
+    await pool.sync(configs(sim))
+    assert pool.ids == ["an", "oa", "vl"]
+    assert isinstance(pool.get("oa"), OpenAIAdapter)
+    assert isinstance(pool.get("an"), AnthropicAdapter)
+    assert isinstance(pool.get("vl"), VLLMAdapter)
+    assert "oa" in pool
+    sessions = {pool.session(i) for i in pool.ids}
+    assert len(sessions) == 3
+
+
+async def test_sessions_are_pooled_with_limits(pool, sim):
+    """Each session has a keep-alive connector with the connection limit, no raising."""
+    await pool.sync(configs(sim))
+    session = pool.session("oa")
+    assert isinstance(session.connector, aiohttp.TCPConnector)
+    assert session.connector.limit == CONNECTION_LIMIT
+    assert session.connector.force_close is False
+    assert session._raise_for_status is False
+
+
+async def test_unknown_provider_is_not_found(pool):
+    """``get`` of a provider the pool does not hold raises NotFoundError."""
+    with pytest.raises(NotFoundError, match="'ghost'"):
+        pool.get("ghost")
+
+
+async def test_unknown_type_is_rejected_whole(pool, sim):
+    """A config naming an unregistered type fails the sync and changes nothing."""
+    bad = ProviderConfig(id="x", type="gemini", base_url="http://127.0.0.1:1")
+    with pytest.raises(ConfigError, match="unknown provider type 'gemini'"):
+        await pool.sync([*configs(sim), bad])
+    assert pool.ids == []
+
+
+async def test_unchanged_config_keeps_the_adapter(pool, sim):
+    """Syncing the same configs again keeps adapters and sessions as they are."""
+    await pool.sync(configs(sim))
+    adapter, session = pool.get("oa"), pool.session("oa")
+    await pool.sync(configs(sim))
+    assert pool.get("oa") is adapter
+    assert pool.session("oa") is session
+    assert not session.closed
+
+
+async def test_changed_config_rebuilds_and_closes_the_old_session(pool, sim):
+    """A changed provider gets a new adapter; its old session closes, others are untouched."""
+    await pool.sync(configs(sim))
+    old_adapter, old_session = pool.get("oa"), pool.session("oa")
+    untouched = pool.session("an")
+    changed = [c.model_copy(update={"timeout_s": 5.0}) if c.id == "oa" else c for c in configs(sim)]
+    await pool.sync(changed)
+    assert pool.get("oa") is not old_adapter
+    assert pool.get("oa").config.timeout_s == 5.0
+    await closed(old_session)
+    assert not untouched.closed
+
+
+async def test_removed_provider_goes_away(pool, sim):
+    """A provider missing from the configs is dropped and its session closed."""
+    await pool.sync(configs(sim))
+    session = pool.session("vl")
+    await pool.sync([c for c in configs(sim) if c.id != "vl"])
+    assert "vl" not in pool
+    await closed(session)
+
+
+async def test_replaced_provider_drains_in_flight_streams(pool, sim, fake_clock):
+    """An open stream on a replaced provider finishes before its old session closes."""
+    await pool.sync(configs(sim))
+    handle = await pool.get("oa").open_stream(ask(), GPT, options(fake_clock, api_key=OPENAI_KEY))
+    old_session = pool.session("oa")
+    await pool.sync([c for c in configs(sim) if c.id != "oa"])
+    assert not old_session.closed
+    events = [event async for event in handle.events()]
+    assert events[-1].finish_reason == "stop"
+    await closed(old_session)
+
+
+async def test_sequential_calls_reuse_one_connection(pool, sim, fake_clock):
+    """Two calls in a row through the pool share one keep-alive connection."""
+    await pool.sync(configs(sim))
+    adapter = pool.get("oa")
+    for _ in range(2):
+        await adapter.complete(ask(), GPT, options(fake_clock, api_key=OPENAI_KEY))
+    handle = await adapter.open_stream(ask(), GPT, options(fake_clock, api_key=OPENAI_KEY))
+    _ = [event async for event in handle.events()]
+    await adapter.complete(ask(), GPT, options(fake_clock, api_key=OPENAI_KEY))
+    peers = {r.peer for r in sim.received}
+    assert len(peers) == 1
+    assert len(sim.received) == 4
+
+
+async def test_close_closes_everything(fake_clock, sim):
+    """Leaving the pool closes every session, draining ones included."""
+    async with ProviderPool(default_kinds(plugins=False), fake_clock) as pool:
+        await pool.sync(configs(sim))
+        sessions = [pool.session(i) for i in pool.ids]
+        handle = await pool.get("oa").open_stream(
+            ask(), GPT, options(fake_clock, api_key=OPENAI_KEY)
+        )
+        await pool.sync([])
+    assert all(s.closed for s in sessions)
+    await handle.aclose()
+    assert pool.ids == []
