@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from yarl import URL
 
@@ -144,3 +146,29 @@ def test_needs_an_endpoint():
     """An empty endpoint list is a programming error."""
     with pytest.raises(ValueError, match="at least one endpoint"):
         EndpointSet([], FakeClock())
+
+
+def test_using_records_the_outcome():
+    """``using`` counts a ProviderError against the endpoint and a clean block for it."""
+    group = endpoints(FakeClock(), 1, failure_threshold=1)
+    with pytest.raises(ProviderError), group.using():
+        raise DOWN
+    assert not group.states()[0].healthy
+    with group.using() as endpoint:
+        assert group.states()[0].in_flight == 1
+    assert endpoint.state.healthy
+    assert group.in_flight() == 0
+
+
+def test_cancelled_trial_judges_nothing():
+    """A cancelled half-open trial frees the slot and the trial but leaves health alone."""
+    clock = FakeClock()
+    group = endpoints(clock, 1, failure_threshold=1)
+    [a] = group.members
+    group.record(a, DOWN)
+    clock.advance(1.0)
+    with pytest.raises(asyncio.CancelledError), group.using():
+        raise asyncio.CancelledError
+    state = group.states()[0]
+    assert (state.in_flight, state.healthy, state.consecutive_failures) == (0, False, 1)
+    assert not a.trial

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
 import socket
 import time
@@ -239,3 +240,13 @@ def test_sse_parser_keeps_a_partial_event_pending():
     assert parser.feed(b"data: [DONE]\n") == []
     assert parser.feed(b"\n") == [ServerSentEvent(None, b"[DONE]")]
     assert parser.feed(b"id: 7\nretry: 10\n\n") == []
+
+
+async def test_cancelled_call_frees_its_endpoint(make_adapter, real_clock, sim):
+    """A call cancelled by its caller releases the endpoint without counting a failure."""
+    adapter = make_adapter("openai", clock=real_clock)
+    sim.enqueue("openai", hang=True)
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(adapter.complete(ask(), GPT, keyed(real_clock)), 0.2)
+    [state] = adapter.endpoints()
+    assert (state.in_flight, state.consecutive_failures, state.healthy) == (0, 0, True)

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 import orjson
 import pytest
+from aiohttp import web
 from tests.providers.support import OPENAI_KEY, WEATHER, ask, collect, model, options
 
 from tokenhub.errors import ErrorKind, ProviderError
 from tokenhub.providers.adapter import join_url
 from tokenhub.providers.kinds import ProviderKinds
 from tokenhub.providers.openai import OpenAIAdapter, register
+from tokenhub.schemas import ProviderConfig
 from tokenhub.types import (
     Message,
     StreamEnd,
@@ -320,3 +324,50 @@ def test_register_adds_the_kind():
     kinds = ProviderKinds()
     register(kinds)
     assert kinds.types == ["openai"]
+
+
+@pytest.fixture
+async def flaky_upstream() -> AsyncIterator[str]:
+    """A tiny OpenAI-like server whose first stream fails before any chunk, then works."""
+    chunk = {"id": "c1", "object": "chat.completion.chunk", "created": 1, "model": "m"}
+    good = [
+        chunk | {"choices": [{"index": 0, "delta": {"role": "assistant", "content": "hi"}}]},
+        chunk | {"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]},
+    ]
+    bad = {"error": {"message": "The server had an error", "type": "server_error"}}
+    calls: list[int] = []
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        calls.append(1)
+        response = web.StreamResponse(headers={"content-type": "text/event-stream"})
+        await response.prepare(request)
+        frames = [bad] if len(calls) == 1 else good
+        for frame in frames:
+            await response.write(b"data: " + orjson.dumps(frame) + b"\n\n")
+        if len(calls) > 1:
+            await response.write(b"data: [DONE]\n\n")
+        await response.write_eof()
+        return response
+
+    app = web.Application()
+    app.router.add_post("/v1/chat/completions", handler)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    host, port = runner.addresses[0][:2]
+    try:
+        yield f"http://{host}:{port}/v1"
+    finally:
+        await runner.cleanup()
+
+
+async def test_error_before_the_first_event_is_retried(flaky_upstream, session, fake_clock, sleeps):
+    """An error frame before any event fails ``open_stream`` itself, so it is retried."""
+    config = ProviderConfig(id="flaky", type="openai", base_url=flaky_upstream)
+    adapter = OpenAIAdapter(config, session, fake_clock, sleep=sleeps)
+    handle = await adapter.open_stream(ask(), GPT, options(fake_clock))
+    events = [event async for event in handle.events()]
+    assert handle.retries == 1
+    assert [type(e) for e in events] == [StreamStart, TextDelta, StreamEnd]
+    assert len(sleeps.delays) == 1

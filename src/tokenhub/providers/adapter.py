@@ -178,42 +178,23 @@ class HttpAdapter:
     # One attempt of each operation.
 
     async def _complete_once(self, call: _Call) -> CallResult:
-        endpoint = self._endpoints.acquire()
-        error: ProviderError | None = None
-        start = self._clock.monotonic()
-        try:
+        with self._endpoints.using() as endpoint:
+            start = self._clock.monotonic()
             raw, snapshot = await self._fetch("POST", endpoint.chat_url, call, "the answer")
             response = self._parse_raw(raw)
-        except ProviderError as exc:
-            error = exc
-            raise
-        finally:
-            self._endpoints.release(endpoint, error)
-        latency = self._clock.monotonic() - start
+            latency = self._clock.monotonic() - start
         return CallResult(response, endpoint.url, latency, ratelimit=snapshot)
 
     async def _open_once(self, call: _Call) -> HttpStream:
         endpoint = self._endpoints.acquire()
         try:
-            resp = await self._session.request(
-                "POST",
-                endpoint.chat_url,
-                data=call.body,
-                headers=call.headers,
-                timeout=self._timeout(call.deadline),
-            )
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            error = transport_error(exc, provider=self.config.id, phase="opening the stream")
-            self._endpoints.release(endpoint, error)
-            raise error from exc
+            resp, snapshot = await self._post_stream(endpoint, call)
         except ProviderError as exc:
             self._endpoints.release(endpoint, exc)
             raise
-        snapshot = self._observe(resp)
-        if not _OK_MIN <= resp.status < _OK_MAX:
-            error = await self._stream_refused(resp, call, snapshot)
-            self._endpoints.release(endpoint, error)
-            raise error
+        except BaseException:
+            self._endpoints.release(endpoint, None, counted=False)
+            raise
         stream = HttpStream(
             resp,
             endpoint,
@@ -227,11 +208,9 @@ class HttpAdapter:
         return stream
 
     async def _list_once(self, call: _Call) -> list[str]:
-        endpoint = self._endpoints.acquire()
-        error: ProviderError | None = None
         ids: list[str] = []
         cursor: str | None = None
-        try:
+        with self._endpoints.using() as endpoint:
             while True:
                 raw, _ = await self._fetch("GET", self.page(endpoint, cursor), call, "models")
                 body = self._load(raw, "model list")
@@ -239,11 +218,6 @@ class HttpAdapter:
                 cursor = self.next_cursor(body)
                 if cursor is None:
                     return ids
-        except ProviderError as exc:
-            error = exc
-            raise
-        finally:
-            self._endpoints.release(endpoint, error)
 
     async def _probe_one(self, endpoint: Endpoint, call: _Call) -> None:
         error: ProviderError | None = None
@@ -274,6 +248,26 @@ class HttpAdapter:
         if not _OK_MIN <= status < _OK_MAX:
             raise self._refused(status, raw, call, snapshot)
         return raw, snapshot
+
+    async def _post_stream(
+        self, endpoint: Endpoint, call: _Call
+    ) -> tuple[aiohttp.ClientResponse, RateLimitSnapshot | None]:
+        """Send a streaming request; raise the classified error unless it is accepted."""
+        try:
+            resp = await self._session.request(
+                "POST",
+                endpoint.chat_url,
+                data=call.body,
+                headers=call.headers,
+                timeout=self._timeout(call.deadline),
+            )
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            phase = "opening the stream"
+            raise transport_error(exc, provider=self.config.id, phase=phase) from exc
+        snapshot = self._observe(resp)
+        if not _OK_MIN <= resp.status < _OK_MAX:
+            raise await self._stream_refused(resp, call, snapshot)
+        return resp, snapshot
 
     async def _stream_refused(
         self, resp: aiohttp.ClientResponse, call: _Call, snapshot: RateLimitSnapshot | None

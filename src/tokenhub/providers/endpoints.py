@@ -10,6 +10,8 @@ A single-URL provider runs the same code with one endpoint.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 
 from yarl import URL
@@ -94,11 +96,32 @@ class EndpointSet:
         best.state.in_flight += 1
         return best
 
-    def release(self, endpoint: Endpoint, error: ProviderError | None) -> None:
-        """End a request on ``endpoint``; a transient ``error`` counts against its health."""
+    def release(
+        self, endpoint: Endpoint, error: ProviderError | None, *, counted: bool = True
+    ) -> None:
+        """End a request on ``endpoint``; a transient ``error`` counts against its health.
+
+        ``counted`` False (the caller was cancelled) frees the slot and any half-open trial
+        without judging the endpoint either way.
+        """
         endpoint.state.in_flight -= 1
         endpoint.trial = False
-        self.record(endpoint, error)
+        if counted:
+            self.record(endpoint, error)
+
+    @contextmanager
+    def using(self) -> Iterator[Endpoint]:
+        """Acquire an endpoint for the block; its outcome (error, success, cancel) is recorded."""
+        endpoint = self.acquire()
+        try:
+            yield endpoint
+        except ProviderError as exc:
+            self.release(endpoint, exc)
+            raise
+        except BaseException:
+            self.release(endpoint, None, counted=False)
+            raise
+        self.release(endpoint, None)
 
     def record(self, endpoint: Endpoint, error: ProviderError | None) -> None:
         """Count an outcome (of a request or a probe) towards the endpoint's health."""

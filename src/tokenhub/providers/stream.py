@@ -78,7 +78,7 @@ class HttpStream:
         """Read until the first canonical event (kept for ``events``); close on failure."""
         try:
             self._pending = await self._pull()
-        except ProviderError:
+        except BaseException:
             await self.aclose()
             raise
 
@@ -104,7 +104,8 @@ class HttpStream:
             self._response.release()
         else:
             self._response.close()
-        self._endpoints.release(self._slot, self._error)
+        counted = self._ended or self._error is not None  # an early close judges nothing
+        self._endpoints.release(self._slot, self._error, counted=counted)
 
     async def _pull(self) -> list[StreamEvent]:
         """The next non-empty batch of events; [] once the stream has ended."""
