@@ -304,6 +304,16 @@ async def test_azure_style_api_key_header_and_query(make_adapter, fake_clock, si
     assert "authorization" not in received.headers
 
 
+async def test_api_key_header_dropped_without_a_key(make_adapter, fake_clock, sim):
+    """With no credential, an ``{api_key}`` header is left out rather than sent empty."""
+    adapter = make_adapter("openai", "groq", headers={"api-key": "{api_key}", "x-app": "th"})
+    await adapter.complete(ask(), model("llama-3.3-70b-versatile"), options(fake_clock))
+    [received] = sim.received_by("groq")
+    assert "api-key" not in received.headers
+    assert "authorization" not in received.headers
+    assert received.headers["x-app"] == "th"
+
+
 def test_join_url_keeps_the_query():
     """Paths join onto the base URL's path and its query string survives."""
     url = join_url("https://res.example.com/openai/deployments/gpt4o/?api-version=1", "/models")

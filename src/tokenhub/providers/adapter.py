@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any, ClassVar, TypeVar
@@ -50,7 +51,7 @@ def join_url(base: str, path: str) -> URL:
     return url.with_path(url.path.rstrip("/") + path).with_query(url.query)
 
 
-class HttpAdapter:
+class HttpAdapter(ABC):
     """A ``ProviderAdapter`` over aiohttp; subclasses fill in the wire-format hooks."""
 
     kind: ClassVar[str]
@@ -92,27 +93,27 @@ class HttpAdapter:
         """Headers every request of this kind carries (config headers may override them)."""
         return {}
 
+    @abstractmethod
     def auth_headers(self, api_key: str) -> dict[str, str]:
         """The credential as this kind sends it."""
-        raise NotImplementedError
 
+    @abstractmethod
     def render(self, request: ChatRequest, model: ModelConfig) -> dict[str, Any]:
         """The wire body for ``request`` (its ``stream`` flag already set)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def parse(self, body: Any) -> ChatResponse:
         """A complete wire response to canonical; ProviderError if malformed."""
-        raise NotImplementedError
 
+    @abstractmethod
     def decoder(self) -> Decoder:
         """A fresh stream decoder."""
-        raise NotImplementedError
 
+    @abstractmethod
     def frame(
         self, sse: ServerSentEvent, decoder: Decoder, secret: str | None
     ) -> list[StreamEvent] | None:
         """Decode one SSE event; None marks the end; raise a classified in-stream error."""
-        raise NotImplementedError
 
     def snapshot(self, headers: Mapping[str, str]) -> RateLimitSnapshot | None:  # noqa: ARG002 - a kind without rate-limit headers
         """The rate-limit headers of one answer (None where the kind sends none)."""
@@ -336,8 +337,12 @@ class HttpAdapter:
         key = options.api_key
         if self._templated:
             for name, value in self._static.items():
-                if API_KEY_PLACEHOLDER in value:
-                    headers[name] = value.replace(API_KEY_PLACEHOLDER, key or "")
+                if API_KEY_PLACEHOLDER not in value:
+                    continue
+                if key:
+                    headers[name] = value.replace(API_KEY_PLACEHOLDER, key)
+                else:
+                    del headers[name]  # no credential: no header rather than an empty one
         elif key:
             headers.update(self.auth_headers(key))
         return _Call(body, headers, key, options.deadline)
