@@ -173,3 +173,30 @@ def test_env_example_documents_every_setting(tmp_path):
     env.pop("TOKENHUB_CONFIG", None)
     env["TOKENHUB_HOME"] = str(tmp_path)
     load_settings(environ=env, cwd=tmp_path)
+
+
+def test_empty_env_value_means_unset(tmp_path):
+    """An empty TOKENHUB_ variable (common in .env files) leaves the setting at its default."""
+    loaded = load_settings(environ={"TOKENHUB_SOCKET": "", "TOKENHUB_PORT": ""}, cwd=tmp_path)
+    assert loaded.settings.socket is None
+    assert loaded.sources["port"] == "default"
+
+
+@pytest.mark.parametrize(
+    ("host", "explicit", "required"),
+    [
+        ("127.0.0.1", None, False),
+        ("::1", None, False),
+        ("localhost", None, False),
+        ("0.0.0.0", None, True),
+        ("10.1.2.3", None, True),
+        ("0.0.0.0", False, False),
+        ("127.0.0.1", True, True),
+    ],
+)
+def test_require_api_key_default_follows_listener(tmp_path, host, explicit, required):
+    """API keys are required by default exactly when the TCP listener is not loopback."""
+    env = {"TOKENHUB_HOST": host}
+    if explicit is not None:
+        env["TOKENHUB_AUTH__REQUIRE_API_KEY"] = str(explicit).lower()
+    assert load_settings(environ=env, cwd=tmp_path).require_api_key is required

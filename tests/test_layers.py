@@ -23,6 +23,7 @@ RANKS = {
     "observability": 1,
     "providers": 2,
     "vault": 2,
+    "auth": 2,
     "store": 2,
     "sim": 2,
     "routing": 3,

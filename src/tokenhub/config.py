@@ -6,6 +6,7 @@ came from (``tokenhub config show``) and name the key and source of any bad valu
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -67,6 +68,13 @@ class HealthSettings(_Section):
     error_alpha: float = Field(0.1, gt=0, le=1)
 
 
+class AuthSettings(_Section):
+    """Who may call the consumer API."""
+
+    # None: required whenever the TCP listener is not loopback-only, off otherwise.
+    require_api_key: bool | None = None
+
+
 class Settings(BaseSettings):
     """Every setting tokenhub reads. Field names are the YAML keys; env is TOKENHUB_<KEY>."""
 
@@ -84,6 +92,7 @@ class Settings(BaseSettings):
     demo: bool = False
     writer: WriterSettings = WriterSettings()
     health: HealthSettings = HealthSettings()
+    auth: AuthSettings = AuthSettings()
     providers: list[ProviderConfig] = []
     models: list[ModelConfig] = []
 
@@ -116,9 +125,25 @@ class LoadedSettings:
         return self.settings.socket or self.paths.default_socket
 
     @property
+    def require_api_key(self) -> bool:
+        """Whether /v1 needs a key: the setting, else on unless the listener is loopback."""
+        explicit = self.settings.auth.require_api_key
+        return not is_loopback(self.settings.host) if explicit is None else explicit
+
+    @property
     def db_url(self) -> str:
         """The database URL: the setting, else SQLite in the data folder."""
         return self.settings.db_url or f"sqlite+aiosqlite:///{self.paths.default_db_path}"
+
+
+def is_loopback(host: str) -> bool:
+    """True for a loopback address or name (127.0.0.0/8, ::1, localhost)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def load_settings(
@@ -190,6 +215,8 @@ def read_env(environ: Mapping[str, str]) -> list[tuple[str, dict[str, Any]]]:
     layers = []
     for name in sorted(environ):
         if not name.startswith(ENV_PREFIX) or name in NON_SETTING_ENV:
+            continue
+        if environ[name] == "":  # an empty value means "not set", as in most .env files
             continue
         path = name[len(ENV_PREFIX) :].lower().split("__")
         if path[0] not in Settings.model_fields:

@@ -15,7 +15,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from tokenhub.clock import Clock
 from tokenhub.dispatch.credentials import Credentials
 from tokenhub.dispatch.executor import Completed, Executor, Opened
-from tokenhub.errors import InvalidRequestError, ModelNotFoundError, TokenhubError
+from tokenhub.errors import (
+    ForbiddenError,
+    InvalidRequestError,
+    ModelNotFoundError,
+    TokenhubError,
+)
 from tokenhub.providers.base import CallOptions, ProviderAdapter
 from tokenhub.providers.kinds import ProviderKinds
 from tokenhub.providers.pool import ProviderPool
@@ -200,6 +205,8 @@ class Gateway:
                     " GET /v1/models lists them"
                 )
             only = frozenset(m.id for m in resolved)
+            if allowed_models is not None and not only & allowed_models:
+                raise ForbiddenError(f"this API key may not use model '{request.model}'")
             mode = policy.mode or settings.default_mode
         elif policy.mode is not None:
             mode = policy.mode

@@ -9,7 +9,9 @@ import random
 from collections.abc import AsyncIterator, Callable, Mapping
 
 from aiohttp import web
+from sqlalchemy.exc import SQLAlchemyError
 
+from tokenhub.auth.keyring import KeyRing
 from tokenhub.clock import Clock, SystemClock, new_id
 from tokenhub.config import LoadedSettings
 from tokenhub.dispatch.credentials import Credentials
@@ -20,6 +22,7 @@ from tokenhub.providers.kinds import ProviderKinds, default_kinds
 from tokenhub.providers.pool import ProviderPool
 from tokenhub.routing.health import HealthTracker
 from tokenhub.server import (
+    admin_keys,
     admin_registry,
     admin_route,
     admin_system,
@@ -29,10 +32,12 @@ from tokenhub.server import (
     system,
 )
 from tokenhub.server.admin_auth import ADMIN_TOKENS, AdminTokens, admin_auth_middleware
+from tokenhub.server.consumer_auth import consumer_auth_middleware
 from tokenhub.server.keys import (
     CLOCK,
     ENGINE,
     GATEWAY,
+    KEYRING,
     LISTENERS,
     METRICS,
     NEW_ID,
@@ -49,12 +54,14 @@ from tokenhub.server.middleware import (
     request_id_middleware,
 )
 from tokenhub.server.routes import RouteTable
+from tokenhub.store import apikey_store
 from tokenhub.store.engine import create_engine
 from tokenhub.store.meta import get_meta
 from tokenhub.store.migrate import current_revision, head_revision, upgrade
 from tokenhub.store.writer import BackgroundWriter
 
 log = logging.getLogger("tokenhub.server")
+SPEND_FLUSH_S = 2.0
 
 
 def create_app(
@@ -81,6 +88,7 @@ def create_app(
             error_middleware,
             body_limit_middleware,
             admin_auth_middleware,
+            consumer_auth_middleware,
         ],
     )
     app[SETTINGS] = loaded
@@ -93,6 +101,7 @@ def create_app(
     app[STARTED_AT] = app[CLOCK].time()
     routes = RouteTable()
     for module in (
+        admin_keys,
         system,
         admin_system,
         admin_registry,
@@ -106,6 +115,7 @@ def create_app(
     routes.install(app)
     app.cleanup_ctx.append(_database(migrate=migrate))
     app.cleanup_ctx.append(_writer)
+    app.cleanup_ctx.append(_keyring)
     app.cleanup_ctx.append(
         _gateway(
             kinds or default_kinds(),
@@ -174,6 +184,30 @@ async def _load_state(app: web.Application) -> None:
     if stored is not None:
         app[ADMIN_TOKENS].token_hash = stored["hash"]
         app[ADMIN_TOKENS].token_id = stored["id"]
+
+
+async def _keyring(app: web.Application) -> AsyncIterator[None]:
+    ring = KeyRing(app[CLOCK])
+    app[KEYRING] = ring
+    if await current_revision(app[ENGINE]) == head_revision():
+        ring.load(await apikey_store.load_keys(app[ENGINE]))
+    flusher = asyncio.create_task(_flush_spend_forever(app, ring))
+    try:
+        yield
+    finally:
+        flusher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await flusher
+        await apikey_store.save_spend(app[ENGINE], ring.take_dirty())
+
+
+async def _flush_spend_forever(app: web.Application, ring: KeyRing) -> None:
+    while True:
+        await asyncio.sleep(SPEND_FLUSH_S)
+        try:
+            await apikey_store.save_spend(app[ENGINE], ring.take_dirty())
+        except SQLAlchemyError:
+            log.exception("could not save API key spend; will retry")
 
 
 async def _writer(app: web.Application) -> AsyncIterator[None]:

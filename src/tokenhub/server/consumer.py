@@ -17,6 +17,7 @@ from tokenhub.errors import (
     ProviderError,
     TokenhubError,
 )
+from tokenhub.server.consumer_auth import API_KEY, allowed_models
 from tokenhub.server.decision_headers import decision_headers
 from tokenhub.server.errors import json_response
 from tokenhub.server.flavours import ANTHROPIC, OPENAI, Flavour
@@ -47,13 +48,14 @@ async def messages(request: web.Request) -> web.StreamResponse:
 async def serve(request: web.Request, flavour: Flavour) -> web.StreamResponse:
     """Parse, route, execute and render one request in ``flavour``'s wire format."""
     started = time.perf_counter()
-    summary = RequestSummary(request[REQUEST_ID], flavour.endpoint)
+    key = request.get(API_KEY)
+    summary = RequestSummary(request[REQUEST_ID], flavour.endpoint, key=key)
     try:
         body = await read_json(request)
         policy = read_policy(request, body)
         chat = flavour.parse(body)
         gateway = request.app[GATEWAY]
-        route = gateway.route_request(chat, policy)
+        route = gateway.route_request(chat, policy, allowed_models=allowed_models(key))
         summary.mode = route.mode
         upstream_headers = {
             h: request.headers[h] for h in FORWARDED_HEADERS if h in request.headers

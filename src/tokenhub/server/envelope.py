@@ -12,6 +12,7 @@ from tokenhub.errors import ErrorKind, InvalidRequestError, ProviderError
 from tokenhub.providers.wire import openai as openai_wire
 from tokenhub.routing.policy import Policy
 from tokenhub.schemas import Capability
+from tokenhub.server.consumer_auth import API_KEY, allowed_models
 from tokenhub.server.decision_headers import decision_headers
 from tokenhub.server.errors import json_response
 from tokenhub.server.keys import GATEWAY
@@ -62,11 +63,15 @@ async def chat(request: web.Request) -> web.Response:
     canonical = _parse(wire)
     policy = envelope.policy.merged({"capabilities": envelope.capabilities or None})
     gateway = request.app[GATEWAY]
+    key = request.get(API_KEY)
     route = gateway.route_request(
-        canonical, policy, estimated_input_tokens=inner.estimated_input_tokens
+        canonical,
+        policy,
+        allowed_models=allowed_models(key),
+        estimated_input_tokens=inner.estimated_input_tokens,
     )
     request_id = inner.id or request[REQUEST_ID]
-    summary = RequestSummary(request_id, "/v1/chat", mode=route.mode)
+    summary = RequestSummary(request_id, "/v1/chat", mode=route.mode, key=key)
     try:
         done = await gateway.complete(canonical, route, {})
     except ProviderError as exc:

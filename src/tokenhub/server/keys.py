@@ -7,6 +7,7 @@ from collections.abc import Callable
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from tokenhub.auth.keyring import KeyRing
 from tokenhub.clock import Clock
 from tokenhub.config import LoadedSettings
 from tokenhub.dispatch.gateway import Gateway
@@ -26,3 +27,4 @@ ROUTES = web.AppKey("routes", RouteTable)
 STARTED_AT = web.AppKey("started_at", float)
 LISTENERS = web.AppKey("listeners", list[str])
 GATEWAY = web.AppKey("gateway", Gateway)
+KEYRING = web.AppKey("keyring", KeyRing)

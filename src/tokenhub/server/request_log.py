@@ -6,9 +6,10 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
+from tokenhub.auth.apikeys import ApiKey
 from tokenhub.dispatch.executor import Attempted
 from tokenhub.errors import AttemptRecord
-from tokenhub.server.keys import CLOCK, WRITER
+from tokenhub.server.keys import CLOCK, KEYRING, WRITER
 from tokenhub.store.tables import RequestLogRow
 from tokenhub.types import Usage
 
@@ -30,11 +31,13 @@ class RequestSummary:
     usage: Usage = field(default_factory=Usage)
     cost_usd: float = 0.0
     latency_ms: float = 0.0
-    key_name: str | None = None
+    key: ApiKey | None = None
 
 
 def log_request(app: web.Application, summary: RequestSummary) -> None:
-    """Queue the row; never blocks the request."""
+    """Charge the key (if any) and queue the log row; never blocks the request."""
+    if summary.key is not None:
+        app[KEYRING].charge(summary.key, summary.cost_usd)
     info = summary.info
     attempts = info.attempts if info is not None else summary.attempts
     app[WRITER].submit(
@@ -42,7 +45,7 @@ def log_request(app: web.Application, summary: RequestSummary) -> None:
         {
             "request_id": summary.request_id,
             "ts": app[CLOCK].time(),
-            "key_name": summary.key_name,
+            "key_name": summary.key.name if summary.key is not None else None,
             "endpoint": summary.endpoint,
             "mode": summary.mode,
             "model": info.model.id if info is not None else None,

@@ -8,8 +8,8 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import aiohttp
 from aiohttp import web
-from aiohttp.test_utils import TestClient, TestServer
 
 from tokenhub.clock import Clock
 from tokenhub.config import LoadedSettings, load_settings
@@ -17,20 +17,18 @@ from tokenhub.schemas import ModelConfig, ProviderConfig
 from tokenhub.server.app import create_app
 from tokenhub.server.keys import GATEWAY
 from tokenhub.sim import Scenario, Simulator, start_simulator
+from tokenhub.testing.inprocess import run_app
 
 
 @dataclass
 class Stack:
-    """The simulator, the app and a test client for it."""
+    """The simulator, the app, a TCP client session and an admin session (Unix socket)."""
 
     sim: Simulator
     app: web.Application
-    client: TestClient[web.Request, web.Application]
-
-    @property
-    def url(self) -> str:
-        """The gateway's base URL (``.../v1`` is the OpenAI SDK base_url)."""
-        return str(self.client.make_url("")).rstrip("/")
+    client: aiohttp.ClientSession
+    admin: aiohttp.ClientSession
+    url: str
 
     @property
     def gateway(self) -> Any:
@@ -68,8 +66,12 @@ async def gateway_stack(
         loaded = _settings(providers, models, settings or {})
         rng = random.Random(seed)  # noqa: S311 (reproducible traffic spreading in tests)
         app = create_app(loaded, rng=rng, environ=environ or {}, clock=clock)
-        async with TestClient(TestServer(app)) as client:
-            yield Stack(sim, app, client)
+        async with (
+            run_app(loaded, app) as running,
+            running.tcp_session() as client,
+            running.unix_session() as admin,
+        ):
+            yield Stack(sim, app, client, admin, running.url)
 
 
 def _settings(

@@ -1,0 +1,1 @@
+"""Consumer API keys: generation, hashing, scopes, rate limits and budgets."""
