@@ -1,8 +1,9 @@
-"""Admin authorisation: the Unix socket's owner, or a bearer admin token over TCP.
+"""Admin authorisation: the Unix socket's owner, a bearer admin token, or a web session.
 
 The socket is created 0600, so reaching it proves the caller runs as the daemon's user
-(as with a container engine's socket). Over TCP a bearer token is required; only its
-SHA-256 is stored, compared in constant time. A wrong or missing token gets a bare 401.
+(as with a container engine's socket). Over TCP a bearer token is required (only its
+SHA-256 is stored, compared in constant time), or a web-admin session cookie obtained by
+logging in with that token (``admin_sessions.py``). Failures get a bare 401.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import secrets
 from aiohttp import web
 
 from tokenhub.errors import UnauthorizedError
+from tokenhub.server.admin_sessions import ADMIN_SESSIONS, COOKIE
 from tokenhub.server.peer import is_unix_socket, peer_uid
 from tokenhub.server.routes import Handler
 
@@ -57,6 +59,9 @@ async def admin_auth_middleware(request: web.Request, handler: Handler) -> web.S
     return await handler(request)
 
 
+LOGIN_PATH = "/admin/v1/session"
+
+
 def authorise_admin(request: web.Request) -> str:
     """Return the actor name for the audit log, or raise UnauthorizedError."""
     if is_unix_socket(request):
@@ -65,4 +70,9 @@ def authorise_admin(request: web.Request) -> str:
     tokens = request.app[ADMIN_TOKENS]
     if scheme.lower() == "bearer" and tokens.verify(token.strip()):
         return f"token:{tokens.token_id}"
+    if request.path == LOGIN_PATH and request.method == "POST":
+        return "login"  # the login handler checks the token itself
+    if COOKIE in request.cookies:
+        session = request.app[ADMIN_SESSIONS].check(request)
+        return f"session:{session.token_id}"
     raise UnauthorizedError("admin authentication required")

@@ -11,6 +11,7 @@ from tokenhub import __version__
 from tokenhub.clock import new_id
 from tokenhub.config import mask_url
 from tokenhub.server.admin_auth import ADMIN_ACTOR, ADMIN_TOKENS, hash_token, new_admin_token
+from tokenhub.server.admin_sessions import ADMIN_SESSIONS
 from tokenhub.server.audit import audit
 from tokenhub.server.errors import json_response
 from tokenhub.server.keys import CLOCK, ENGINE, LISTENERS, SETTINGS, STARTED_AT
@@ -51,6 +52,7 @@ async def rotate_admin_token(request: web.Request) -> web.Response:
     )
     app[ADMIN_TOKENS].token_hash = hash_token(token)
     app[ADMIN_TOKENS].token_id = token_id
+    app[ADMIN_SESSIONS].end_all()
     audit(app, request[ADMIN_ACTOR], "admin_token.rotate", target=token_id)
     return json_response(200, {"token": token, "id": token_id})
 

@@ -25,6 +25,7 @@ from tokenhub.server import (
     admin_keys,
     admin_registry,
     admin_route,
+    admin_session_routes,
     admin_system,
     consumer,
     envelope,
@@ -32,6 +33,7 @@ from tokenhub.server import (
     system,
 )
 from tokenhub.server.admin_auth import ADMIN_TOKENS, AdminTokens, admin_auth_middleware
+from tokenhub.server.admin_sessions import ADMIN_SESSIONS, AdminSessions
 from tokenhub.server.consumer_auth import consumer_auth_middleware
 from tokenhub.server.keys import (
     CLOCK,
@@ -97,10 +99,12 @@ def create_app(
     app[METRICS] = Metrics()
     app[REDACTOR] = redactor
     app[ADMIN_TOKENS] = AdminTokens()
+    app[ADMIN_SESSIONS] = AdminSessions(app[CLOCK])
     app[LISTENERS] = []
     app[STARTED_AT] = app[CLOCK].time()
     routes = RouteTable()
     for module in (
+        admin_session_routes,
         admin_keys,
         system,
         admin_system,

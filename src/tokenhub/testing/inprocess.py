@@ -23,8 +23,8 @@ class RunningApp:
     socket_path: Path
 
     def tcp_session(self) -> aiohttp.ClientSession:
-        """A client session for the TCP listener."""
-        return aiohttp.ClientSession(base_url=self.url)
+        """A client session for the TCP listener (keeps 127.0.0.1 cookies, as browsers do)."""
+        return aiohttp.ClientSession(base_url=self.url, cookie_jar=aiohttp.CookieJar(unsafe=True))
 
     def unix_session(self) -> aiohttp.ClientSession:
         """A client session that connects through the Unix socket."""
