@@ -3,14 +3,16 @@ _tokenhub() {
     local cur="${COMP_WORDS[COMP_CWORD]}" path="tokenhub" words="" i
     for ((i = 1; i < COMP_CWORD; i++)); do
         case "$path ${COMP_WORDS[i]}" in
-            "tokenhub admin"|"tokenhub admin token"|"tokenhub admin token rotate"|"tokenhub config"|"tokenhub config show"|"tokenhub db"|"tokenhub db status"|"tokenhub db upgrade"|"tokenhub keys"|"tokenhub keys create"|"tokenhub keys list"|"tokenhub keys revoke"|"tokenhub keys rotate"|"tokenhub keys show"|"tokenhub models"|"tokenhub models add"|"tokenhub models discover"|"tokenhub models list"|"tokenhub models rm"|"tokenhub models update"|"tokenhub providers"|"tokenhub providers add"|"tokenhub providers list"|"tokenhub providers rm"|"tokenhub providers show"|"tokenhub providers test"|"tokenhub providers update"|"tokenhub route"|"tokenhub route test"|"tokenhub serve"|"tokenhub sim"|"tokenhub status") path="$path ${COMP_WORDS[i]}" ;;
+            "tokenhub admin"|"tokenhub admin token"|"tokenhub admin token rotate"|"tokenhub audit"|"tokenhub audit list"|"tokenhub config"|"tokenhub config show"|"tokenhub db"|"tokenhub db status"|"tokenhub db upgrade"|"tokenhub keys"|"tokenhub keys create"|"tokenhub keys list"|"tokenhub keys revoke"|"tokenhub keys rotate"|"tokenhub keys show"|"tokenhub models"|"tokenhub models add"|"tokenhub models discover"|"tokenhub models list"|"tokenhub models rm"|"tokenhub models update"|"tokenhub providers"|"tokenhub providers add"|"tokenhub providers list"|"tokenhub providers rm"|"tokenhub providers show"|"tokenhub providers test"|"tokenhub providers update"|"tokenhub route"|"tokenhub route test"|"tokenhub serve"|"tokenhub sim"|"tokenhub status") path="$path ${COMP_WORDS[i]}" ;;
         esac
     done
     case "$path" in
-        "tokenhub") words="admin config db keys models providers route serve sim status --version --help" ;;
+        "tokenhub") words="admin audit config db keys models providers route serve sim status --version --help" ;;
         "tokenhub admin") words="token --help" ;;
         "tokenhub admin token") words="rotate --help" ;;
         "tokenhub admin token rotate") words="--json --socket --url --token-file --help" ;;
+        "tokenhub audit") words="list --help" ;;
+        "tokenhub audit list") words="--action --actor --limit --follow --json --socket --url --token-file --help" ;;
         "tokenhub config") words="show --help" ;;
         "tokenhub config show") words="--config --json --help" ;;
         "tokenhub db") words="status upgrade --help" ;;

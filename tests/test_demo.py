@@ -79,3 +79,11 @@ def test_demo_cli_flows(tokenhub_home):
         tested = cli("providers", "test", "sim-vllm")
         assert tested.returncode == 0
         assert "ok" in tested.stdout
+        created = json.loads(cli("keys", "create", "--name", "ci", "--rpm", "60", "--json").stdout)
+        assert created["key"].startswith("th-")
+        listed = cli("keys", "list")
+        assert "ci" in listed.stdout
+        assert created["key"] not in listed.stdout
+        audit = cli("audit", "list")
+        assert "key.create" in audit.stdout
+        assert "ci" in audit.stdout

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from tokenhub import __version__
-from tokenhub.cli import admin, config_cmd, db, keys, models, providers, route, sim
+from tokenhub.cli import admin, audit, config_cmd, db, keys, models, providers, route, sim
 from tokenhub.cli.serve import serve
 from tokenhub.cli.status import status
 
@@ -41,6 +41,7 @@ app.add_typer(providers.app)
 app.add_typer(models.app)
 app.add_typer(route.app)
 app.add_typer(keys.app)
+app.add_typer(audit.app)
 app.add_typer(admin.app)
 sim.register(app)
 

@@ -22,6 +22,7 @@ from tokenhub.providers.kinds import ProviderKinds, default_kinds
 from tokenhub.providers.pool import ProviderPool
 from tokenhub.routing.health import HealthTracker
 from tokenhub.server import (
+    admin_audit,
     admin_keys,
     admin_registry,
     admin_route,
@@ -104,6 +105,7 @@ def create_app(
     app[STARTED_AT] = app[CLOCK].time()
     routes = RouteTable()
     for module in (
+        admin_audit,
         admin_session_routes,
         admin_keys,
         system,

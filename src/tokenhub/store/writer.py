@@ -62,8 +62,7 @@ class BackgroundWriter:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
-        while self._pending:
-            await self.flush()
+        await self.flush_all()
 
     async def flush(self) -> int:
         """Write up to one batch now; return how many rows were written."""
@@ -74,6 +73,11 @@ class BackgroundWriter:
             if batch:
                 await self._write(batch)
             return len(batch)
+
+    async def flush_all(self) -> None:
+        """Write everything queued now (for reads that must see the latest rows)."""
+        while self._pending:
+            await self.flush()
 
     async def _run(self) -> None:
         while True:
