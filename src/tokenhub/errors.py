@@ -235,3 +235,64 @@ class DatabaseUnavailableError(TokenhubError):
 
     type = "database_unavailable"
     status = 503
+
+
+class VaultWrongPasswordError(ForbiddenError):
+    """The vault password did not unwrap the data key; nothing changed.
+
+    403, not 401: the caller's admin credentials were fine, so clients must not treat
+    this as a logout. ``retry_after`` says when the next attempt will be accepted.
+    """
+
+    type = "vault_wrong_password"
+
+    def __init__(self, message: str, *, failed_attempts: int, retry_after: float) -> None:
+        super().__init__(message)
+        self.failed_attempts = failed_attempts
+        self.retry_after = retry_after
+
+    def details(self) -> dict[str, Any]:
+        """How many attempts failed in a row and when the next one is accepted."""
+        return {"failed_attempts": self.failed_attempts, "retry_after": self.retry_after}
+
+
+class VaultThrottledError(RateLimitedError):
+    """Too many wrong vault passwords: attempts are refused until ``retry_after`` passes."""
+
+    type = "vault_throttled"
+
+    def details(self) -> dict[str, Any]:
+        """Seconds until the next attempt is accepted."""
+        return {"retry_after": self.retry_after}
+
+
+class VaultUninitialisedError(ConflictError):
+    """The vault has not been created yet (``init`` first)."""
+
+    type = "vault_uninitialised"
+
+
+class VaultAlreadyInitialisedError(ConflictError):
+    """``init`` was called on a vault that already exists."""
+
+    type = "vault_already_initialised"
+
+
+class VaultWeakPasswordError(InvalidRequestError):
+    """The new vault password is too short; the message says the minimum."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, param="password")
+
+
+class VaultCorruptError(TokenhubError):
+    """Stored vault data is unreadable or failed authentication under the right key."""
+
+    type = "vault_corrupt"
+    status = 500
+
+
+class VaultPasswordFileError(ConfigError):
+    """The vault password file is missing, unreadable or empty (its content never shown)."""
+
+    type = "vault_password_file"
