@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index
+from sqlalchemy import JSON, CheckConstraint, Column, Index, LargeBinary
 from sqlmodel import Field, SQLModel
 
 
@@ -135,3 +135,34 @@ class ApiKeyRow(SQLModel, table=True):
     period_start: float | None = None
     created_at: float
     revoked_at: float | None = None
+
+
+class VaultHeaderRow(SQLModel, table=True):
+    """The vault's singleton header (``id`` is always 1): KDF parameters, wrapped data key.
+
+    ``kdf`` is ``crypto.KdfParams.to_json()`` (salt base64); ``wrapped_key`` is the
+    12-byte AES-GCM nonce followed by the encrypted data key and its 16-byte tag.
+    """
+
+    __tablename__ = "vault_header"
+    __table_args__ = (CheckConstraint("id = 1", name="ck_vault_header_singleton"),)
+
+    id: int = Field(primary_key=True)
+    version: int
+    kdf: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    wrapped_key: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    created_at: float
+    rotated_at: float | None = None
+
+
+class VaultSecretRow(SQLModel, table=True):
+    """One secret encrypted with the vault's data key, addressed by (secret_id, purpose)."""
+
+    __tablename__ = "vault_secrets"
+
+    secret_id: str = Field(primary_key=True, max_length=128)
+    purpose: str = Field(primary_key=True, max_length=64)
+    nonce: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    ciphertext: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    created_at: float
+    updated_at: float
