@@ -3,11 +3,11 @@ _tokenhub() {
     local cur="${COMP_WORDS[COMP_CWORD]}" path="tokenhub" words="" i
     for ((i = 1; i < COMP_CWORD; i++)); do
         case "$path ${COMP_WORDS[i]}" in
-            "tokenhub admin"|"tokenhub admin token"|"tokenhub admin token rotate"|"tokenhub audit"|"tokenhub audit list"|"tokenhub config"|"tokenhub config show"|"tokenhub db"|"tokenhub db status"|"tokenhub db upgrade"|"tokenhub keys"|"tokenhub keys create"|"tokenhub keys list"|"tokenhub keys revoke"|"tokenhub keys rotate"|"tokenhub keys show"|"tokenhub models"|"tokenhub models add"|"tokenhub models discover"|"tokenhub models list"|"tokenhub models rm"|"tokenhub models update"|"tokenhub providers"|"tokenhub providers add"|"tokenhub providers list"|"tokenhub providers rm"|"tokenhub providers show"|"tokenhub providers test"|"tokenhub providers update"|"tokenhub route"|"tokenhub route test"|"tokenhub serve"|"tokenhub sim"|"tokenhub status") path="$path ${COMP_WORDS[i]}" ;;
+            "tokenhub admin"|"tokenhub admin token"|"tokenhub admin token rotate"|"tokenhub audit"|"tokenhub audit list"|"tokenhub config"|"tokenhub config show"|"tokenhub db"|"tokenhub db status"|"tokenhub db upgrade"|"tokenhub events"|"tokenhub health"|"tokenhub keys"|"tokenhub keys create"|"tokenhub keys list"|"tokenhub keys revoke"|"tokenhub keys rotate"|"tokenhub keys show"|"tokenhub logs"|"tokenhub logs requests"|"tokenhub models"|"tokenhub models add"|"tokenhub models discover"|"tokenhub models list"|"tokenhub models rm"|"tokenhub models update"|"tokenhub providers"|"tokenhub providers add"|"tokenhub providers list"|"tokenhub providers rm"|"tokenhub providers show"|"tokenhub providers test"|"tokenhub providers update"|"tokenhub route"|"tokenhub route test"|"tokenhub serve"|"tokenhub sim"|"tokenhub status") path="$path ${COMP_WORDS[i]}" ;;
         esac
     done
     case "$path" in
-        "tokenhub") words="admin audit config db keys models providers route serve sim status --version --help" ;;
+        "tokenhub") words="admin audit config db events health keys logs models providers route serve sim status --version --help" ;;
         "tokenhub admin") words="token --help" ;;
         "tokenhub admin token") words="rotate --help" ;;
         "tokenhub admin token rotate") words="--json --socket --url --token-file --help" ;;
@@ -18,12 +18,16 @@ _tokenhub() {
         "tokenhub db") words="status upgrade --help" ;;
         "tokenhub db status") words="--config --db-url --json --help" ;;
         "tokenhub db upgrade") words="--config --db-url --help" ;;
+        "tokenhub events") words="--follow --count --type --json --socket --url --token-file --help" ;;
+        "tokenhub health") words="--json --socket --url --token-file --help" ;;
         "tokenhub keys") words="create list revoke rotate show --help" ;;
         "tokenhub keys create") words="--name --scopes --budget-usd --period --rpm --models --json --socket --url --token-file --help" ;;
         "tokenhub keys list") words="--json --socket --url --token-file --help" ;;
         "tokenhub keys revoke") words="--socket --url --token-file --help" ;;
         "tokenhub keys rotate") words="--json --socket --url --token-file --help" ;;
         "tokenhub keys show") words="--json --socket --url --token-file --help" ;;
+        "tokenhub logs") words="requests --help" ;;
+        "tokenhub logs requests") words="--model --provider --status --key --limit --follow --json --socket --url --token-file --help" ;;
         "tokenhub models") words="add discover list rm update --help" ;;
         "tokenhub models add") words="--provider --upstream-model --weight --max-context-tokens --max-output-tokens --input-usd-per-mtok --output-usd-per-mtok --expected-latency-ms --alias --capability --disabled --enabled --json --socket --url --token-file --help" ;;
         "tokenhub models discover") words="--add --json --socket --url --token-file --help" ;;

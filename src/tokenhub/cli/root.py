@@ -5,7 +5,18 @@ from __future__ import annotations
 import typer
 
 from tokenhub import __version__
-from tokenhub.cli import admin, audit, config_cmd, db, keys, models, providers, route, sim
+from tokenhub.cli import (
+    admin,
+    audit,
+    config_cmd,
+    db,
+    keys,
+    models,
+    observe,
+    providers,
+    route,
+    sim,
+)
 from tokenhub.cli.serve import serve
 from tokenhub.cli.status import status
 
@@ -35,6 +46,9 @@ def root(
 
 app.command("serve")(serve)
 app.command("status")(status)
+app.command("health")(observe.health)
+app.command("events")(observe.events)
+app.add_typer(observe.logs_app)
 app.add_typer(config_cmd.app)
 app.add_typer(db.app)
 app.add_typer(providers.app)

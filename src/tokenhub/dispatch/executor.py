@@ -20,6 +20,7 @@ from dataclasses import dataclass, replace
 from typing import Protocol, TypeVar
 
 from tokenhub.clock import Clock
+from tokenhub.dispatch.observe import ExecutionObserver
 from tokenhub.errors import (
     AllProvidersFailedError,
     AttemptRecord,
@@ -109,12 +110,18 @@ class Executor:
     """Runs a request through the ranked candidates within an attempt budget."""
 
     def __init__(
-        self, router: Router, health: HealthTracker, source: AdapterSource, clock: Clock
+        self,
+        router: Router,
+        health: HealthTracker,
+        source: AdapterSource,
+        clock: Clock,
+        observer: ExecutionObserver | None = None,
     ) -> None:
         self.router = router
         self.health = health
         self.source = source
         self.clock = clock
+        self.observer = observer or ExecutionObserver(None, None, health)
 
     async def complete(
         self,
@@ -127,8 +134,9 @@ class Executor:
 
         async def call(
             adapter: ProviderAdapter, model: ModelConfig, opts: CallOptions
-        ) -> ChatResponse:
-            return (await adapter.complete(request, model, opts)).response
+        ) -> tuple[ChatResponse, int]:
+            result = await adapter.complete(request, model, opts)
+            return result.response, result.retries
 
         response, info = await self._run(call, route, settings, headers)
         return Completed(info, response, cost_of(info.model, response.usage))
@@ -144,7 +152,7 @@ class Executor:
 
         async def call(
             adapter: ProviderAdapter, model: ModelConfig, opts: CallOptions
-        ) -> tuple[StreamHandle, StreamEvent, AsyncIterator[StreamEvent]]:
+        ) -> tuple[tuple[StreamHandle, StreamEvent, AsyncIterator[StreamEvent]], int]:
             handle = await adapter.open_stream(request, model, opts)
             iterator = aiter(handle.events())
             try:
@@ -155,14 +163,14 @@ class Executor:
             except BaseException:
                 await handle.aclose()
                 raise
-            return handle, first, iterator
+            return (handle, first, iterator), handle.retries
 
         (handle, first, rest), info = await self._run(call, route, settings, headers)
         return Opened(info, handle, first, rest)
 
     async def _run(
         self,
-        call: Callable[[ProviderAdapter, ModelConfig, CallOptions], Awaitable[T]],
+        call: Callable[[ProviderAdapter, ModelConfig, CallOptions], Awaitable[tuple[T, int]]],
         route: RouteRequest,
         settings: RoutingSettings,
         headers: dict[str, str],
@@ -187,17 +195,21 @@ class Executor:
             self.health.begin(provider.id, model.id)
             started = time.perf_counter()
             try:
-                outcome = await call(self.source.adapter(provider.id), model, options)
+                outcome, retries_made = await call(self.source.adapter(provider.id), model, options)
             except ProviderError as exc:
                 elapsed = time.perf_counter() - started
                 attempts.append(_record(model, provider, exc, elapsed))
-                self.health.failure(provider.id, model.id, exc.kind, exc.message, exc.retry_after)
+                changed = self.health.failure(
+                    provider.id, model.id, exc.kind, exc.message, exc.retry_after
+                )
+                self.observer.failed(provider, model, exc, elapsed, changed)
                 if exc.kind is ErrorKind.FATAL:
                     raise
                 route = _next_route(route, model, exc.kind)
                 continue
             elapsed = time.perf_counter() - started
-            self.health.success(provider.id, model.id, elapsed)
+            changed = self.health.success(provider.id, model.id, elapsed)
+            self.observer.succeeded(provider, model, elapsed, retries_made, changed)
             attempts.append(AttemptRecord(model.id, provider.id, "ok", latency_ms=elapsed * 1000))
             info = Attempted(first_decision, model, provider, attempts, candidate.est_cost_usd)
             return outcome, info

@@ -15,12 +15,15 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from tokenhub.clock import Clock
 from tokenhub.dispatch.credentials import Credentials
 from tokenhub.dispatch.executor import Completed, Executor, Opened
+from tokenhub.dispatch.observe import ExecutionObserver
 from tokenhub.errors import (
     ForbiddenError,
     InvalidRequestError,
     ModelNotFoundError,
     TokenhubError,
 )
+from tokenhub.observability.events import EventBus
+from tokenhub.observability.metrics import Metrics
 from tokenhub.providers.base import CallOptions, ProviderAdapter
 from tokenhub.providers.kinds import ProviderKinds
 from tokenhub.providers.pool import ProviderPool
@@ -50,6 +53,8 @@ class Gateway:
         credentials: Credentials,
         clock: Clock,
         rng: random.Random,
+        metrics: Metrics | None = None,
+        events: EventBus | None = None,
     ) -> None:
         self.engine = engine
         self.kinds = kinds
@@ -60,7 +65,9 @@ class Gateway:
         self.registry = Registry()
         self.router = Router(self.registry, health, rng)
         self.routing = RoutingSettings()
-        self.executor = Executor(self.router, health, self, clock)
+        self.events = events
+        observer = ExecutionObserver(metrics, events, health)
+        self.executor = Executor(self.router, health, self, clock, observer)
 
     # -- loading -------------------------------------------------------------------------
 

@@ -1,11 +1,17 @@
 """The one Prometheus registry of a tokenhub process and every metric in it.
 
 Each app gets its own ``CollectorRegistry`` (never the global one), so tests and several
-apps in one process do not share counters. Label sets are bounded: never a request id,
-key, prompt or other free text. Every metric here is documented in docs/METRICS.md.
+apps in one process do not share counters. Label sets are bounded: route templates,
+model and provider ids from the registry, modes, outcomes and error kinds — never a
+request id, key, prompt or other free text. State that already lives elsewhere (health,
+rate limits, vault) is read at scrape time by a collector, costing requests nothing.
+Every metric here is documented in docs/METRICS.md.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 
 from prometheus_client import (
     CollectorRegistry,
@@ -15,7 +21,9 @@ from prometheus_client import (
     Info,
     disable_created_metrics,
 )
+from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import generate_latest
+from prometheus_client.registry import Collector
 
 from tokenhub import __version__
 
@@ -23,6 +31,33 @@ from tokenhub import __version__
 disable_created_metrics()  # type: ignore[no-untyped-call]
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
+TTFT_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30)
+
+
+@dataclass(slots=True)
+class StateSample:
+    """One gauge sample read at scrape time."""
+
+    labels: dict[str, str]
+    value: float
+
+
+StateSource = Callable[[], Iterable[tuple[str, str, list[str], list[StateSample]]]]
+
+
+class _StateCollector(Collector):
+    def __init__(self, source: StateSource) -> None:
+        self._source = source
+
+    def collect(self) -> Iterable[Metric]:
+        for name, doc, labels, samples in self._source():
+            family = GaugeMetricFamily(name, doc, labels=labels)
+            for sample in samples:
+                family.add_metric([sample.labels[k] for k in labels], sample.value)
+            yield family
+
+    def describe(self) -> Iterable[Metric]:
+        return []
 
 
 class Metrics:
@@ -30,9 +65,13 @@ class Metrics:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
+        self._http()
+        self._gateway()
+        self._writer()
+
+    def _http(self) -> None:
         r = self.registry
-        self.build_info = Info("tokenhub_build", "Tokenhub version.", registry=r)
-        self.build_info.info({"version": __version__})
+        Info("tokenhub_build", "Tokenhub version.", registry=r).info({"version": __version__})
         self.http_requests = Counter(
             "tokenhub_http_requests_total",
             "HTTP requests answered, by route template, method and status code.",
@@ -41,16 +80,88 @@ class Metrics:
         )
         self.http_duration = Histogram(
             "tokenhub_http_request_duration_seconds",
-            "Time from request received to response sent, by route template.",
+            "Time from request received to response returned, by route template.",
             ["route"],
             buckets=LATENCY_BUCKETS,
             registry=r,
         )
         self.in_flight = Gauge(
-            "tokenhub_http_in_flight_requests",
-            "HTTP requests being handled right now.",
+            "tokenhub_http_in_flight_requests", "HTTP requests being handled now.", registry=r
+        )
+
+    def _gateway(self) -> None:
+        r = self.registry
+        self.requests = Counter(
+            "tokenhub_requests_total",
+            "Consumer requests by endpoint, mode, answering model and provider, and outcome.",
+            ["endpoint", "mode", "model", "provider", "outcome"],
             registry=r,
         )
+        self.request_duration = Histogram(
+            "tokenhub_request_duration_seconds",
+            "Consumer request time including every attempt (streams: to the last byte).",
+            ["endpoint"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.upstream_duration = Histogram(
+            "tokenhub_upstream_duration_seconds",
+            "Time of one upstream attempt (streams: to the first event).",
+            ["provider", "model", "outcome"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.ttft = Histogram(
+            "tokenhub_time_to_first_token_seconds",
+            "Streams: time from request received to the first event sent to the client.",
+            ["provider", "model"],
+            buckets=TTFT_BUCKETS,
+            registry=r,
+        )
+        self.tokens = Counter(
+            "tokenhub_tokens_total",
+            "Tokens reported by providers, by direction (input or output).",
+            ["direction", "model", "provider"],
+            registry=r,
+        )
+        self.cost = Counter(
+            "tokenhub_cost_usd_total",
+            "Cost in US dollars from provider-reported usage and model prices.",
+            ["model", "provider"],
+            registry=r,
+        )
+        self.failovers = Counter(
+            "tokenhub_failovers_total",
+            "Attempts that failed and moved the request on, by error kind.",
+            ["reason"],
+            registry=r,
+        )
+        self.escalations = Counter(
+            "tokenhub_escalations_total",
+            "Failovers to a larger-context model, by reason.",
+            ["reason"],
+            registry=r,
+        )
+        self.retries = Counter(
+            "tokenhub_upstream_retries_total",
+            "Retries made by adapters (same upstream, after a transient error).",
+            ["provider"],
+            registry=r,
+        )
+        self.orchestration_steps = Counter(
+            "tokenhub_orchestration_steps_total",
+            "Orchestration steps run, by mode and role.",
+            ["mode", "role"],
+            registry=r,
+        )
+        self.events_dropped = Counter(
+            "tokenhub_events_dropped_total",
+            "Events a slow event-stream subscriber missed.",
+            registry=r,
+        )
+
+    def _writer(self) -> None:
+        r = self.registry
         self.writer_queue_depth = Gauge(
             "tokenhub_writer_queue_depth",
             "Rows waiting in the background writer's queue.",
@@ -74,6 +185,10 @@ class Metrics:
             buckets=LATENCY_BUCKETS,
             registry=r,
         )
+
+    def add_state_source(self, source: StateSource) -> None:
+        """Expose gauges computed from live state at scrape time."""
+        self.registry.register(_StateCollector(source))
 
     def render(self) -> bytes:
         """The registry in Prometheus text exposition format."""

@@ -16,6 +16,7 @@ from tokenhub.clock import Clock, SystemClock, new_id
 from tokenhub.config import LoadedSettings
 from tokenhub.dispatch.credentials import Credentials
 from tokenhub.dispatch.gateway import Gateway
+from tokenhub.observability.events import EventBus
 from tokenhub.observability.metrics import Metrics
 from tokenhub.observability.redaction import DEFAULT_REDACTOR, Redactor
 from tokenhub.providers.kinds import ProviderKinds, default_kinds
@@ -24,6 +25,7 @@ from tokenhub.routing.health import HealthTracker
 from tokenhub.server import (
     admin_audit,
     admin_keys,
+    admin_observe,
     admin_registry,
     admin_route,
     admin_session_routes,
@@ -39,6 +41,7 @@ from tokenhub.server.consumer_auth import consumer_auth_middleware
 from tokenhub.server.keys import (
     CLOCK,
     ENGINE,
+    EVENTS,
     GATEWAY,
     KEYRING,
     LISTENERS,
@@ -50,6 +53,7 @@ from tokenhub.server.keys import (
     STARTED_AT,
     WRITER,
 )
+from tokenhub.server.metrics_state import register_state_metrics
 from tokenhub.server.middleware import (
     body_limit_middleware,
     error_middleware,
@@ -98,6 +102,7 @@ def create_app(
     app[CLOCK] = clock or SystemClock()
     app[NEW_ID] = id_source
     app[METRICS] = Metrics()
+    app[EVENTS] = EventBus(app[CLOCK], on_drop=app[METRICS].events_dropped.inc)
     app[REDACTOR] = redactor
     app[ADMIN_TOKENS] = AdminTokens()
     app[ADMIN_SESSIONS] = AdminSessions(app[CLOCK])
@@ -106,6 +111,7 @@ def create_app(
     routes = RouteTable()
     for module in (
         admin_audit,
+        admin_observe,
         admin_session_routes,
         admin_keys,
         system,
@@ -119,6 +125,8 @@ def create_app(
         module.add_routes(routes)
     app[ROUTES] = routes
     routes.install(app)
+    register_state_metrics(app)
+    app.on_shutdown.append(_close_event_streams)
     app.cleanup_ctx.append(_database(migrate=migrate))
     app.cleanup_ctx.append(_writer)
     app.cleanup_ctx.append(_keyring)
@@ -169,6 +177,8 @@ def _gateway(
                 credentials=credentials,
                 clock=clock,
                 rng=rng,
+                metrics=app[METRICS],
+                events=app[EVENTS],
             )
             settings = app[SETTINGS].settings
             if await current_revision(app[ENGINE]) == head_revision():
@@ -183,6 +193,11 @@ def _gateway(
                     await prober
 
     return gateway
+
+
+async def _close_event_streams(app: web.Application) -> None:
+    # Before in-flight handlers are awaited, so open event streams do not hold up shutdown.
+    app[EVENTS].close()
 
 
 async def _load_state(app: web.Application) -> None:

@@ -6,7 +6,7 @@ from typing import Any
 
 from aiohttp import web
 
-from tokenhub.server.keys import CLOCK, REDACTOR, WRITER
+from tokenhub.server.keys import CLOCK, EVENTS, REDACTOR, WRITER
 from tokenhub.store.tables import AuditRow
 
 AUDIT = AuditRow.__table__  # type: ignore[attr-defined]
@@ -21,7 +21,8 @@ def audit(
     outcome: str = "ok",
     details: dict[str, Any] | None = None,
 ) -> None:
-    """Queue one audit row; details pass through the redactor first."""
+    """Queue one audit row (details redacted) and publish it as an ``admin.action`` event."""
+    app[EVENTS].publish("admin.action", actor=actor, action=action, target=target, outcome=outcome)
     app[WRITER].submit(
         AUDIT,
         {

@@ -120,6 +120,8 @@ async def _stream(
             elif isinstance(event, StreamEnd):
                 summary.usage = event.usage
             await response.write(encoder.encode(event))
+            if summary.ttft_s is None:
+                summary.ttft_s = time.perf_counter() - started
     except ProviderError as exc:
         _mid_stream_failure(request, summary, opened, exc)
         await response.write(flavour.stream_error(exc.type, exc.message))

@@ -11,6 +11,7 @@ from tokenhub.auth.keyring import KeyRing
 from tokenhub.clock import Clock
 from tokenhub.config import LoadedSettings
 from tokenhub.dispatch.gateway import Gateway
+from tokenhub.observability.events import EventBus
 from tokenhub.observability.metrics import Metrics
 from tokenhub.observability.redaction import Redactor
 from tokenhub.server.routes import RouteTable
@@ -28,3 +29,4 @@ STARTED_AT = web.AppKey("started_at", float)
 LISTENERS = web.AppKey("listeners", list[str])
 GATEWAY = web.AppKey("gateway", Gateway)
 KEYRING = web.AppKey("keyring", KeyRing)
+EVENTS = web.AppKey("events", EventBus)

@@ -9,7 +9,7 @@ from aiohttp import web
 from tokenhub.auth.apikeys import ApiKey
 from tokenhub.dispatch.executor import Attempted
 from tokenhub.errors import AttemptRecord
-from tokenhub.server.keys import CLOCK, KEYRING, WRITER
+from tokenhub.server.keys import CLOCK, EVENTS, KEYRING, METRICS, WRITER
 from tokenhub.store.tables import RequestLogRow
 from tokenhub.types import Usage
 
@@ -31,13 +31,19 @@ class RequestSummary:
     usage: Usage = field(default_factory=Usage)
     cost_usd: float = 0.0
     latency_ms: float = 0.0
+    ttft_s: float | None = None
     key: ApiKey | None = None
 
 
 def log_request(app: web.Application, summary: RequestSummary) -> None:
-    """Charge the key (if any) and queue the log row; never blocks the request."""
+    """Record a finished request: charge its key, count it, publish it, queue its row.
+
+    The one place a request's outcome goes; nothing here waits on I/O.
+    """
     if summary.key is not None:
         app[KEYRING].charge(summary.key, summary.cost_usd)
+    _count(app, summary)
+    _publish(app, summary)
     info = summary.info
     attempts = info.attempts if info is not None else summary.attempts
     app[WRITER].submit(
@@ -59,4 +65,44 @@ def log_request(app: web.Application, summary: RequestSummary) -> None:
             "cost_usd": summary.cost_usd,
             "latency_ms": round(summary.latency_ms, 3),
         },
+    )
+
+
+def _count(app: web.Application, summary: RequestSummary) -> None:
+    metrics = app[METRICS]
+    info = summary.info
+    model = info.model.id if info is not None else "none"
+    provider = info.provider.id if info is not None else "none"
+    outcome = summary.status if summary.error_type is None else summary.error_type
+    labels = (summary.endpoint, summary.mode or "none", model, provider, outcome)
+    metrics.requests.labels(*labels).inc()
+    metrics.request_duration.labels(summary.endpoint).observe(summary.latency_ms / 1000)
+    if info is None:
+        return
+    if summary.usage.input_tokens:
+        metrics.tokens.labels("input", model, provider).inc(summary.usage.input_tokens)
+    if summary.usage.output_tokens:
+        metrics.tokens.labels("output", model, provider).inc(summary.usage.output_tokens)
+    if summary.cost_usd:
+        metrics.cost.labels(model, provider).inc(summary.cost_usd)
+    if summary.ttft_s is not None:
+        metrics.ttft.labels(provider, model).observe(summary.ttft_s)
+
+
+def _publish(app: web.Application, summary: RequestSummary) -> None:
+    info = summary.info
+    attempts = info.attempts if info is not None else summary.attempts
+    app[EVENTS].publish(
+        "routing.decision",
+        request_id=summary.request_id,
+        endpoint=summary.endpoint,
+        mode=summary.mode,
+        model=info.model.id if info is not None else None,
+        provider=info.provider.id if info is not None else None,
+        reason=info.decision.reason if info is not None else None,
+        status=summary.status,
+        error_type=summary.error_type,
+        attempts=len(attempts),
+        cost_usd=round(summary.cost_usd, 8),
+        latency_ms=round(summary.latency_ms, 3),
     )

@@ -1,0 +1,164 @@
+"""``tokenhub events``, ``tokenhub health`` and ``tokenhub logs``: what the daemon is doing."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+import orjson
+import typer
+
+from tokenhub.cli.common import (
+    JsonOpt,
+    SocketOpt,
+    TokenFileOpt,
+    UrlOpt,
+    console,
+    handle_errors,
+    make_client,
+    print_json,
+    print_table,
+)
+
+logs_app = typer.Typer(name="logs", help="Logs kept by the daemon.", no_args_is_help=True)
+FOLLOW_POLL_S = 1.0
+
+
+@handle_errors
+def events(
+    follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing (default).")] = True,
+    count: Annotated[
+        int | None, typer.Option(help="Stop after this many events.", show_default=False)
+    ] = None,
+    type_: Annotated[
+        str | None, typer.Option("--type", help="Only events of this type.", show_default=False)
+    ] = None,
+    json: JsonOpt = False,
+    socket: SocketOpt = None,
+    url: UrlOpt = None,
+    token_file: TokenFileOpt = None,
+) -> None:
+    """Print live events: routing decisions, failovers, health changes, admin actions."""
+    del follow  # the stream is live by nature; the flag exists for symmetry with logs
+    seen = 0
+    name = ""
+    try:
+        for line in make_client(socket, url, token_file).stream_lines("/admin/v1/events"):
+            if line.startswith("event: "):
+                name = line[len("event: ") :]
+            elif (
+                line.startswith("data: ")
+                and name not in ("hello", "")
+                and (type_ is None or name == type_)
+            ):
+                _print_event(orjson.loads(line[len("data: ") :]), json=json)
+                seen += 1
+                if count is not None and seen >= count:
+                    return
+    except KeyboardInterrupt:
+        return
+
+
+def _print_event(event: dict[str, Any], *, json: bool) -> None:
+    if json:
+        print_json(event)
+        return
+    when = time.strftime("%H:%M:%S", time.localtime(event.pop("ts")))
+    event.pop("seq", None)
+    kind = event.pop("type")
+    fields = " ".join(f"{k}={v}" for k, v in event.items() if v is not None)
+    console.print(f"{when} {kind:<20} {fields}", markup=False)
+
+
+@handle_errors
+def health(
+    json: JsonOpt = False,
+    socket: SocketOpt = None,
+    url: UrlOpt = None,
+    token_file: TokenFileOpt = None,
+) -> None:
+    """Every provider and model: state, error rate, latency, cooldown left, last error."""
+    report = make_client(socket, url, token_file).get("/admin/v1/health")
+    if json:
+        print_json(report)
+        return
+    columns = ["id", "state", "error rate", "latency ms", "cooldown s", "last error"]
+    for title, key in (("providers", "providers"), ("models", "models")):
+        rows = [
+            [
+                r["id"],
+                r["state"],
+                f"{r['error_rate']:.1%}",
+                r["latency_ms"] if r["latency_ms"] is not None else "-",
+                r["cooldown_left_s"] or "-",
+                r["last_error"] or "-",
+            ]
+            for r in report[key]
+        ]
+        print_table(title, columns, rows)
+
+
+@logs_app.command("requests")
+@handle_errors
+def requests(
+    model: Annotated[str | None, typer.Option(show_default=False)] = None,
+    provider: Annotated[str | None, typer.Option(show_default=False)] = None,
+    status: Annotated[
+        str | None, typer.Option(help="ok, error or client_closed.", show_default=False)
+    ] = None,
+    key: Annotated[str | None, typer.Option(help="API key name.", show_default=False)] = None,
+    limit: Annotated[int, typer.Option(help="Rows to show.")] = 50,
+    follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing new rows.")] = False,
+    json: JsonOpt = False,
+    socket: SocketOpt = None,
+    url: UrlOpt = None,
+    token_file: TokenFileOpt = None,
+) -> None:
+    """Recent requests: model, provider, attempts, tokens, cost, latency, status."""
+    client = make_client(socket, url, token_file)
+    filters = {"model": model, "provider": provider, "status": status, "key": key}
+    query = {k: v for k, v in filters.items() if v is not None}
+    rows = client.get(f"/admin/v1/requests?{urlencode({**query, 'limit': limit})}")["data"]
+    rows.reverse()
+    _print_requests(rows, json=json, header=True)
+    if not follow:
+        return
+    last = max((r["id"] for r in rows), default=0)
+    try:
+        while True:
+            time.sleep(FOLLOW_POLL_S)
+            new = client.get(f"/admin/v1/requests?{urlencode({**query, 'after': last})}")["data"]
+            if new:
+                last = new[-1]["id"]
+                _print_requests(new, json=json, header=False)
+    except KeyboardInterrupt:
+        return
+
+
+def _print_requests(rows: list[dict[str, Any]], *, json: bool, header: bool) -> None:
+    if json:
+        for row in rows:
+            print_json(row)
+        return
+    cells = [_request_cells(r) for r in rows]
+    if header:
+        columns = ["when", "endpoint", "model", "provider", "tries", "tokens", "$", "ms", "status"]
+        print_table(None, columns, cells)
+        return
+    for cell_row in cells:
+        console.print("  ".join(str(c) for c in cell_row), markup=False)
+
+
+def _request_cells(row: dict[str, Any]) -> list[Any]:
+    return [
+        time.strftime("%H:%M:%S", time.localtime(row["ts"])),
+        row["endpoint"],
+        row["model"] or "-",
+        row["provider"] or "-",
+        len(row["attempts"]),
+        f"{row['input_tokens']}+{row['output_tokens']}",
+        f"{row['cost_usd']:.6f}",
+        f"{row['latency_ms']:.0f}",
+        row["status"] if row["error_type"] is None else row["error_type"],
+    ]

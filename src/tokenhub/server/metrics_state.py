@@ -1,0 +1,85 @@
+"""Gauges read from live state at scrape time: health, circuits, rate limits, streams."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from aiohttp import web
+
+from tokenhub.observability.metrics import StateSample
+from tokenhub.routing.health import (
+    CREDENTIAL_INVALID,
+    DEGRADED,
+    DOWN,
+    HALF_OPEN,
+    HEALTHY,
+    RATE_LIMITED,
+)
+from tokenhub.server.keys import EVENTS, GATEWAY, METRICS
+
+STATES = (HEALTHY, DEGRADED, DOWN, HALF_OPEN, RATE_LIMITED, CREDENTIAL_INVALID)
+CIRCUIT = {HEALTHY: 0.0, DEGRADED: 0.0, HALF_OPEN: 0.5}
+
+Family = tuple[str, str, list[str], list[StateSample]]
+
+
+def register_state_metrics(app: web.Application) -> None:
+    """Attach the scrape-time collector to the app's registry."""
+    app[METRICS].add_state_source(lambda: families(app))
+
+
+def families(app: web.Application) -> Iterable[Family]:
+    """Every state gauge family, computed now."""
+    if GATEWAY not in app:
+        return []
+    gateway = app[GATEWAY]
+    tracker = gateway.health
+    now = tracker.clock.monotonic()
+    health: list[StateSample] = []
+    circuit: list[StateSample] = []
+    remaining: list[StateSample] = []
+    for provider_id, entry in sorted(gateway.registry.providers.items()):
+        record = tracker.provider(provider_id)
+        record.blocked_reason(now)
+        health.extend(
+            StateSample({"provider": provider_id, "state": state}, float(record.state == state))
+            for state in STATES
+        )
+        circuit.append(StateSample({"provider": provider_id}, CIRCUIT.get(record.state, 1.0)))
+        adapter = gateway.pool.get(provider_id) if provider_id in gateway.pool else None
+        snapshot = adapter.ratelimit if adapter is not None else None
+        seen = {
+            "requests": snapshot.remaining_requests if snapshot else None,
+            "tokens": snapshot.remaining_tokens if snapshot else None,
+        }
+        remaining.extend(
+            StateSample({"provider": provider_id, "kind": kind}, float(value))
+            for kind, value in seen.items()
+            if value is not None and entry.config.enabled
+        )
+    return [
+        (
+            "tokenhub_provider_health_state",
+            "1 for the provider's current health state.",
+            ["provider", "state"],
+            health,
+        ),
+        (
+            "tokenhub_provider_circuit_state",
+            "Circuit breaker: 0 closed, 0.5 half-open, 1 open.",
+            ["provider"],
+            circuit,
+        ),
+        (
+            "tokenhub_ratelimit_remaining",
+            "Provider rate-limit headroom as last reported.",
+            ["provider", "kind"],
+            remaining,
+        ),
+        (
+            "tokenhub_event_subscribers",
+            "Clients connected to the event stream.",
+            [],
+            [StateSample({}, float(app[EVENTS].subscribers))],
+        ),
+    ]

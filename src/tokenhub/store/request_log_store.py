@@ -1,0 +1,70 @@
+"""Reading and pruning the request log."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from tokenhub.store.tables import RequestLogRow
+
+LOG = RequestLogRow.__table__  # type: ignore[attr-defined]
+
+
+@dataclass(slots=True)
+class RequestQuery:
+    """Filters and a cursor (``before`` pages back, ``after`` follows new rows)."""
+
+    model: str | None = None
+    provider: str | None = None
+    status: str | None = None
+    endpoint: str | None = None
+    key: str | None = None
+    mode: str | None = None
+    request_id: str | None = None
+    since: float | None = None
+    until: float | None = None
+    before: int | None = None
+    after: int | None = None
+    limit: int = 100
+
+
+async def query_requests(engine: AsyncEngine, q: RequestQuery) -> list[dict[str, Any]]:
+    """Matching rows, newest first (oldest first when following with ``after``)."""
+    stmt = select(LOG)
+    for column, value in (
+        (LOG.c.model, q.model),
+        (LOG.c.provider, q.provider),
+        (LOG.c.endpoint, q.endpoint),
+        (LOG.c.key_name, q.key),
+        (LOG.c.mode, q.mode),
+        (LOG.c.request_id, q.request_id),
+    ):
+        if value is not None:
+            stmt = stmt.where(column == value)
+    if q.status == "error":
+        stmt = stmt.where(LOG.c.status != "ok")
+    elif q.status is not None:
+        stmt = stmt.where(LOG.c.status == q.status)
+    if q.since is not None:
+        stmt = stmt.where(LOG.c.ts >= q.since)
+    if q.until is not None:
+        stmt = stmt.where(LOG.c.ts < q.until)
+    if q.before is not None:
+        stmt = stmt.where(LOG.c.id < q.before)
+    if q.after is not None:
+        stmt = stmt.where(LOG.c.id > q.after).order_by(LOG.c.id.asc())
+    else:
+        stmt = stmt.order_by(LOG.c.id.desc())
+    async with engine.connect() as conn:
+        rows = (await conn.execute(stmt.limit(q.limit))).mappings().all()
+    return [dict(row) for row in rows]
+
+
+async def prune_requests(engine: AsyncEngine, older_than: float) -> int:
+    """Delete rows older than ``older_than`` (UNIX seconds); return how many."""
+    async with engine.begin() as conn:
+        result = await conn.execute(delete(LOG).where(LOG.c.ts < older_than))
+    return int(result.rowcount or 0)
