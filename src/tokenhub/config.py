@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 import orjson
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from tokenhub.errors import ConfigError
@@ -68,6 +68,26 @@ class HealthSettings(_Section):
     error_alpha: float = Field(0.1, gt=0, le=1)
 
 
+class TsdbSettings(_Section):
+    """The embedded time-series store: how long each resolution is kept (docs/METRICS.md)."""
+
+    # 10-second buckets; kept at least an hour so every minute is rolled up before pruning.
+    raw_retention_s: float = Field(86_400.0, ge=3600)
+    minute_retention_s: float = Field(7 * 86_400.0, ge=3600)
+    hour_retention_s: float = Field(90 * 86_400.0, ge=3600)
+    # How often complete minutes and hours are rolled up and expired rows deleted.
+    maintenance_interval_s: float = Field(60.0, gt=0, le=3600)
+
+    @model_validator(mode="after")
+    def _coarser_lives_longer(self) -> TsdbSettings:
+        if not self.raw_retention_s <= self.minute_retention_s <= self.hour_retention_s:
+            raise ValueError(
+                "retentions must not shrink with resolution:"
+                " raw_retention_s <= minute_retention_s <= hour_retention_s"
+            )
+        return self
+
+
 class AuthSettings(_Section):
     """Who may call the consumer API."""
 
@@ -93,6 +113,7 @@ class Settings(BaseSettings):
     writer: WriterSettings = WriterSettings()
     health: HealthSettings = HealthSettings()
     auth: AuthSettings = AuthSettings()
+    tsdb: TsdbSettings = TsdbSettings()
     providers: list[ProviderConfig] = []
     models: list[ModelConfig] = []
 
