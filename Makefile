@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test venv lint typecheck pytest system-deps completions docs bench bench-micro clean
+.PHONY: run test venv lint typecheck pytest system-deps completions docs bench bench-peers bench-micro clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -43,6 +43,19 @@ docs: venv
 ## Microbenchmarks (pytest-benchmark): routing, estimation, translation. Not part of `make test`.
 bench-micro: venv
 	$(BIN)/pytest bench/micro --benchmark-enable --benchmark-columns=min,median,mean,ops -p no:cacheprovider
+
+## Gateway benchmark (bench/README.md): tokenhub against the upstream directly and a lean
+## aiohttp floor, with wrk. BENCH_QUICK=1: short runs (~2 min). BENCH_SOAK=1: add the
+## 10-minute soak. Results: bench/results/latest.{md,json,png}.
+bench: venv
+	@scripts/install-bench-deps.sh
+	BENCH_QUICK=$(BENCH_QUICK) BENCH_SOAK=$(BENCH_SOAK) $(BIN)/python bench/run.py
+
+## The same, with LiteLLM's proxy as a peer (pinned, in its own venv bench/.venv-litellm).
+bench-peers: venv
+	@scripts/install-bench-deps.sh
+	@bench/peers/install-litellm.sh
+	BENCH_QUICK=$(BENCH_QUICK) BENCH_SOAK=$(BENCH_SOAK) $(BIN)/python bench/run.py --peers
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache

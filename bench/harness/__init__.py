@@ -1,0 +1,1 @@
+"""The benchmark harness behind ``make bench`` (bench/run.py); pure parts are unit-tested."""
