@@ -166,3 +166,29 @@ class VaultSecretRow(SQLModel, table=True):
     ciphertext: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     created_at: float
     updated_at: float
+
+
+class TsdbPointRow(SQLModel, table=True):
+    """One TSDB bucket: a (model, provider) series over [ts, ts + tier) seconds.
+
+    ``tier`` is the resolution in seconds (10, 60 or 3600). ``rolled`` marks a 10 s or
+    1 min bucket already merged into the next tier, so each bucket is rolled up once
+    and late rows are still picked up. Histograms are ``tsdb_hist.encode`` pairs.
+    """
+
+    __tablename__ = "tsdb_points"
+    __table_args__ = (Index("ix_tsdb_points_tier_ts", "tier", "ts"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    tier: int
+    ts: float
+    model: str = Field(max_length=128)
+    provider: str = Field(max_length=128)
+    rolled: bool = False
+    count: int
+    errors: int
+    input_tokens: int
+    output_tokens: int
+    cost_usd: float
+    latency: list[list[int]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    ttft: list[list[int]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
