@@ -3,11 +3,11 @@ _tokenhub() {
     local cur="${COMP_WORDS[COMP_CWORD]}" path="tokenhub" words="" i
     for ((i = 1; i < COMP_CWORD; i++)); do
         case "$path ${COMP_WORDS[i]}" in
-            "tokenhub admin"|"tokenhub admin token"|"tokenhub admin token rotate"|"tokenhub audit"|"tokenhub audit list"|"tokenhub config"|"tokenhub config show"|"tokenhub db"|"tokenhub db status"|"tokenhub db upgrade"|"tokenhub events"|"tokenhub health"|"tokenhub keys"|"tokenhub keys create"|"tokenhub keys list"|"tokenhub keys revoke"|"tokenhub keys rotate"|"tokenhub keys show"|"tokenhub logs"|"tokenhub logs requests"|"tokenhub models"|"tokenhub models add"|"tokenhub models discover"|"tokenhub models list"|"tokenhub models rm"|"tokenhub models update"|"tokenhub providers"|"tokenhub providers add"|"tokenhub providers list"|"tokenhub providers rm"|"tokenhub providers show"|"tokenhub providers test"|"tokenhub providers update"|"tokenhub route"|"tokenhub route test"|"tokenhub serve"|"tokenhub sim"|"tokenhub status") path="$path ${COMP_WORDS[i]}" ;;
+            "tokenhub admin"|"tokenhub admin token"|"tokenhub admin token rotate"|"tokenhub audit"|"tokenhub audit list"|"tokenhub config"|"tokenhub config show"|"tokenhub db"|"tokenhub db status"|"tokenhub db upgrade"|"tokenhub events"|"tokenhub health"|"tokenhub keys"|"tokenhub keys create"|"tokenhub keys list"|"tokenhub keys revoke"|"tokenhub keys rotate"|"tokenhub keys show"|"tokenhub logs"|"tokenhub logs requests"|"tokenhub models"|"tokenhub models add"|"tokenhub models discover"|"tokenhub models list"|"tokenhub models rm"|"tokenhub models update"|"tokenhub providers"|"tokenhub providers add"|"tokenhub providers list"|"tokenhub providers rm"|"tokenhub providers set-key"|"tokenhub providers show"|"tokenhub providers test"|"tokenhub providers update"|"tokenhub route"|"tokenhub route test"|"tokenhub serve"|"tokenhub sim"|"tokenhub status"|"tokenhub vault"|"tokenhub vault init"|"tokenhub vault lock"|"tokenhub vault rotate-password"|"tokenhub vault status"|"tokenhub vault unlock") path="$path ${COMP_WORDS[i]}" ;;
         esac
     done
     case "$path" in
-        "tokenhub") words="admin audit config db events health keys logs models providers route serve sim status --version --help" ;;
+        "tokenhub") words="admin audit config db events health keys logs models providers route serve sim status vault --version --help" ;;
         "tokenhub admin") words="token --help" ;;
         "tokenhub admin token") words="rotate --help" ;;
         "tokenhub admin token rotate") words="--json --socket --url --token-file --help" ;;
@@ -34,10 +34,11 @@ _tokenhub() {
         "tokenhub models list") words="--json --socket --url --token-file --help" ;;
         "tokenhub models rm") words="--socket --url --token-file --help" ;;
         "tokenhub models update") words="--provider --upstream-model --weight --max-context-tokens --max-output-tokens --input-usd-per-mtok --output-usd-per-mtok --expected-latency-ms --alias --capability --disabled --enabled --json --socket --url --token-file --help" ;;
-        "tokenhub providers") words="add list rm show test update --help" ;;
-        "tokenhub providers add") words="--type --base-url --credential --timeout-s --header --disabled --enabled --json --socket --url --token-file --help" ;;
+        "tokenhub providers") words="add list rm set-key show test update --help" ;;
+        "tokenhub providers add") words="--type --base-url --credential --timeout-s --header --disabled --enabled --key-stdin --json --socket --url --token-file --help" ;;
         "tokenhub providers list") words="--json --socket --url --token-file --help" ;;
         "tokenhub providers rm") words="--socket --url --token-file --help" ;;
+        "tokenhub providers set-key") words="--key-stdin --socket --url --token-file --help" ;;
         "tokenhub providers show") words="--json --socket --url --token-file --help" ;;
         "tokenhub providers test") words="--json --socket --url --token-file --help" ;;
         "tokenhub providers update") words="--type --base-url --credential --timeout-s --header --disabled --enabled --json --socket --url --token-file --help" ;;
@@ -46,6 +47,12 @@ _tokenhub() {
         "tokenhub serve") words="--host --port --socket --db-url --config --log-level --demo --newcomer --help" ;;
         "tokenhub sim") words="--scenario --host --port --help" ;;
         "tokenhub status") words="--json --socket --url --token-file --help" ;;
+        "tokenhub vault") words="init lock rotate-password status unlock --help" ;;
+        "tokenhub vault init") words="--password-stdin --json --socket --url --token-file --help" ;;
+        "tokenhub vault lock") words="--json --socket --url --token-file --help" ;;
+        "tokenhub vault rotate-password") words="--password-stdin --json --socket --url --token-file --help" ;;
+        "tokenhub vault status") words="--json --socket --url --token-file --help" ;;
+        "tokenhub vault unlock") words="--password-stdin --json --socket --url --token-file --help" ;;
     esac
     COMPREPLY=($(compgen -W "$words" -- "$cur"))
 }

@@ -88,6 +88,17 @@ class TsdbSettings(_Section):
         return self
 
 
+class VaultSettings(_Section):
+    """The credential vault (docs/SECURITY.md)."""
+
+    # Lock (drop the key from memory) after this long without using it; 0 never.
+    idle_timeout_s: float = Field(1800.0, ge=0, le=7 * 86_400)
+    # Argon2id cost for new vaults and password rotations (RFC 9106 option 2 by default).
+    kdf_memory_kib: int = Field(65_536, ge=8_192, le=4_194_304)
+    kdf_iterations: int = Field(3, ge=1, le=100)
+    kdf_parallelism: int = Field(4, ge=1, le=64)
+
+
 class AuthSettings(_Section):
     """Who may call the consumer API."""
 
@@ -113,6 +124,7 @@ class Settings(BaseSettings):
     writer: WriterSettings = WriterSettings()
     health: HealthSettings = HealthSettings()
     auth: AuthSettings = AuthSettings()
+    vault: VaultSettings = VaultSettings()
     tsdb: TsdbSettings = TsdbSettings()
     providers: list[ProviderConfig] = []
     models: list[ModelConfig] = []

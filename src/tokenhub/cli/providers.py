@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Annotated, Any
 
 import typer
@@ -74,6 +75,12 @@ def _header(text: str) -> tuple[str, str]:
     return name.strip(), value.strip()
 
 
+KeyStdinOpt = Annotated[
+    bool,
+    typer.Option("--key-stdin", help="Read the provider's API key from stdin (escrowed)."),
+]
+
+
 @app.command("add")
 @handle_errors
 def add(
@@ -84,15 +91,49 @@ def add(
     timeout_s: TimeoutOpt = None,
     header: HeaderOpt = None,
     enabled: EnabledOpt = None,
+    key_stdin: KeyStdinOpt = False,
     json: JsonOpt = False,
     socket: SocketOpt = None,
     url: UrlOpt = None,
     token_file: TokenFileOpt = None,
 ) -> None:
-    """Register a provider."""
+    """Register a provider; with --key-stdin (or credential escrow) its key goes in the vault."""
+    if key_stdin and credential is None:
+        credential = "escrow"
     data = {"id": provider_id, **_fields(type_, base_url, credential, timeout_s, header, enabled)}
-    result = make_client(socket, url, token_file).post("/admin/v1/providers", data)
+    client = make_client(socket, url, token_file)
+    key = _read_key(provider_id, from_stdin=key_stdin) if credential == "escrow" else None
+    result = client.post("/admin/v1/providers", data)
+    if key is not None:
+        client.request("PUT", f"/admin/v1/providers/{provider_id}/key", {"key": key})
     _show_one(result, json)
+
+
+@app.command("set-key")
+@handle_errors
+def set_key(
+    provider_id: Annotated[str, typer.Argument(metavar="ID")],
+    key_stdin: KeyStdinOpt = False,
+    socket: SocketOpt = None,
+    url: UrlOpt = None,
+    token_file: TokenFileOpt = None,
+) -> None:
+    """Escrow (or replace) a provider's API key in the vault; the vault must be unlocked."""
+    key = _read_key(provider_id, from_stdin=key_stdin)
+    make_client(socket, url, token_file).request(
+        "PUT", f"/admin/v1/providers/{provider_id}/key", {"key": key}
+    )
+    console.print(f"key for {provider_id} stored in the vault", markup=False)
+
+
+def _read_key(provider_id: str, *, from_stdin: bool) -> str:
+    if from_stdin:
+        key = sys.stdin.readline().strip()
+        if not key:
+            raise InvalidRequestError("expected the provider's API key on standard input")
+        return key
+    value: str = typer.prompt(f"API key for {provider_id}", hide_input=True)
+    return value.strip()
 
 
 @app.command("list")

@@ -16,6 +16,7 @@ from tokenhub.cli import (
     providers,
     route,
     sim,
+    vault,
 )
 from tokenhub.cli.serve import serve
 from tokenhub.cli.status import status
@@ -55,6 +56,7 @@ app.add_typer(providers.app)
 app.add_typer(models.app)
 app.add_typer(route.app)
 app.add_typer(keys.app)
+app.add_typer(vault.app)
 app.add_typer(audit.app)
 app.add_typer(admin.app)
 sim.register(app)

@@ -14,7 +14,7 @@ from tokenhub.server.admin_auth import ADMIN_ACTOR, ADMIN_TOKENS, hash_token, ne
 from tokenhub.server.admin_sessions import ADMIN_SESSIONS
 from tokenhub.server.audit import audit
 from tokenhub.server.errors import json_response
-from tokenhub.server.keys import CLOCK, ENGINE, LISTENERS, SETTINGS, STARTED_AT
+from tokenhub.server.keys import CLOCK, ENGINE, LISTENERS, SETTINGS, STARTED_AT, VAULT
 from tokenhub.server.routes import RouteTable
 from tokenhub.store.meta import set_meta
 from tokenhub.store.migrate import current_revision, head_revision
@@ -38,7 +38,7 @@ async def status_report(app: web.Application) -> dict[str, Any]:
         "database": mask_url(loaded.db_url),
         "migration": {"current": await current_revision(app[ENGINE]), "head": head_revision()},
         "demo": loaded.settings.demo,
-        "vault": "not configured",
+        "vault": app[VAULT].status().state if VAULT in app else "unknown",
     }
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import random
 from collections.abc import AsyncIterator, Callable, Mapping
 
@@ -16,6 +17,7 @@ from tokenhub.clock import Clock, SystemClock, new_id
 from tokenhub.config import LoadedSettings
 from tokenhub.dispatch.credentials import Credentials
 from tokenhub.dispatch.gateway import Gateway
+from tokenhub.errors import TokenhubError
 from tokenhub.observability.events import EventBus
 from tokenhub.observability.metrics import Metrics
 from tokenhub.observability.redaction import DEFAULT_REDACTOR, Redactor
@@ -30,6 +32,8 @@ from tokenhub.server import (
     admin_route,
     admin_session_routes,
     admin_system,
+    admin_tsdb,
+    admin_vault,
     consumer,
     envelope,
     models_api,
@@ -37,6 +41,7 @@ from tokenhub.server import (
 )
 from tokenhub.server.admin_auth import ADMIN_TOKENS, AdminTokens, admin_auth_middleware
 from tokenhub.server.admin_sessions import ADMIN_SESSIONS, AdminSessions
+from tokenhub.server.admin_vault import vault_event_sink
 from tokenhub.server.consumer_auth import consumer_auth_middleware
 from tokenhub.server.keys import (
     CLOCK,
@@ -51,6 +56,7 @@ from tokenhub.server.keys import (
     ROUTES,
     SETTINGS,
     STARTED_AT,
+    VAULT,
     WRITER,
 )
 from tokenhub.server.metrics_state import register_state_metrics
@@ -65,10 +71,13 @@ from tokenhub.store import apikey_store
 from tokenhub.store.engine import create_engine
 from tokenhub.store.meta import get_meta
 from tokenhub.store.migrate import current_revision, head_revision, upgrade
+from tokenhub.store.vault_store import SqlVaultStorage
 from tokenhub.store.writer import BackgroundWriter
+from tokenhub.vault import PASSWORD_FILE_ENV, KdfCost, Vault
 
 log = logging.getLogger("tokenhub.server")
 SPEND_FLUSH_S = 2.0
+VAULT_IDLE_CHECK_S = 5.0
 
 
 def create_app(
@@ -110,7 +119,9 @@ def create_app(
     app[STARTED_AT] = app[CLOCK].time()
     routes = RouteTable()
     for module in (
+        admin_vault,
         admin_audit,
+        admin_tsdb,
         admin_observe,
         admin_session_routes,
         admin_keys,
@@ -129,12 +140,14 @@ def create_app(
     app.on_shutdown.append(_close_event_streams)
     app.cleanup_ctx.append(_database(migrate=migrate))
     app.cleanup_ctx.append(_writer)
+    app.cleanup_ctx.append(admin_tsdb.tsdb_context)
     app.cleanup_ctx.append(_keyring)
+    app.cleanup_ctx.append(_vault(environ))
     app.cleanup_ctx.append(
         _gateway(
             kinds or default_kinds(),
             rng or random.Random(),  # noqa: S311 (spreads traffic; not a secret)
-            Credentials(environ),
+            environ,
         )
     )
     return app
@@ -163,10 +176,11 @@ def _database(*, migrate: bool) -> Callable[[web.Application], AsyncIterator[Non
 
 
 def _gateway(
-    kinds: ProviderKinds, rng: random.Random, credentials: Credentials
+    kinds: ProviderKinds, rng: random.Random, environ: Mapping[str, str] | None
 ) -> Callable[[web.Application], AsyncIterator[None]]:
     async def gateway(app: web.Application) -> AsyncIterator[None]:
         clock = app[CLOCK]
+        credentials = Credentials(environ, app[VAULT])
         async with ProviderPool(kinds, clock) as pool:
             health = HealthTracker(clock, app[SETTINGS].settings.health)
             gw = Gateway(
@@ -193,6 +207,53 @@ def _gateway(
                     await prober
 
     return gateway
+
+
+def _vault(environ: Mapping[str, str] | None) -> Callable[[web.Application], AsyncIterator[None]]:
+    async def vault_ctx(app: web.Application) -> AsyncIterator[None]:
+        settings = app[SETTINGS].settings.vault
+        cost = KdfCost(settings.kdf_memory_kib, settings.kdf_iterations, settings.kdf_parallelism)
+        vault = Vault(
+            SqlVaultStorage(app[ENGINE]),
+            clock=app[CLOCK],
+            idle_timeout_s=settings.idle_timeout_s or None,
+            kdf_cost=cost,
+            on_event=vault_event_sink(app),
+        )
+        app[VAULT] = vault
+        if await current_revision(app[ENGINE]) == head_revision():
+            await vault.load()
+            await _headless_unlock(vault, (environ or os.environ).get(PASSWORD_FILE_ENV))
+        idler = asyncio.create_task(_check_idle_forever(vault))
+        try:
+            yield
+        finally:
+            idler.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await idler
+            vault.lock()
+
+    return vault_ctx
+
+
+async def _headless_unlock(vault: Vault, password_file: str | None) -> None:
+    if not password_file:
+        return
+    try:
+        await vault.unlock_from_file(password_file)
+    except TokenhubError as exc:
+        log.error(  # noqa: TRY400 (the message is the whole story; no traceback wanted)
+            "could not unlock the vault from TOKENHUB_VAULT_PASSWORD_FILE; it stays locked",
+            extra={"error": exc.message},
+        )
+    else:
+        log.info("vault unlocked from TOKENHUB_VAULT_PASSWORD_FILE")
+
+
+async def _check_idle_forever(vault: Vault) -> None:
+    while True:
+        await asyncio.sleep(VAULT_IDLE_CHECK_S)
+        vault.check_idle()
 
 
 async def _close_event_streams(app: web.Application) -> None:

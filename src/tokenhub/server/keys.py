@@ -14,8 +14,11 @@ from tokenhub.dispatch.gateway import Gateway
 from tokenhub.observability.events import EventBus
 from tokenhub.observability.metrics import Metrics
 from tokenhub.observability.redaction import Redactor
+from tokenhub.observability.tsdb import Tsdb
 from tokenhub.server.routes import RouteTable
+from tokenhub.store.tsdb_store import TsdbStore
 from tokenhub.store.writer import BackgroundWriter
+from tokenhub.vault import Vault
 
 SETTINGS = web.AppKey("settings", LoadedSettings)
 CLOCK = web.AppKey("clock", Clock)
@@ -30,3 +33,6 @@ LISTENERS = web.AppKey("listeners", list[str])
 GATEWAY = web.AppKey("gateway", Gateway)
 KEYRING = web.AppKey("keyring", KeyRing)
 EVENTS = web.AppKey("events", EventBus)
+VAULT = web.AppKey("vault", Vault)
+TSDB = web.AppKey("tsdb", Tsdb)
+TSDB_STORE = web.AppKey("tsdb_store", TsdbStore)

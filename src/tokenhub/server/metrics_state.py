@@ -15,7 +15,7 @@ from tokenhub.routing.health import (
     HEALTHY,
     RATE_LIMITED,
 )
-from tokenhub.server.keys import EVENTS, GATEWAY, METRICS
+from tokenhub.server.keys import EVENTS, GATEWAY, METRICS, VAULT
 
 STATES = (HEALTHY, DEGRADED, DOWN, HALF_OPEN, RATE_LIMITED, CREDENTIAL_INVALID)
 CIRCUIT = {HEALTHY: 0.0, DEGRADED: 0.0, HALF_OPEN: 0.5}
@@ -81,5 +81,11 @@ def families(app: web.Application) -> Iterable[Family]:
             "Clients connected to the event stream.",
             [],
             [StateSample({}, float(app[EVENTS].subscribers))],
+        ),
+        (
+            "tokenhub_vault_locked",
+            "1 while the vault is locked or uninitialised, 0 while unlocked.",
+            [],
+            [StateSample({}, float(app[VAULT].locked if VAULT in app else 1))],
         ),
     ]
