@@ -96,6 +96,10 @@ def tokenhub_view(url: str, home: Path) -> dict:
             view["request_log_rows"] = sum(n for _, n in rows)
             view["served_by"] = dict(sorted(rows, key=lambda r: -r[1]))
             view["reward_rows"] = _count(conn, "rewards")
+            tsdb = conn.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'tsdb%'"
+            ).fetchall()
+            view["tsdb_rows"] = sum(_count(conn, name) or 0 for (name,) in tsdb) if tsdb else None
     return view
 
 

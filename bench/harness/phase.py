@@ -8,6 +8,7 @@ memory.
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 import time
 from collections.abc import Callable
@@ -173,6 +174,9 @@ def run_phase(profile: str, plan: Plan, cpus: Cpus, workdir: Path, log: Log) -> 
     finally:
         for proc in reversed(started):
             proc.stop()
+        for spec in target_specs:
+            if home := spec.env.get("TOKENHUB_HOME"):
+                shutil.rmtree(home, ignore_errors=True)
     return result
 
 
@@ -212,4 +216,5 @@ def _process_facts(target: targets.Running) -> dict:
     if home := target.spec.env.get("TOKENHUB_HOME"):
         time.sleep(1.5)  # let the background writer flush its last batch
         found["view"] = facts.tokenhub_view(target.spec.url, Path(home))
+        found["view"]["api_key_auth"] = bool(target.spec.api_key)
     return found

@@ -7,6 +7,7 @@ growth is the least-squares slope of RSS over time after the warm-up.
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import tempfile
 import time
@@ -46,6 +47,7 @@ def run_soak(plan: Plan, cpus: Cpus, workdir: Path, log) -> dict:
             target.stop()
     finally:
         upstream.stop()
+        shutil.rmtree(home, ignore_errors=True)
 
 
 def _soak(target: targets.Running, plan: Plan, cpus: Cpus, log) -> dict:

@@ -17,6 +17,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,6 +29,7 @@ PROBE_BODY = {
     "messages": [{"role": "user", "content": "Say hello to the benchmark in one short sentence."}],
 }
 UPSTREAM_PLACEHOLDER = "http://UPSTREAM"
+JSON = "application/json"
 LITELLM_MASTER_KEY = "sk-bench-litellm-master-key-0000000000000000"  # as in peers/litellm.yaml
 LITELLM_ENV = {
     # No outbound calls: bundled cost map, no release check, no telemetry, no feedback box.
@@ -64,6 +66,9 @@ class Spec:
     cpu: int | None = None
     plan_path: str | None = None
     api_key: str = ""
+    # Called until it succeeds once the process runs, before the first chat request
+    # (tokenhub: create the benchmark's API key over the admin socket).
+    setup: Callable[[Spec], None] | None = None
 
     @property
     def url(self) -> str:
@@ -99,7 +104,7 @@ def post_json(
 ) -> tuple[int, bytes]:
     """POST a JSON body with http.client; (status, body)."""
     host, port = url.removeprefix("http://").split(":")
-    headers = {"Content-Type": "application/json"}
+    headers = {"Content-Type": JSON}
     if api_key:
         headers["Authorization"] = f"Bearer {api_key}"
     conn = http.client.HTTPConnection(host, int(port), timeout=timeout)
@@ -134,7 +139,7 @@ def start(spec: Spec, log_dir: Path, timeout: float = 90.0) -> Running:
         )
     running = Running(spec, process, log_path)
     deadline = started + timeout
-    while not answers(spec):
+    while not (_set_up(spec) and answers(spec)):
         if process.poll() is not None or time.perf_counter() > deadline:
             running.stop()
             tail = log_path.read_text(errors="replace")[-3000:]
@@ -142,6 +147,46 @@ def start(spec: Spec, log_dir: Path, timeout: float = 90.0) -> Running:
         time.sleep(0.01)
     running.startup_s = time.perf_counter() - started
     return running
+
+
+def _set_up(spec: Spec) -> bool:
+    if spec.setup is None:
+        return True
+    try:
+        spec.setup(spec)
+    except OSError:  # not listening yet
+        return False
+    spec.setup = None
+    return True
+
+
+class UnixHTTPConnection(http.client.HTTPConnection):
+    """http.client over a Unix socket (tokenhub's admin API is open to the socket's peer)."""
+
+    def __init__(self, path: Path, timeout: float = 10.0) -> None:
+        super().__init__("localhost", timeout=timeout)
+        self.unix_path = path
+
+    def connect(self) -> None:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(self.timeout)
+        sock.connect(str(self.unix_path))
+        self.sock = sock
+
+
+def create_api_key(socket_path: Path) -> str:
+    """Create tokenhub's benchmark key with a rate limit and a budget, so both are checked."""
+    body = {"name": "bench", "scopes": ["chat", "plan"], "budget_usd": 1e9, "rpm": 1_000_000}
+    conn = UnixHTTPConnection(socket_path)
+    try:
+        conn.request("POST", "/admin/v1/keys", json.dumps(body), {"Content-Type": JSON})
+        response = conn.getresponse()
+        data = response.read()
+    finally:
+        conn.close()
+    if response.status != 201:
+        raise RuntimeError(f"creating the API key failed: {response.status} {data[:300]!r}")
+    return str(json.loads(data)["key"])
 
 
 # -- the specs --------------------------------------------------------------------------
@@ -164,17 +209,28 @@ def lean_spec(upstream: Spec, cpu: int | None) -> Spec:
 
 
 def tokenhub_spec(upstream: Spec, workdir: Path, home: Path, cpu: int | None) -> Spec:
-    """``tokenhub serve`` with bench/tokenhub.yaml pointed at the upstream."""
+    """``tokenhub serve`` with bench/tokenhub.yaml pointed at the upstream.
+
+    The config requires API keys; the key is created through the admin socket as soon as
+    the daemon listens, so startup time includes it.
+    """
     config = workdir / "tokenhub.yaml"
     text = (BENCH / "tokenhub.yaml").read_text(encoding="utf-8")
     config.write_text(text.replace(UPSTREAM_PLACEHOLDER, upstream.url), encoding="utf-8")
-    port = free_port()
+    port, sock = free_port(), home / "th.sock"
     argv = [sys.executable, "-m", "tokenhub", "serve", "--config", str(config)]
-    argv += ["--port", str(port)]
+    argv += ["--port", str(port), "--socket", str(sock)]
     env = {"TOKENHUB_HOME": str(home)}
-    # Set once API-key auth lands (see bench/tokenhub.yaml); sent as a bearer token.
-    key = os.environ.get("BENCH_TOKENHUB_API_KEY", "")
-    return Spec("tokenhub", argv, port, "/v1/chat/completions", "auto", env, cpu, "/v1/plan", key)
+    spec = Spec("tokenhub", argv, port, "/v1/chat/completions", "auto", env, cpu, "/v1/plan")
+    spec.setup = _key_setup(sock)
+    return spec
+
+
+def _key_setup(sock: Path) -> Callable[[Spec], None]:
+    def setup(spec: Spec) -> None:
+        spec.api_key = create_api_key(sock)
+
+    return setup
 
 
 def litellm_available() -> bool:
