@@ -17,12 +17,9 @@ from tokenhub.observability.tsdb_hist import (
     MAX_S,
     MIN_S,
     TOP,
+    Histogram,
     bucket_bounds,
     bucket_index,
-    decode,
-    encode,
-    observe,
-    quantile,
 )
 from tokenhub.observability.tsdb_query import METRICS, evaluate, plan_query
 
@@ -195,10 +192,11 @@ def test_rollup_merges_counts_sums_and_histograms_exactly():
     assert sum(b.stats.errors for b in hours) == sum(1 for i in range(240) if i % 7 == 0)
     assert sum(b.stats.input_tokens for b in hours) == sum(range(240))
     assert sum(b.stats.cost_usd for b in hours) == pytest.approx(0.24)
-    direct: dict[int, int] = {}
+    direct = Histogram()
     for latency in latencies[:120]:
-        observe(direct, latency)
+        direct.observe(latency)
     assert hours[0].stats.latency == direct
+    assert hours[0].stats.latency.total == 120
 
 
 def test_percentiles_of_a_rolled_up_hour():
@@ -210,7 +208,7 @@ def test_percentiles_of_a_rolled_up_hour():
     hour = rollup(rollup(tsdb.drain(), 60), 3600)
     assert len(hour) == 1
     for q in (0.5, 0.95, 0.99):
-        assert within_bound(quantile(hour[0].stats.latency, q), nearest_rank(samples, q))
+        assert within_bound(hour[0].stats.latency.quantile(q), nearest_rank(samples, q))
 
 
 @given(
@@ -219,10 +217,10 @@ def test_percentiles_of_a_rolled_up_hour():
 )
 def test_quantile_error_bound(samples, q):
     """For any samples, the histogram quantile is within MAX_RELATIVE_ERROR (1 ms below 1 ms)."""
-    hist: dict[int, int] = {}
+    hist = Histogram()
     for sample in samples:
-        observe(hist, sample)
-    assert within_bound(quantile(hist, q), nearest_rank(samples, q))
+        hist.observe(sample)
+    assert within_bound(hist.quantile(q), nearest_rank(samples, q))
 
 
 def test_bucket_edges():
@@ -235,22 +233,42 @@ def test_bucket_edges():
     for seconds in (0.0005, 0.001, 0.0123, 0.25, 1.0, 42.0, 600.0, 5000.0):
         low, high = bucket_bounds(bucket_index(seconds))
         assert low <= seconds < high or seconds >= MAX_S
-    assert quantile({}, 0.5) is None
-    assert quantile({TOP: 3}, 0.5) == MAX_S
+    assert Histogram().quantile(0.5) is None
+    assert Histogram(TOP, [3]).quantile(0.5) == MAX_S
 
 
 def test_histogram_encoding_round_trips():
-    """The stored [[index, count]] form reads back to the same histogram."""
-    hist = {3: 2, 70: 1, TOP: 4}
-    assert encode(hist) == [[3, 2], [70, 1], [TOP, 4]]
-    assert decode(encode(hist)) == hist
+    """The stored [first index, counts...] form reads back to the same histogram."""
+    hist = Histogram()
+    for seconds in (0.002, 0.0021, 0.0045, 0.003):
+        hist.observe(seconds)
+    assert [bucket_index(x) for x in (0.002, 0.003, 0.0045)] == [9, 13, 18]
+    assert hist.encode() == [9, 2, 0, 0, 0, 1, 0, 0, 0, 0, 1]
+    assert Histogram.decode(hist.encode()) == hist
+    assert Histogram().encode() == []
+    assert Histogram.decode([]) == Histogram()
+
+
+def test_histogram_merge_widens_either_way():
+    """Merging spans below, above, inside and around each other adds bucket by bucket."""
+    a = Histogram(10, [1, 2])
+    a.merge(Histogram(5, [1]))
+    a.merge(Histogram(20, [4]))
+    a.merge(Histogram(11, [3]))
+    a.merge(Histogram())
+    assert a.as_dict() == {5: 1, 10: 1, 11: 5, 20: 4}
+    b = Histogram()
+    b.merge(a)
+    b.merge(Histogram(0, [1] * 30))
+    assert b.as_dict() == {i: 1 + a.as_dict().get(i, 0) for i in range(30)}
+    assert a.as_dict() == {5: 1, 10: 1, 11: 5, 20: 4}  # the merged-in side is untouched
 
 
 def test_stats_merge():
     """Merging adds every field, including histograms bucket by bucket."""
-    a = Stats(2, 1, 10, 20, 0.5, {5: 2}, {})
-    a.merge(Stats(1, 0, 1, 2, 0.25, {5: 1, 9: 1}, {4: 1}))
-    assert a == Stats(3, 1, 11, 22, 0.75, {5: 3, 9: 1}, {4: 1})
+    a = Stats(2, 1, 10, 20, 0.5, Histogram(5, [2]), Histogram())
+    a.merge(Stats(1, 0, 1, 2, 0.25, Histogram(5, [1, 0, 0, 0, 1]), Histogram(4, [1])))
+    assert a == Stats(3, 1, 11, 22, 0.75, Histogram(5, [3, 0, 0, 0, 1]), Histogram(4, [1]))
 
 
 @pytest.mark.parametrize(

@@ -81,8 +81,9 @@ async def test_persist_writes_finished_buckets(engine):
     assert row["ts"] == T0
     assert (row["count"], row["errors"], row["input_tokens"], row["output_tokens"]) == (2, 1, 6, 8)
     assert row["cost_usd"] == 1.0
-    assert row["latency"] == [[bucket_index(0.2), 1], [bucket_index(1.5), 1]]
-    assert row["ttft"] == [[bucket_index(0.05), 2]]
+    low, high = bucket_index(0.2), bucket_index(1.5)
+    assert row["latency"] == [low, 1, *[0] * (high - low - 1), 1]
+    assert row["ttft"] == [bucket_index(0.05), 2]
     assert row["rolled"] is False
 
 
@@ -211,9 +212,9 @@ def store_without_db(store: TsdbStore) -> TsdbStore:
     """The same store with reads answered from memory only (the table does not exist)."""
 
     async def nothing(*_args):
-        return []
+        return None
 
-    store._read = nothing
+    store._read_into = nothing
     return store
 
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 from tokenhub.clock import Clock
 from tokenhub.config import TsdbSettings
-from tokenhub.observability.tsdb_hist import Histogram, merge_into, observe
+from tokenhub.observability.tsdb_hist import Histogram
 
 RAW_S = 10
 MINUTE_S = 60
@@ -37,18 +37,20 @@ class Stats:
     input_tokens: int = 0
     output_tokens: int = 0
     cost_usd: float = 0.0
-    latency: Histogram = field(default_factory=dict)
-    ttft: Histogram = field(default_factory=dict)
+    latency: Histogram = field(default_factory=Histogram)
+    ttft: Histogram = field(default_factory=Histogram)
 
-    def merge(self, other: Stats) -> None:
-        """Add ``other`` into this one."""
+    def merge(self, other: Stats, *, latency: bool = True, ttft: bool = True) -> None:
+        """Add ``other`` into this one (a query may skip a histogram it does not read)."""
         self.count += other.count
         self.errors += other.errors
         self.input_tokens += other.input_tokens
         self.output_tokens += other.output_tokens
         self.cost_usd += other.cost_usd
-        merge_into(self.latency, other.latency)
-        merge_into(self.ttft, other.ttft)
+        if latency:
+            self.latency.merge(other.latency)
+        if ttft:
+            self.ttft.merge(other.ttft)
 
 
 @dataclass(slots=True)
@@ -122,9 +124,9 @@ class Tsdb:
         stats.input_tokens += input_tokens
         stats.output_tokens += output_tokens
         stats.cost_usd += cost_usd
-        observe(stats.latency, latency_s)
+        stats.latency.observe(latency_s)
         if ttft_s is not None:
-            observe(stats.ttft, ttft_s)
+            stats.ttft.observe(ttft_s)
 
     def seal(self, now: float | None = None) -> list[Bucket]:
         """Remove and return the buckets whose window has ended by ``now`` (default: the clock)."""

@@ -19,7 +19,6 @@ from typing import Literal
 from tokenhub.config import TsdbSettings
 from tokenhub.errors import InvalidRequestError
 from tokenhub.observability.tsdb import TIERS, Bucket, Stats, floor_to, retention_s
-from tokenhub.observability.tsdb_hist import quantile
 
 Group = Literal["series", "model", "provider", "none"]
 MAX_POINTS = 10_000
@@ -35,16 +34,17 @@ class MetricDef:
     unit: str
     description: str
     value: Callable[[Stats, float], float | None]
+    histogram: Literal["latency", "ttft"] | None = None  # the one it reads, if any
 
 
 def _ratio(part: int, whole: int) -> float | None:
     return part / whole if whole else None
 
 
-def _pct(q: float, ttft: bool = False) -> Callable[[Stats, float], float | None]:
-    if ttft:
-        return lambda s, _step: quantile(s.ttft, q)
-    return lambda s, _step: quantile(s.latency, q)
+def _pct(unit: str, description: str, q: float, histogram: Literal["latency", "ttft"]) -> MetricDef:
+    if histogram == "ttft":
+        return MetricDef(unit, description, lambda s, _step: s.ttft.quantile(q), "ttft")
+    return MetricDef(unit, description, lambda s, _step: s.latency.quantile(q), "latency")
 
 
 METRICS: dict[str, MetricDef] = {
@@ -55,11 +55,11 @@ METRICS: dict[str, MetricDef] = {
         "Failed / all requests (null without requests).",
         lambda s, _step: _ratio(s.errors, s.count),
     ),
-    "latency_p50": MetricDef("s", "Median request latency.", _pct(0.50)),
-    "latency_p95": MetricDef("s", "95th percentile request latency.", _pct(0.95)),
-    "latency_p99": MetricDef("s", "99th percentile request latency.", _pct(0.99)),
-    "ttft_p50": MetricDef("s", "Median time to first token (streams).", _pct(0.50, ttft=True)),
-    "ttft_p95": MetricDef("s", "95th percentile time to first token.", _pct(0.95, ttft=True)),
+    "latency_p50": _pct("s", "Median request latency.", 0.50, "latency"),
+    "latency_p95": _pct("s", "95th percentile request latency.", 0.95, "latency"),
+    "latency_p99": _pct("s", "99th percentile request latency.", 0.99, "latency"),
+    "ttft_p50": _pct("s", "Median time to first token (streams).", 0.50, "ttft"),
+    "ttft_p95": _pct("s", "95th percentile time to first token.", 0.95, "ttft"),
     "input_tokens": MetricDef(
         "tokens/s", "Input tokens per second.", lambda s, step: s.input_tokens / step
     ),
@@ -133,6 +133,56 @@ def _group_key(bucket: Bucket, group: Group) -> tuple[str | None, str | None]:
     return model, provider
 
 
+class Evaluation:
+    """``metric`` over ``plan``, fed buckets of any resolution dividing the step, in slices."""
+
+    def __init__(
+        self,
+        metric: str,
+        plan: Plan,
+        *,
+        model: str | None = None,
+        provider: str | None = None,
+        group: Group = "series",
+    ) -> None:
+        self.definition = METRICS[metric]
+        self.plan = plan
+        self.model = model
+        self.provider = provider
+        self.group = group
+        self._windows: dict[tuple[str | None, str | None], dict[int, Stats]] = {}
+
+    def add(self, buckets: Iterable[Bucket]) -> None:
+        """Merge buckets into their series' step-wide windows (others are skipped)."""
+        plan, histogram = self.plan, self.definition.histogram
+        latency, ttft = histogram == "latency", histogram == "ttft"
+        for bucket in buckets:
+            if self.model is not None and bucket.model != self.model:
+                continue
+            if self.provider is not None and bucket.provider != self.provider:
+                continue
+            if not plan.start <= bucket.ts < plan.end:
+                continue
+            series = self._windows.setdefault(_group_key(bucket, self.group), {})
+            index = int((bucket.ts - plan.start) // plan.step)
+            series.setdefault(index, Stats()).merge(bucket.stats, latency=latency, ttft=ttft)
+
+    def series(self) -> list[Series]:
+        """One series per group key, a point per window (0 or null where nothing happened)."""
+        plan, value = self.plan, self.definition.value
+        windows = self._windows
+        if self.group == "none" and not windows:
+            windows = {(None, None): {}}
+        result = []
+        for (model, provider), by_index in sorted(windows.items(), key=_sort_key):
+            points = [
+                (plan.start + i * plan.step, value(by_index.get(i, EMPTY), plan.step))
+                for i in range(plan.points)
+            ]
+            result.append(Series(model or self.model, provider or self.provider, points))
+        return result
+
+
 def evaluate(
     metric: str,
     buckets: Iterable[Bucket],
@@ -143,28 +193,9 @@ def evaluate(
     group: Group = "series",
 ) -> list[Series]:
     """Series of ``metric`` over ``plan`` from buckets of any resolution dividing the step."""
-    windows: dict[tuple[str | None, str | None], dict[int, Stats]] = {}
-    for bucket in buckets:
-        if model is not None and bucket.model != model:
-            continue
-        if provider is not None and bucket.provider != provider:
-            continue
-        if not plan.start <= bucket.ts < plan.end:
-            continue
-        series = windows.setdefault(_group_key(bucket, group), {})
-        index = int((bucket.ts - plan.start) // plan.step)
-        series.setdefault(index, Stats()).merge(bucket.stats)
-    if group == "none" and not windows:
-        windows[(None, None)] = {}
-    value = METRICS[metric].value
-    result = []
-    for (series_model, series_provider), by_index in sorted(windows.items(), key=_sort_key):
-        points = [
-            (plan.start + i * plan.step, value(by_index.get(i, EMPTY), plan.step))
-            for i in range(plan.points)
-        ]
-        result.append(Series(series_model or model, series_provider or provider, points))
-    return result
+    evaluation = Evaluation(metric, plan, model=model, provider=provider, group=group)
+    evaluation.add(buckets)
+    return evaluation.series()
 
 
 def _sort_key(item: tuple[tuple[str | None, str | None], object]) -> tuple[str, str]:

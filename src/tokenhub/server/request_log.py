@@ -9,7 +9,7 @@ from aiohttp import web
 from tokenhub.auth.apikeys import ApiKey
 from tokenhub.dispatch.executor import Attempted
 from tokenhub.errors import AttemptRecord
-from tokenhub.server.keys import CLOCK, EVENTS, KEYRING, METRICS, WRITER
+from tokenhub.server.keys import CLOCK, EVENTS, KEYRING, METRICS, TSDB, WRITER
 from tokenhub.store.tables import RequestLogRow
 from tokenhub.types import Usage
 
@@ -66,6 +66,17 @@ def log_request(app: web.Application, summary: RequestSummary) -> None:
             "latency_ms": round(summary.latency_ms, 3),
         },
     )
+    if info is not None:
+        app[TSDB].record(
+            info.model.id,
+            info.provider.id,
+            ok=summary.status == "ok",
+            latency_s=summary.latency_ms / 1000,
+            ttft_s=summary.ttft_s,
+            input_tokens=summary.usage.input_tokens,
+            output_tokens=summary.usage.output_tokens,
+            cost_usd=summary.cost_usd,
+        )
 
 
 def _count(app: web.Application, summary: RequestSummary) -> None:

@@ -173,7 +173,8 @@ class TsdbPointRow(SQLModel, table=True):
 
     ``tier`` is the resolution in seconds (10, 60 or 3600). ``rolled`` marks a 10 s or
     1 min bucket already merged into the next tier, so each bucket is rolled up once
-    and late rows are still picked up. Histograms are ``tsdb_hist.encode`` pairs.
+    and late rows are still picked up. Histograms are ``tsdb_hist.Histogram.encode()``:
+    ``[first bucket index, count, count, ...]``.
     """
 
     __tablename__ = "tsdb_points"
@@ -190,5 +191,5 @@ class TsdbPointRow(SQLModel, table=True):
     input_tokens: int
     output_tokens: int
     cost_usd: float
-    latency: list[list[int]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
-    ttft: list[list[int]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    latency: list[int] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    ttft: list[int] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))

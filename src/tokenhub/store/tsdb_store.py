@@ -20,10 +20,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import RowMapping, and_, delete, or_, select, update
+import orjson
+from sqlalchemy import Select, Text, and_, cast, delete, null, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -39,12 +41,13 @@ from tokenhub.observability.tsdb import (
     retention_s,
     rollup,
 )
-from tokenhub.observability.tsdb_hist import decode, encode
-from tokenhub.observability.tsdb_query import Group, Plan, Series, evaluate
+from tokenhub.observability.tsdb_hist import Histogram
+from tokenhub.observability.tsdb_query import Evaluation, Group, Plan, Series
 from tokenhub.store.tables import TsdbPointRow
 
 TSDB_POINTS = TsdbPointRow.__table__  # type: ignore[attr-defined]
 ID_CHUNK = 500
+ROWS_PER_SLICE = 2000
 # Buckets kept in memory while the database refuses writes (about a day of 10 series).
 MAX_PENDING = 100_000
 
@@ -65,23 +68,39 @@ def to_row(bucket: Bucket) -> dict[str, Any]:
         "input_tokens": s.input_tokens,
         "output_tokens": s.output_tokens,
         "cost_usd": s.cost_usd,
-        "latency": encode(s.latency),
-        "ttft": encode(s.ttft),
+        "latency": s.latency.encode(),
+        "ttft": s.ttft.encode(),
     }
 
 
-def from_row(row: RowMapping) -> Bucket:
-    """The bucket a ``tsdb_points`` row holds."""
-    stats = Stats(
-        count=row["count"],
-        errors=row["errors"],
-        input_tokens=row["input_tokens"],
-        output_tokens=row["output_tokens"],
-        cost_usd=row["cost_usd"],
-        latency=decode(row["latency"]),
-        ttft=decode(row["ttft"]),
-    )
-    return Bucket(row["tier"], row["ts"], row["model"], row["provider"], stats)
+def _columns(*, latency: bool = True, ttft: bool = True) -> list[Any]:
+    # Histograms come back as JSON text for orjson (far faster than the JSON type's
+    # stdlib decoding), and are not read at all when the metric does not need them.
+    t = TSDB_POINTS.c
+    return [
+        t.id,
+        t.tier,
+        t.ts,
+        t.model,
+        t.provider,
+        t.count,
+        t.errors,
+        t.input_tokens,
+        t.output_tokens,
+        t.cost_usd,
+        cast(t.latency, Text) if latency else null(),
+        cast(t.ttft, Text) if ttft else null(),
+    ]
+
+
+def _bucket(row: Sequence[Any]) -> Bucket:
+    _id, tier, ts, model, provider, count, errors, tokens_in, tokens_out, cost, lat, ttft = row
+    stats = Stats(count, errors, tokens_in, tokens_out, cost, _histogram(lat), _histogram(ttft))
+    return Bucket(tier, ts, model, provider, stats)
+
+
+def _histogram(text: str | None) -> Histogram:
+    return Histogram.decode(orjson.loads(text)) if text else Histogram()
 
 
 @dataclass(slots=True)
@@ -150,27 +169,19 @@ class TsdbStore:
         group: Group = "series",
     ) -> list[Series]:
         """``metric`` over ``plan``: stored buckets plus those still in memory."""
+        evaluation = Evaluation(metric, plan, model=model, provider=provider, group=group)
         async with self._lock:
-            stored = await self._read(plan, model, provider)
-            buckets = stored + self._pending + self._tsdb.open_buckets()
-            return evaluate(metric, buckets, plan, model=model, provider=provider, group=group)
+            await self._read_into(evaluation)
+            evaluation.add(self._pending)
+            evaluation.add(self._tsdb.open_buckets())
+        return evaluation.series()
 
-    async def _read(self, plan: Plan, model: str | None, provider: str | None) -> list[Bucket]:
-        # The plan's tier, plus finer rows not yet rolled into it: each bucket counted once.
-        t = TSDB_POINTS.c
-        in_range = and_(t.ts >= plan.start, t.ts < plan.end)
-        wanted = and_(t.tier == plan.tier, in_range)
-        finer = [tier for tier in TIERS if tier < plan.tier]
-        if finer:
-            wanted = or_(wanted, and_(t.tier.in_(finer), t.rolled.is_(False), in_range))
-        stmt = select(TSDB_POINTS).where(wanted)
-        if model is not None:
-            stmt = stmt.where(t.model == model)
-        if provider is not None:
-            stmt = stmt.where(t.provider == provider)
+    async def _read_into(self, evaluation: Evaluation) -> None:
+        # Streamed in slices, so a long range never holds the event loop for long.
         async with self._engine.connect() as conn:
-            rows = (await conn.execute(stmt)).mappings().all()
-        return [from_row(row) for row in rows]
+            result = await conn.stream(_query_statement(evaluation))
+            async for rows in result.partitions(ROWS_PER_SLICE):
+                evaluation.add(_bucket(row) for row in rows)
 
     async def _write_pending(self) -> int:
         batch = self._pending
@@ -214,18 +225,36 @@ class TsdbStore:
                 log.exception("TSDB write or maintenance failed; will retry")
 
 
+def _query_statement(evaluation: Evaluation) -> Select[Any]:
+    """The plan's tier, plus finer rows not yet rolled into it: each bucket counted once."""
+    plan, t = evaluation.plan, TSDB_POINTS.c
+    histogram = evaluation.definition.histogram
+    in_range = and_(t.ts >= plan.start, t.ts < plan.end)
+    wanted = and_(t.tier == plan.tier, in_range)
+    finer = [tier for tier in TIERS if tier < plan.tier]
+    if finer:
+        wanted = or_(wanted, and_(t.tier.in_(finer), t.rolled.is_(False), in_range))
+    columns = _columns(latency=histogram == "latency", ttft=histogram == "ttft")
+    stmt = select(*columns).where(wanted)
+    if evaluation.model is not None:
+        stmt = stmt.where(t.model == evaluation.model)
+    if evaluation.provider is not None:
+        stmt = stmt.where(t.provider == evaluation.provider)
+    return stmt
+
+
 async def _rollup(conn: AsyncConnection, fine: int, coarse: int, now: float) -> int:
     """Merge the finished, not yet rolled ``fine`` rows into ``coarse`` rows; mark them."""
     t = TSDB_POINTS.c
-    stmt = select(TSDB_POINTS).where(
+    stmt = select(*_columns()).where(
         t.tier == fine, t.rolled.is_(False), t.ts < floor_to(now, coarse)
     )
-    rows = (await conn.execute(stmt)).mappings().all()
+    rows = (await conn.execute(stmt)).all()
     if not rows:
         return 0
-    merged = rollup((from_row(row) for row in rows), coarse)
+    merged = rollup((_bucket(row) for row in rows), coarse)
     await conn.execute(TSDB_POINTS.insert(), [to_row(b) for b in merged])
-    ids = [row["id"] for row in rows]
+    ids = [row[0] for row in rows]
     for i in range(0, len(ids), ID_CHUNK):
         chunk = ids[i : i + ID_CHUNK]
         await conn.execute(update(TSDB_POINTS).where(t.id.in_(chunk)).values(rolled=True))
