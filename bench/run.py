@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from harness import facts, targets
+from harness import docs, facts, targets
 from harness.phase import run_phase
 from harness.plan import Cpus, Plan
 from harness.render import render
@@ -31,6 +31,7 @@ from harness.soak import run_soak
 BENCH = Path(__file__).resolve().parent
 RESULTS = BENCH / "results"
 TOOLS_PYTHON = BENCH / ".venv-tools" / "bin" / "python"
+SOAK_S = 600.0
 UPSTREAM_BUSY_PCT = 85  # above this the upstream, not the target, may set the pace
 
 
@@ -52,13 +53,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--soak-rps", type=float, default=float(env.get("BENCH_SOAK_RPS", 200)))
     parser.add_argument("--report", type=Path, help="only re-render the report of a results JSON")
+    parser.add_argument(
+        "--update-docs",
+        action="store_true",
+        help="copy the results into docs/PERFORMANCE.md and README.md (with --report: those)",
+    )
     return parser.parse_args(argv)
 
 
 def _soak_default(env: os._Environ[str]) -> float:
     if env.get("BENCH_SOAK_S"):
         return float(env["BENCH_SOAK_S"])
-    return 600.0 if env.get("BENCH_SOAK") == "1" else 0.0
+    return SOAK_S if env.get("BENCH_SOAK") == "1" else 0.0
 
 
 def command_line(args: argparse.Namespace) -> str:
@@ -66,7 +72,7 @@ def command_line(args: argparse.Namespace) -> str:
     target = "make bench-peers" if args.peers else "make bench"
     extra = [" BENCH_QUICK=1" if args.quick else ""]
     if args.soak:
-        extra.append(f" BENCH_SOAK_S={args.soak:g}")
+        extra.append(" BENCH_SOAK=1" if args.soak == SOAK_S else f" BENCH_SOAK_S={args.soak:g}")
     return target + "".join(extra)
 
 
@@ -199,6 +205,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.report:
         result = finish(json.loads(args.report.read_text()))
         print(render(result))
+        _update_docs(result, enabled=args.update_docs)
         return 0
     if shutil.which("wrk") is None:
         log("wrk is not installed: run scripts/install-bench-deps.sh (make bench does)")
@@ -214,7 +221,14 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(render(result))
     log(f"written: {path} and bench/results/latest.{{json,md,png}}")
+    _update_docs(result, enabled=args.update_docs)
     return 0
+
+
+def _update_docs(result: dict, *, enabled: bool) -> None:
+    if enabled:
+        for path in docs.update(result, BENCH.parent):
+            log(f"updated {path}")
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = Path(__file__).parent / "fixtures"
 sys.path.insert(0, str(ROOT / "bench"))
 
-from harness import facts, procs, report, soak, stats, wrk  # noqa: E402
+from harness import docs, facts, procs, report, soak, stats, wrk  # noqa: E402
 from harness.render import render  # noqa: E402
 
 
@@ -164,3 +164,16 @@ def test_microbenchmark_median_and_writer_metrics():
         'tokenhub_writer_rows_dropped_total{table="request_log"} 0.0\n'
     )
     assert facts.parse_writer_metrics(metrics) == {"written": 123.0, "dropped": 0.0}
+
+
+def test_docs_block_is_replaced_between_markers(results):
+    """Only the marked block of a document changes; a document without markers is refused."""
+    results["summary"] = report.summarize(results["runs"])
+    text = f"# Doc\n\nbefore\n{docs.START}\nold table\n{docs.END}\nafter\n"
+    new = docs.replace_block(text, docs.readme_block(results))
+    assert new.startswith("# Doc\n\nbefore\n<!-- bench:latest:start -->\nMeasured 2026-01-02")
+    assert new.endswith("<!-- bench:latest:end -->\nafter\n")
+    assert "old table" not in new
+    assert "| chat-c8 | tokenhub | 2005 | 3.90 | +3.10 | 0.500 |" in new
+    with pytest.raises(ValueError, match="no <!-- bench:latest:start -->"):
+        docs.replace_block("# no markers\n", "x")
