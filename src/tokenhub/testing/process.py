@@ -46,6 +46,9 @@ def _pump(stream: IO[str], sink: list[str]) -> None:
         sink.append(line.rstrip("\n"))  # noqa: PERF401
 
 
+SIM_READY = re.compile(r"^tokenhub sim listening on (http://\S+) ")
+
+
 @contextmanager
 def start_daemon(
     *args: str, env: dict[str, str] | None = None, timeout: float = 20.0
@@ -54,6 +57,24 @@ def start_daemon(
     argv = [sys.executable, "-m", "tokenhub", "serve", *args]
     if "--port" not in args:
         argv += ["--port", "0"]
+    with _start(argv, READY, env, timeout) as (daemon, match):
+        daemon.url, daemon.socket_path = match.group(1), Path(match.group(2))
+        yield daemon
+
+
+@contextmanager
+def start_sim(scenario: Path, *, timeout: float = 20.0) -> Iterator[DaemonProcess]:
+    """Start ``tokenhub sim --scenario FILE --port 0``; ``url`` is its base address."""
+    argv = [sys.executable, "-m", "tokenhub", "sim", "--scenario", str(scenario), "--port", "0"]
+    with _start(argv, SIM_READY, None, timeout) as (sim, match):
+        sim.url = match.group(1)
+        yield sim
+
+
+@contextmanager
+def _start(
+    argv: list[str], ready: re.Pattern[str], env: dict[str, str] | None, timeout: float
+) -> Iterator[tuple[DaemonProcess, re.Match[str]]]:
     full_env = {**os.environ, **(env or {})}
     proc = subprocess.Popen(  # noqa: S603 (our own interpreter and module)
         argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=full_env
@@ -66,9 +87,8 @@ def start_daemon(
     for pump in pumps:
         pump.start()
     try:
-        match = wait_until(lambda: _ready(daemon), timeout=timeout, what="the daemon to listen")
-        daemon.url, daemon.socket_path = match.group(1), Path(match.group(2))
-        yield daemon
+        match = wait_until(lambda: _ready(daemon, ready), timeout=timeout, what="readiness")
+        yield daemon, match
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -80,10 +100,10 @@ def start_daemon(
                 stream.close()
 
 
-def _ready(daemon: DaemonProcess) -> re.Match[str] | None:
+def _ready(daemon: DaemonProcess, ready: re.Pattern[str]) -> re.Match[str] | None:
     if daemon.process.poll() is not None:
-        raise RuntimeError(f"daemon exited early:\n{daemon.log_text()}")
+        raise RuntimeError(f"process exited early:\n{daemon.log_text()}")
     for line in daemon.stdout:
-        if match := READY.match(line):
+        if match := ready.match(line):
             return match
     return None
