@@ -99,6 +99,23 @@ class VaultSettings(_Section):
     kdf_parallelism: int = Field(4, ge=1, le=64)
 
 
+class TracingSettings(_Section):
+    """OpenTelemetry export (W3C traceparent is always propagated)."""
+
+    # OTLP/HTTP traces endpoint, e.g. http://collector:4318/v1/traces; null = no export.
+    otlp_endpoint: str | None = None
+    service_name: str = Field("tokenhub", min_length=1)
+    sample_ratio: float = Field(1.0, ge=0, le=1)
+
+
+class RequestLogSettings(_Section):
+    """The per-request log (docs/API.md, GET /admin/v1/requests)."""
+
+    retention_days: float = Field(30.0, gt=0, le=3650)
+    # Store redacted request and response bodies too (off: only metadata is kept).
+    log_bodies: bool = False
+
+
 class AuthSettings(_Section):
     """Who may call the consumer API."""
 
@@ -125,6 +142,8 @@ class Settings(BaseSettings):
     health: HealthSettings = HealthSettings()
     auth: AuthSettings = AuthSettings()
     vault: VaultSettings = VaultSettings()
+    tracing: TracingSettings = TracingSettings()
+    request_log: RequestLogSettings = RequestLogSettings()
     tsdb: TsdbSettings = TsdbSettings()
     providers: list[ProviderConfig] = []
     models: list[ModelConfig] = []

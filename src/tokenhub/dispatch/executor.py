@@ -31,6 +31,7 @@ from tokenhub.errors import (
     Rejection,
     VaultLockedError,
 )
+from tokenhub.observability.tracing import Tracing
 from tokenhub.providers.base import CallOptions, ProviderAdapter, StreamHandle
 from tokenhub.routing.health import HealthTracker
 from tokenhub.routing.policy import RoutingSettings
@@ -116,12 +117,14 @@ class Executor:
         source: AdapterSource,
         clock: Clock,
         observer: ExecutionObserver | None = None,
+        tracing: Tracing | None = None,
     ) -> None:
         self.router = router
         self.health = health
         self.source = source
         self.clock = clock
         self.observer = observer or ExecutionObserver(None, None, health)
+        self.tracing = tracing or Tracing()
 
     async def complete(
         self,
@@ -179,7 +182,10 @@ class Executor:
         deadline = self.clock.monotonic() + settings.request_timeout_s
         first_decision: Decision | None = None
         for _ in range(settings.attempt_budget):
-            decision = self.router.route(route, settings, self.source.credential_problem)
+            with self.tracing.span("tokenhub.route", mode=route.mode) as span:
+                decision = self.router.route(route, settings, self.source.credential_problem)
+                span.set_attribute("tokenhub.eligible", len(decision.ranked))
+                span.set_attribute("tokenhub.rejected", len(decision.rejections))
             first_decision = first_decision or decision
             if not decision.ranked:
                 raise _nothing_left(decision, first_decision, attempts)
@@ -191,11 +197,23 @@ class Executor:
             # With somewhere else to go, failing over beats retrying the same upstream;
             # the last candidate standing gets the adapter's own retries.
             retries = 0 if len(decision.ranked) > 1 else None
-            options = CallOptions(deadline, self.source.api_key(provider), dict(headers), retries)
             self.health.begin(provider.id, model.id)
             started = time.perf_counter()
             try:
-                outcome, retries_made = await call(self.source.adapter(provider.id), model, options)
+                with self.tracing.span(
+                    "tokenhub.attempt", provider=provider.id, model=model.id
+                ) as span:
+                    trace_headers = {**headers, **self.tracing.outgoing()}
+                    options = CallOptions(
+                        deadline, self.source.api_key(provider), trace_headers, retries
+                    )
+                    try:
+                        outcome, retries_made = await call(
+                            self.source.adapter(provider.id), model, options
+                        )
+                    except ProviderError as exc:
+                        span.set_attribute("tokenhub.error_kind", str(exc.kind))
+                        raise
             except ProviderError as exc:
                 elapsed = time.perf_counter() - started
                 attempts.append(_record(model, provider, exc, elapsed))

@@ -24,6 +24,7 @@ from tokenhub.errors import (
 )
 from tokenhub.observability.events import EventBus
 from tokenhub.observability.metrics import Metrics
+from tokenhub.observability.tracing import Tracing
 from tokenhub.providers.base import CallOptions, ProviderAdapter
 from tokenhub.providers.kinds import ProviderKinds
 from tokenhub.providers.pool import ProviderPool
@@ -55,6 +56,7 @@ class Gateway:
         rng: random.Random,
         metrics: Metrics | None = None,
         events: EventBus | None = None,
+        tracing: Tracing | None = None,
     ) -> None:
         self.engine = engine
         self.kinds = kinds
@@ -67,7 +69,7 @@ class Gateway:
         self.routing = RoutingSettings()
         self.events = events
         observer = ExecutionObserver(metrics, events, health)
-        self.executor = Executor(self.router, health, self, clock, observer)
+        self.executor = Executor(self.router, health, self, clock, observer, tracing)
 
     # -- loading -------------------------------------------------------------------------
 

@@ -14,13 +14,14 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from tokenhub.auth.keyring import KeyRing
 from tokenhub.clock import Clock, SystemClock, new_id
-from tokenhub.config import LoadedSettings
+from tokenhub.config import LoadedSettings, TracingSettings
 from tokenhub.dispatch.credentials import Credentials
 from tokenhub.dispatch.gateway import Gateway
-from tokenhub.errors import TokenhubError
+from tokenhub.errors import ConfigError, TokenhubError
 from tokenhub.observability.events import EventBus
 from tokenhub.observability.metrics import Metrics
 from tokenhub.observability.redaction import DEFAULT_REDACTOR, Redactor
+from tokenhub.observability.tracing import OtelTracing, Tracing
 from tokenhub.providers.kinds import ProviderKinds, default_kinds
 from tokenhub.providers.pool import ProviderPool
 from tokenhub.routing.health import HealthTracker
@@ -56,6 +57,7 @@ from tokenhub.server.keys import (
     ROUTES,
     SETTINGS,
     STARTED_AT,
+    TRACING,
     VAULT,
     WRITER,
 )
@@ -66,6 +68,7 @@ from tokenhub.server.middleware import (
     metrics_middleware,
     request_id_middleware,
 )
+from tokenhub.server.request_log import prune_request_log
 from tokenhub.server.routes import RouteTable
 from tokenhub.store import apikey_store
 from tokenhub.store.engine import create_engine
@@ -78,6 +81,7 @@ from tokenhub.vault import PASSWORD_FILE_ENV, KdfCost, Vault
 log = logging.getLogger("tokenhub.server")
 SPEND_FLUSH_S = 2.0
 VAULT_IDLE_CHECK_S = 5.0
+PRUNE_EVERY_S = 3600.0
 
 
 def create_app(
@@ -112,6 +116,7 @@ def create_app(
     app[NEW_ID] = id_source
     app[METRICS] = Metrics()
     app[EVENTS] = EventBus(app[CLOCK], on_drop=app[METRICS].events_dropped.inc)
+    app[TRACING] = make_tracing(loaded.settings.tracing)
     app[REDACTOR] = redactor
     app[ADMIN_TOKENS] = AdminTokens()
     app[ADMIN_SESSIONS] = AdminSessions(app[CLOCK])
@@ -138,10 +143,12 @@ def create_app(
     routes.install(app)
     register_state_metrics(app)
     app.on_shutdown.append(_close_event_streams)
+    app.on_cleanup.append(_stop_tracing)
     app.cleanup_ctx.append(_database(migrate=migrate))
     app.cleanup_ctx.append(_writer)
     app.cleanup_ctx.append(admin_tsdb.tsdb_context)
     app.cleanup_ctx.append(_keyring)
+    app.cleanup_ctx.append(_request_log_pruner)
     app.cleanup_ctx.append(_vault(environ))
     app.cleanup_ctx.append(
         _gateway(
@@ -193,6 +200,7 @@ def _gateway(
                 rng=rng,
                 metrics=app[METRICS],
                 events=app[EVENTS],
+                tracing=app[TRACING],
             )
             settings = app[SETTINGS].settings
             if await current_revision(app[ENGINE]) == head_revision():
@@ -261,6 +269,24 @@ async def _close_event_streams(app: web.Application) -> None:
     app[EVENTS].close()
 
 
+async def _stop_tracing(app: web.Application) -> None:
+    # The final export is blocking network I/O: keep it off the event loop.
+    await asyncio.to_thread(app[TRACING].shutdown)
+
+
+def make_tracing(settings: TracingSettings) -> Tracing:
+    """Span export when an OTLP endpoint is configured; propagation only otherwise."""
+    if settings.otlp_endpoint is None:
+        return Tracing()
+    try:
+        return OtelTracing(settings.otlp_endpoint, settings.service_name, settings.sample_ratio)
+    except ImportError:
+        raise ConfigError(
+            "tracing.otlp_endpoint is set but OpenTelemetry is not installed;"
+            " install tokenhub[tracing]"
+        ) from None
+
+
 async def _load_state(app: web.Application) -> None:
     stored = await get_meta(app[ENGINE], admin_system.ADMIN_TOKEN_KEY)
     if stored is not None:
@@ -290,6 +316,25 @@ async def _flush_spend_forever(app: web.Application, ring: KeyRing) -> None:
             await apikey_store.save_spend(app[ENGINE], ring.take_dirty())
         except SQLAlchemyError:
             log.exception("could not save API key spend; will retry")
+
+
+async def _request_log_pruner(app: web.Application) -> AsyncIterator[None]:
+    async def prune_forever() -> None:
+        while True:
+            await asyncio.sleep(PRUNE_EVERY_S)
+            try:
+                removed = await prune_request_log(app)
+            except SQLAlchemyError:
+                log.exception("request log pruning failed; will retry")
+            else:
+                if removed:
+                    log.info("pruned the request log", extra={"rows": removed})
+
+    pruner = asyncio.create_task(prune_forever())
+    yield
+    pruner.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await pruner
 
 
 async def _writer(app: web.Application) -> AsyncIterator[None]:

@@ -21,14 +21,17 @@ from tokenhub.server.consumer_auth import API_KEY, allowed_models
 from tokenhub.server.decision_headers import decision_headers
 from tokenhub.server.errors import json_response
 from tokenhub.server.flavours import ANTHROPIC, OPENAI, Flavour
-from tokenhub.server.keys import CLOCK, GATEWAY
+from tokenhub.server.keys import CLOCK, GATEWAY, TRACING
 from tokenhub.server.middleware import REQUEST_ID
 from tokenhub.server.request_input import read_json, read_policy
-from tokenhub.server.request_log import RequestSummary, log_request
+from tokenhub.server.request_log import (
+    RequestSummary,
+    add_response,
+    capture_body,
+    log_request,
+)
 from tokenhub.server.routes import RouteTable
-from tokenhub.types import StreamEnd, StreamStart
-
-FORWARDED_HEADERS = ("traceparent", "tracestate")
+from tokenhub.types import StreamEnd, StreamStart, TextDelta
 
 
 async def chat_completions(request: web.Request) -> web.StreamResponse:
@@ -47,23 +50,28 @@ async def messages(request: web.Request) -> web.StreamResponse:
 
 async def serve(request: web.Request, flavour: Flavour) -> web.StreamResponse:
     """Parse, route, execute and render one request in ``flavour``'s wire format."""
+    with request.app[TRACING].request(
+        "tokenhub.request", request.headers, endpoint=flavour.endpoint
+    ):
+        return await _serve(request, flavour)
+
+
+async def _serve(request: web.Request, flavour: Flavour) -> web.StreamResponse:
     started = time.perf_counter()
     key = request.get(API_KEY)
     summary = RequestSummary(request[REQUEST_ID], flavour.endpoint, key=key)
     try:
         body = await read_json(request)
+        summary.body = capture_body(request.app, body)
         policy = read_policy(request, body)
         chat = flavour.parse(body)
         gateway = request.app[GATEWAY]
         route = gateway.route_request(chat, policy, allowed_models=allowed_models(key))
         summary.mode = route.mode
-        upstream_headers = {
-            h: request.headers[h] for h in FORWARDED_HEADERS if h in request.headers
-        }
         if chat.stream:
-            opened = await gateway.open_stream(chat, route, upstream_headers)
+            opened = await gateway.open_stream(chat, route, {})
             return await _stream(request, flavour, body, opened, summary, started)
-        done = await gateway.complete(chat, route, upstream_headers)
+        done = await gateway.complete(chat, route, {})
     except ProviderError as exc:
         raise _record_failure(request, summary, started, _client_error(exc)) from None
     except TokenhubError as exc:
@@ -73,9 +81,11 @@ async def serve(request: web.Request, flavour: Flavour) -> web.StreamResponse:
     response.created = response.created or int(request.app[CLOCK].time())
     summary.info, summary.usage, summary.cost_usd = done.info, response.usage, done.cost_usd
     summary.latency_ms = (time.perf_counter() - started) * 1000
+    rendered = flavour.render(response)
+    add_response(request.app, summary, rendered)
     log_request(request.app, summary)
     headers = decision_headers(summary.request_id, done.info, done.cost_usd)
-    return json_response(200, flavour.render(response), headers)
+    return json_response(200, rendered, headers)
 
 
 def _client_error(exc: ProviderError) -> TokenhubError:
@@ -112,6 +122,7 @@ async def _stream(
     )
     encoder = flavour.encoder(body)
     now = int(request.app[CLOCK].time())
+    text: list[str] = []
     try:
         await response.prepare(request)
         async for event in opened.events():
@@ -119,6 +130,8 @@ async def _stream(
                 event = replace(event, model=info.model.id, created=event.created or now)  # noqa: PLW2901
             elif isinstance(event, StreamEnd):
                 summary.usage = event.usage
+            elif summary.body is not None and isinstance(event, TextDelta):
+                text.append(event.text)
             await response.write(encoder.encode(event))
             if summary.ttft_s is None:
                 summary.ttft_s = time.perf_counter() - started
@@ -130,6 +143,7 @@ async def _stream(
         raise
     finally:
         await opened.handle.aclose()
+        add_response(request.app, summary, {"text": "".join(text)})
         summary.cost_usd = _cost(info, summary)
         summary.latency_ms = (time.perf_counter() - started) * 1000
         log_request(request.app, summary)

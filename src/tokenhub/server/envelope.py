@@ -15,7 +15,7 @@ from tokenhub.schemas import Capability
 from tokenhub.server.consumer_auth import API_KEY, allowed_models
 from tokenhub.server.decision_headers import decision_headers
 from tokenhub.server.errors import json_response
-from tokenhub.server.keys import GATEWAY
+from tokenhub.server.keys import GATEWAY, TRACING
 from tokenhub.server.middleware import REQUEST_ID
 from tokenhub.server.request_input import read_json, validate
 from tokenhub.server.request_log import RequestSummary, log_request
@@ -52,6 +52,11 @@ ENVELOPE_SCHEMA = Envelope.model_json_schema()
 
 async def chat(request: web.Request) -> web.Response:
     """Route one request and report the decision: model, provider, costs, reason, attempts."""
+    with request.app[TRACING].request("tokenhub.request", request.headers, endpoint="/v1/chat"):
+        return await _chat(request)
+
+
+async def _chat(request: web.Request) -> web.Response:
     started = time.perf_counter()
     envelope = validate(Envelope, await read_json(request))
     inner = envelope.request

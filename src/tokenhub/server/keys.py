@@ -14,6 +14,7 @@ from tokenhub.dispatch.gateway import Gateway
 from tokenhub.observability.events import EventBus
 from tokenhub.observability.metrics import Metrics
 from tokenhub.observability.redaction import Redactor
+from tokenhub.observability.tracing import Tracing
 from tokenhub.observability.tsdb import Tsdb
 from tokenhub.server.routes import RouteTable
 from tokenhub.store.tsdb_store import TsdbStore
@@ -36,3 +37,4 @@ EVENTS = web.AppKey("events", EventBus)
 VAULT = web.AppKey("vault", Vault)
 TSDB = web.AppKey("tsdb", Tsdb)
 TSDB_STORE = web.AppKey("tsdb_store", TsdbStore)
+TRACING = web.AppKey("tracing", Tracing)

@@ -3,13 +3,25 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from aiohttp import web
 
 from tokenhub.auth.apikeys import ApiKey
 from tokenhub.dispatch.executor import Attempted
 from tokenhub.errors import AttemptRecord
-from tokenhub.server.keys import CLOCK, EVENTS, KEYRING, METRICS, TSDB, WRITER
+from tokenhub.server.keys import (
+    CLOCK,
+    ENGINE,
+    EVENTS,
+    KEYRING,
+    METRICS,
+    REDACTOR,
+    SETTINGS,
+    TSDB,
+    WRITER,
+)
+from tokenhub.store.request_log_store import prune_requests
 from tokenhub.store.tables import RequestLogRow
 from tokenhub.types import Usage
 
@@ -18,7 +30,7 @@ REQUEST_LOG = RequestLogRow.__table__  # type: ignore[attr-defined]
 
 @dataclass(slots=True)
 class RequestSummary:
-    """What is logged about one request (never its prompt or completion)."""
+    """What is logged about one request (bodies only when log_bodies is on, redacted)."""
 
     request_id: str
     endpoint: str
@@ -33,6 +45,7 @@ class RequestSummary:
     latency_ms: float = 0.0
     ttft_s: float | None = None
     key: ApiKey | None = None
+    body: dict[str, Any] | None = None
 
 
 def log_request(app: web.Application, summary: RequestSummary) -> None:
@@ -64,6 +77,7 @@ def log_request(app: web.Application, summary: RequestSummary) -> None:
             "output_tokens": summary.usage.output_tokens,
             "cost_usd": summary.cost_usd,
             "latency_ms": round(summary.latency_ms, 3),
+            "body": summary.body,
         },
     )
     if info is not None:
@@ -117,3 +131,22 @@ def _publish(app: web.Application, summary: RequestSummary) -> None:
         cost_usd=round(summary.cost_usd, 8),
         latency_ms=round(summary.latency_ms, 3),
     )
+
+
+def capture_body(app: web.Application, request_body: dict[str, Any]) -> dict[str, Any] | None:
+    """The redacted request body to log, when ``request_log.log_bodies`` is on."""
+    if not app[SETTINGS].settings.request_log.log_bodies:
+        return None
+    return {"request": app[REDACTOR].value(request_body)}
+
+
+def add_response(app: web.Application, summary: RequestSummary, response: Any) -> None:
+    """Attach the redacted response to a captured body."""
+    if summary.body is not None:
+        summary.body["response"] = app[REDACTOR].value(response)
+
+
+async def prune_request_log(app: web.Application) -> int:
+    """Delete rows older than ``request_log.retention_days``; return how many."""
+    days = app[SETTINGS].settings.request_log.retention_days
+    return await prune_requests(app[ENGINE], app[CLOCK].time() - days * 86_400)

@@ -96,6 +96,8 @@ class RequestLogRow(SQLModel, table=True):
     output_tokens: int = 0
     cost_usd: float = 0.0
     latency_ms: float = 0.0
+    # Redacted request and response bodies, only when request_log.log_bodies is on.
+    body: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
 
 
 class RewardRow(SQLModel, table=True):
