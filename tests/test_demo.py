@@ -7,10 +7,11 @@ import subprocess
 import sys
 import urllib.request
 
+import anthropic
 import openai
 
 from tokenhub.demo import GREETING
-from tokenhub.testing import start_daemon
+from tokenhub.testing import start_daemon, wait_until
 
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
@@ -55,6 +56,18 @@ def test_newcomer_mode_answers_curl_and_the_openai_sdk(tokenhub_home):
             )
         assert completion.model.startswith("sim-")
         assert streamed == GREETING
+        with anthropic.Anthropic(base_url=daemon.url, api_key="none", max_retries=0) as claude:
+            message = claude.messages.create(
+                model="tokenhub/high_confidence",
+                max_tokens=100,
+                messages=[{"role": "user", "content": "hello"}],
+            )
+            with claude.messages.stream(
+                model="sim-gpt-4o", max_tokens=100, messages=[{"role": "user", "content": "hi"}]
+            ) as stream:
+                final = stream.get_final_message()
+        assert message.content[0].text == GREETING
+        assert final.content[0].text == GREETING
         status = cli("status", "--json")
         assert json.loads(status.stdout)["demo"] is True
         assert daemon.stop() == 0
@@ -87,3 +100,37 @@ def test_demo_cli_flows(tokenhub_home):
         audit = cli("audit", "list")
         assert "key.create" in audit.stdout
         assert "ci" in audit.stdout
+
+
+def test_events_cli_prints_live_events(tokenhub_home):
+    """`tokenhub events` prints events as they happen (here: an admin action and a request)."""
+    with start_daemon("--demo") as daemon:
+        follower = subprocess.Popen(
+            [sys.executable, "-m", "tokenhub", "events", "--count", "2", "--json"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+
+            def connected() -> bool:
+                metrics = urllib.request.urlopen(f"{daemon.url}/metrics", timeout=5).read()  # noqa: S310
+                return b"tokenhub_event_subscribers 1.0" in metrics
+
+            wait_until(connected, what="the events subscriber")
+            assert cli("keys", "create", "--name", "watch").returncode == 0
+            body = json.dumps({"model": "auto", "messages": [{"role": "user", "content": "hi"}]})
+            request = urllib.request.Request(  # noqa: S310
+                f"{daemon.url}/v1/chat/completions",
+                data=body.encode(),
+                headers={"Content-Type": "application/json"},
+            )
+            urllib.request.urlopen(request, timeout=10).read()  # noqa: S310
+            out, err = follower.communicate(timeout=30)
+        finally:
+            if follower.poll() is None:
+                follower.kill()
+                follower.communicate()
+        assert follower.returncode == 0, err
+        assert "admin.action" in out
+        assert "routing.decision" in out

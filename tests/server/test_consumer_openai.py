@@ -46,6 +46,8 @@ async def test_alias_routes_to_its_model(stack, oai):
         ("tokenhub/cheap", {"small-oa", "small-ob"}),
         ("tokenhub/high_confidence", {"claude-x"}),
         ("tokenhub/planning", {"claude-x", "big-oa"}),
+        ("tokenhub/adversarial", {"claude-x", "big-oa"}),
+        ("tokenhub/normal", {"small-oa", "small-ob", "big-oa", "claude-x"}),
     ],
 )
 async def test_modes_pick_by_profile(stack, oai, target, expected):
