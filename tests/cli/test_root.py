@@ -118,7 +118,7 @@ def test_status_over_url_needs_token(tokenhub_home, tmp_path):
     """Over --url, status fails without a token and works with the rotated one."""
     with start_daemon() as daemon:
         denied = subprocess.run(
-            [sys.executable, "-m", "tokenhub", "status", "--url", daemon.url],
+            [sys.executable, "-m", "tokenhub", "--url", daemon.url, "status"],
             capture_output=True,
             text=True,
             check=False,
@@ -140,11 +140,11 @@ def test_status_over_url_needs_token(tokenhub_home, tmp_path):
                 sys.executable,
                 "-m",
                 "tokenhub",
-                "status",
                 "--url",
                 daemon.url,
                 "--token-file",
                 str(token_file),
+                "status",
             ],
             capture_output=True,
             text=True,

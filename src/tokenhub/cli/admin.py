@@ -6,12 +6,9 @@ import typer
 
 from tokenhub.cli.common import (
     JsonOpt,
-    SocketOpt,
-    TokenFileOpt,
-    UrlOpt,
+    connect,
     console,
     handle_errors,
-    make_client,
     print_json,
 )
 
@@ -25,13 +22,11 @@ app.add_typer(token_app)
 @token_app.command("rotate")
 @handle_errors
 def rotate(
+    ctx: typer.Context,
     json: JsonOpt = False,
-    socket: SocketOpt = None,
-    url: UrlOpt = None,
-    token_file: TokenFileOpt = None,
 ) -> None:
     """Create a new admin token (the old one stops working) and print it once."""
-    result = make_client(socket, url, token_file).post("/admin/v1/admin-token")
+    result = connect(ctx).post("/admin/v1/admin-token")
     if json:
         print_json(result)
         return

@@ -10,12 +10,9 @@ import typer
 
 from tokenhub.cli.common import (
     JsonOpt,
-    SocketOpt,
-    TokenFileOpt,
-    UrlOpt,
+    connect,
     console,
     handle_errors,
-    make_client,
     print_json,
     print_table,
 )
@@ -27,6 +24,7 @@ FOLLOW_POLL_S = 1.0
 @app.command("list")
 @handle_errors
 def list_(
+    ctx: typer.Context,
     action: Annotated[
         str | None, typer.Option(help="Only this action.", show_default=False)
     ] = None,
@@ -34,12 +32,9 @@ def list_(
     limit: Annotated[int, typer.Option(help="Rows to show.")] = 50,
     follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing new rows.")] = False,
     json: JsonOpt = False,
-    socket: SocketOpt = None,
-    url: UrlOpt = None,
-    token_file: TokenFileOpt = None,
 ) -> None:
     """Show recent admin actions (who, what, target, outcome); --follow for new ones."""
-    client = make_client(socket, url, token_file)
+    client = connect(ctx)
     filters = {k: v for k, v in {"action": action, "actor": actor}.items() if v is not None}
     rows = client.get(f"/admin/v1/audit?{urlencode({**filters, 'limit': limit})}")["data"]
     rows.reverse()

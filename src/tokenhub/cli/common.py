@@ -6,6 +6,7 @@ import functools
 import os
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, ParamSpec, TypeVar
 
@@ -74,12 +75,28 @@ def handle_errors(func: Callable[P, R]) -> Callable[P, R]:
     return wrapper
 
 
+@dataclass(frozen=True, slots=True)
+class Connection:
+    """Where the daemon is: the root options ``--socket``, ``--url``, ``--token-file``."""
+
+    socket: Path | None = None
+    url: str | None = None
+    token_file: Path | None = None
+
+
 def make_client(socket: Path | None, url: str | None, token_file: Path | None) -> DaemonClient:
     """A client for the daemon chosen by --url, else the configured or default socket."""
     if url:
         return DaemonClient(url=url, token=_admin_token(token_file))
     loaded = load_settings({"socket": socket})
     return DaemonClient(socket_path=loaded.socket_path)
+
+
+def connect(ctx: typer.Context) -> DaemonClient:
+    """The client for the connection the root command's options chose."""
+    found = ctx.find_root().obj
+    conn = found if isinstance(found, Connection) else Connection()
+    return make_client(conn.socket, conn.url, conn.token_file)
 
 
 def _admin_token(token_file: Path | None) -> str | None:

@@ -8,12 +8,9 @@ import typer
 
 from tokenhub.cli.common import (
     JsonOpt,
-    SocketOpt,
-    TokenFileOpt,
-    UrlOpt,
+    connect,
     console,
     handle_errors,
-    make_client,
     print_json,
     print_pairs,
     print_table,
@@ -30,6 +27,7 @@ def _csv(value: str | None) -> list[str] | None:
 @app.command("create")
 @handle_errors
 def create(
+    ctx: typer.Context,
     name: Annotated[str, typer.Option("--name", help="A unique name for the key.")],
     scopes: Annotated[str, typer.Option(help="Comma-separated: chat, plan, embeddings.")] = "chat",
     budget_usd: Annotated[
@@ -46,15 +44,12 @@ def create(
         str | None, typer.Option(help="Comma-separated models it may use.", show_default=False)
     ] = None,
     json: JsonOpt = False,
-    socket: SocketOpt = None,
-    url: UrlOpt = None,
-    token_file: TokenFileOpt = None,
 ) -> None:
     """Create a key and print it once (only its hash is stored)."""
     body: dict[str, Any] = {"name": name, "scopes": _csv(scopes)}
     optional = {"budget_usd": budget_usd, "period": period, "rpm": rpm, "models": _csv(models)}
     body.update({k: v for k, v in optional.items() if v is not None})
-    result = make_client(socket, url, token_file).post("/admin/v1/keys", body)
+    result = connect(ctx).post("/admin/v1/keys", body)
     if json:
         print_json(result)
         return
@@ -65,13 +60,11 @@ def create(
 @app.command("list")
 @handle_errors
 def list_(
+    ctx: typer.Context,
     json: JsonOpt = False,
-    socket: SocketOpt = None,
-    url: UrlOpt = None,
-    token_file: TokenFileOpt = None,
 ) -> None:
     """List keys (never the keys themselves)."""
-    data = make_client(socket, url, token_file).get("/admin/v1/keys")["data"]
+    data = connect(ctx).get("/admin/v1/keys")["data"]
     if json:
         print_json(data)
         return
@@ -85,14 +78,12 @@ def list_(
 @app.command("show")
 @handle_errors
 def show(
+    ctx: typer.Context,
     key: KeyRef,
     json: JsonOpt = False,
-    socket: SocketOpt = None,
-    url: UrlOpt = None,
-    token_file: TokenFileOpt = None,
 ) -> None:
     """Show one key."""
-    result = make_client(socket, url, token_file).get(f"/admin/v1/keys/{key}")
+    result = connect(ctx).get(f"/admin/v1/keys/{key}")
     if json:
         print_json(result)
     else:
@@ -102,27 +93,23 @@ def show(
 @app.command("revoke")
 @handle_errors
 def revoke(
+    ctx: typer.Context,
     key: KeyRef,
-    socket: SocketOpt = None,
-    url: UrlOpt = None,
-    token_file: TokenFileOpt = None,
 ) -> None:
     """Revoke a key at once."""
-    result = make_client(socket, url, token_file).post(f"/admin/v1/keys/{key}/revoke")
+    result = connect(ctx).post(f"/admin/v1/keys/{key}/revoke")
     console.print(f"revoked {result['name']} ({result['prefix']})", markup=False)
 
 
 @app.command("rotate")
 @handle_errors
 def rotate(
+    ctx: typer.Context,
     key: KeyRef,
     json: JsonOpt = False,
-    socket: SocketOpt = None,
-    url: UrlOpt = None,
-    token_file: TokenFileOpt = None,
 ) -> None:
     """Give a key a new secret (limits and spend stay); the old one stops working."""
-    result = make_client(socket, url, token_file).post(f"/admin/v1/keys/{key}/rotate")
+    result = connect(ctx).post(f"/admin/v1/keys/{key}/rotate")
     if json:
         print_json(result)
         return

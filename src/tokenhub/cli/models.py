@@ -8,12 +8,9 @@ import typer
 
 from tokenhub.cli.common import (
     JsonOpt,
-    SocketOpt,
-    TokenFileOpt,
-    UrlOpt,
+    connect,
     console,
     handle_errors,
-    make_client,
     print_json,
     print_table,
 )
@@ -53,6 +50,7 @@ def _fields(**options: Any) -> dict[str, Any]:
 @app.command("add")
 @handle_errors
 def add(
+    ctx: typer.Context,
     model_id: ModelId,
     provider: ProviderOpt = None,
     upstream_model: UpstreamOpt = None,
@@ -66,18 +64,16 @@ def add(
     capability: CapabilityOpt = None,
     enabled: EnabledOpt = None,
     json: JsonOpt = False,
-    socket: SocketOpt = None,
-    url: UrlOpt = None,
-    token_file: TokenFileOpt = None,
 ) -> None:
     """Register a model served by a provider."""
     data = {"id": model_id, **_fields(**_model_options(locals()))}
-    _show(make_client(socket, url, token_file).post("/admin/v1/models", data), json)
+    _show(connect(ctx).post("/admin/v1/models", data), json)
 
 
 @app.command("update")
 @handle_errors
 def update(
+    ctx: typer.Context,
     model_id: ModelId,
     provider: ProviderOpt = None,
     upstream_model: UpstreamOpt = None,
@@ -91,33 +87,28 @@ def update(
     capability: CapabilityOpt = None,
     enabled: EnabledOpt = None,
     json: JsonOpt = False,
-    socket: SocketOpt = None,
-    url: UrlOpt = None,
-    token_file: TokenFileOpt = None,
 ) -> None:
     """Change some fields of a model."""
     data = _fields(**_model_options(locals()))
     if not data:
         raise InvalidRequestError("nothing to update: give at least one option")
-    client = make_client(socket, url, token_file)
+    client = connect(ctx)
     _show(client.request("PATCH", f"/admin/v1/models/{model_id}", data), json)
 
 
 def _model_options(scope: dict[str, Any]) -> dict[str, Any]:
-    skip = {"model_id", "json", "socket", "url", "token_file"}
+    skip = {"ctx", "model_id", "json"}
     return {k: v for k, v in scope.items() if k not in skip}
 
 
 @app.command("list")
 @handle_errors
 def list_(
+    ctx: typer.Context,
     json: JsonOpt = False,
-    socket: SocketOpt = None,
-    url: UrlOpt = None,
-    token_file: TokenFileOpt = None,
 ) -> None:
     """List models."""
-    result = make_client(socket, url, token_file).get("/admin/v1/models")
+    result = connect(ctx).get("/admin/v1/models")
     if json:
         print_json(result["data"])
         return
@@ -150,28 +141,24 @@ def list_(
 @app.command("rm")
 @handle_errors
 def remove(
+    ctx: typer.Context,
     model_id: ModelId,
-    socket: SocketOpt = None,
-    url: UrlOpt = None,
-    token_file: TokenFileOpt = None,
 ) -> None:
     """Remove a model."""
-    make_client(socket, url, token_file).request("DELETE", f"/admin/v1/models/{model_id}")
+    connect(ctx).request("DELETE", f"/admin/v1/models/{model_id}")
     console.print(f"removed model {model_id}", markup=False)
 
 
 @app.command("discover")
 @handle_errors
 def discover(
+    ctx: typer.Context,
     provider: Annotated[str, typer.Argument(metavar="PROVIDER", help="Provider id.")],
     add: Annotated[bool, typer.Option("--add", help="Register every unregistered model.")] = False,
     json: JsonOpt = False,
-    socket: SocketOpt = None,
-    url: UrlOpt = None,
-    token_file: TokenFileOpt = None,
 ) -> None:
     """List the models the provider's /v1/models offers; --add registers the new ones."""
-    client = make_client(socket, url, token_file)
+    client = connect(ctx)
     found = client.get(f"/admin/v1/providers/{provider}/discover")["data"]
     added = []
     if add:

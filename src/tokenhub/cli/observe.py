@@ -11,12 +11,9 @@ import typer
 
 from tokenhub.cli.common import (
     JsonOpt,
-    SocketOpt,
-    TokenFileOpt,
-    UrlOpt,
+    connect,
     console,
     handle_errors,
-    make_client,
     print_json,
     print_table,
 )
@@ -27,6 +24,7 @@ FOLLOW_POLL_S = 1.0
 
 @handle_errors
 def events(
+    ctx: typer.Context,
     follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing (default).")] = True,
     count: Annotated[
         int | None, typer.Option(help="Stop after this many events.", show_default=False)
@@ -35,16 +33,13 @@ def events(
         str | None, typer.Option("--type", help="Only events of this type.", show_default=False)
     ] = None,
     json: JsonOpt = False,
-    socket: SocketOpt = None,
-    url: UrlOpt = None,
-    token_file: TokenFileOpt = None,
 ) -> None:
     """Print live events: routing decisions, failovers, health changes, admin actions."""
     del follow  # the stream is live by nature; the flag exists for symmetry with logs
     seen = 0
     name = ""
     try:
-        for line in make_client(socket, url, token_file).stream_lines("/admin/v1/events"):
+        for line in connect(ctx).stream_lines("/admin/v1/events"):
             if line.startswith("event: "):
                 name = line[len("event: ") :]
             elif (
@@ -73,13 +68,11 @@ def _print_event(event: dict[str, Any], *, json: bool) -> None:
 
 @handle_errors
 def health(
+    ctx: typer.Context,
     json: JsonOpt = False,
-    socket: SocketOpt = None,
-    url: UrlOpt = None,
-    token_file: TokenFileOpt = None,
 ) -> None:
     """Every provider and model: state, error rate, latency, cooldown left, last error."""
-    report = make_client(socket, url, token_file).get("/admin/v1/health")
+    report = connect(ctx).get("/admin/v1/health")
     if json:
         print_json(report)
         return
@@ -102,6 +95,7 @@ def health(
 @logs_app.command("requests")
 @handle_errors
 def requests(
+    ctx: typer.Context,
     model: Annotated[str | None, typer.Option(show_default=False)] = None,
     provider: Annotated[str | None, typer.Option(show_default=False)] = None,
     status: Annotated[
@@ -111,12 +105,9 @@ def requests(
     limit: Annotated[int, typer.Option(help="Rows to show.")] = 50,
     follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing new rows.")] = False,
     json: JsonOpt = False,
-    socket: SocketOpt = None,
-    url: UrlOpt = None,
-    token_file: TokenFileOpt = None,
 ) -> None:
     """Recent requests: model, provider, attempts, tokens, cost, latency, status."""
-    client = make_client(socket, url, token_file)
+    client = connect(ctx)
     filters = {"model": model, "provider": provider, "status": status, "key": key}
     query = {k: v for k, v in filters.items() if v is not None}
     rows = client.get(f"/admin/v1/requests?{urlencode({**query, 'limit': limit})}")["data"]

@@ -9,12 +9,9 @@ import typer
 
 from tokenhub.cli.common import (
     JsonOpt,
-    SocketOpt,
-    TokenFileOpt,
-    UrlOpt,
+    connect,
     console,
     handle_errors,
-    make_client,
     print_json,
     print_pairs,
     print_table,
@@ -84,6 +81,7 @@ KeyStdinOpt = Annotated[
 @app.command("add")
 @handle_errors
 def add(
+    ctx: typer.Context,
     provider_id: Annotated[str, typer.Argument(metavar="ID", help="Provider id.")],
     type_: TypeOpt = None,
     base_url: BaseUrlOpt = None,
@@ -93,15 +91,12 @@ def add(
     enabled: EnabledOpt = None,
     key_stdin: KeyStdinOpt = False,
     json: JsonOpt = False,
-    socket: SocketOpt = None,
-    url: UrlOpt = None,
-    token_file: TokenFileOpt = None,
 ) -> None:
     """Register a provider; with --key-stdin (or credential escrow) its key goes in the vault."""
     if key_stdin and credential is None:
         credential = "escrow"
     data = {"id": provider_id, **_fields(type_, base_url, credential, timeout_s, header, enabled)}
-    client = make_client(socket, url, token_file)
+    client = connect(ctx)
     key = _read_key(provider_id, from_stdin=key_stdin) if credential == "escrow" else None
     result = client.post("/admin/v1/providers", data)
     if key is not None:
@@ -112,17 +107,13 @@ def add(
 @app.command("set-key")
 @handle_errors
 def set_key(
+    ctx: typer.Context,
     provider_id: Annotated[str, typer.Argument(metavar="ID")],
     key_stdin: KeyStdinOpt = False,
-    socket: SocketOpt = None,
-    url: UrlOpt = None,
-    token_file: TokenFileOpt = None,
 ) -> None:
     """Escrow (or replace) a provider's API key in the vault; the vault must be unlocked."""
     key = _read_key(provider_id, from_stdin=key_stdin)
-    make_client(socket, url, token_file).request(
-        "PUT", f"/admin/v1/providers/{provider_id}/key", {"key": key}
-    )
+    connect(ctx).request("PUT", f"/admin/v1/providers/{provider_id}/key", {"key": key})
     console.print(f"key for {provider_id} stored in the vault", markup=False)
 
 
@@ -139,13 +130,11 @@ def _read_key(provider_id: str, *, from_stdin: bool) -> str:
 @app.command("list")
 @handle_errors
 def list_(
+    ctx: typer.Context,
     json: JsonOpt = False,
-    socket: SocketOpt = None,
-    url: UrlOpt = None,
-    token_file: TokenFileOpt = None,
 ) -> None:
     """List providers."""
-    result = make_client(socket, url, token_file).get("/admin/v1/providers")
+    result = connect(ctx).get("/admin/v1/providers")
     if json:
         print_json(result["data"])
         return
@@ -159,19 +148,18 @@ def list_(
 @app.command("show")
 @handle_errors
 def show(
+    ctx: typer.Context,
     provider_id: Annotated[str, typer.Argument(metavar="ID")],
     json: JsonOpt = False,
-    socket: SocketOpt = None,
-    url: UrlOpt = None,
-    token_file: TokenFileOpt = None,
 ) -> None:
     """Show one provider."""
-    _show_one(make_client(socket, url, token_file).get(f"/admin/v1/providers/{provider_id}"), json)
+    _show_one(connect(ctx).get(f"/admin/v1/providers/{provider_id}"), json)
 
 
 @app.command("update")
 @handle_errors
 def update(
+    ctx: typer.Context,
     provider_id: Annotated[str, typer.Argument(metavar="ID")],
     type_: TypeOpt = None,
     base_url: BaseUrlOpt = None,
@@ -180,42 +168,35 @@ def update(
     header: HeaderOpt = None,
     enabled: EnabledOpt = None,
     json: JsonOpt = False,
-    socket: SocketOpt = None,
-    url: UrlOpt = None,
-    token_file: TokenFileOpt = None,
 ) -> None:
     """Change some fields of a provider."""
     data = _fields(type_, base_url, credential, timeout_s, header, enabled)
     if not data:
         raise InvalidRequestError("nothing to update: give at least one option")
-    client = make_client(socket, url, token_file)
+    client = connect(ctx)
     _show_one(client.request("PATCH", f"/admin/v1/providers/{provider_id}", data), json)
 
 
 @app.command("rm")
 @handle_errors
 def remove(
+    ctx: typer.Context,
     provider_id: Annotated[str, typer.Argument(metavar="ID")],
-    socket: SocketOpt = None,
-    url: UrlOpt = None,
-    token_file: TokenFileOpt = None,
 ) -> None:
     """Remove a provider (it must have no models)."""
-    make_client(socket, url, token_file).request("DELETE", f"/admin/v1/providers/{provider_id}")
+    connect(ctx).request("DELETE", f"/admin/v1/providers/{provider_id}")
     console.print(f"removed provider {provider_id}", markup=False)
 
 
 @app.command("test")
 @handle_errors
 def check(
+    ctx: typer.Context,
     provider_id: Annotated[str, typer.Argument(metavar="ID")],
     json: JsonOpt = False,
-    socket: SocketOpt = None,
-    url: UrlOpt = None,
-    token_file: TokenFileOpt = None,
 ) -> None:
     """Check the provider answers and accepts its credential."""
-    result = make_client(socket, url, token_file).post(f"/admin/v1/providers/{provider_id}/test")
+    result = connect(ctx).post(f"/admin/v1/providers/{provider_id}/test")
     if json:
         print_json(result)
     elif result["ok"]:

@@ -18,6 +18,7 @@ from tokenhub.cli import (
     sim,
     vault,
 )
+from tokenhub.cli.common import Connection, SocketOpt, TokenFileOpt, UrlOpt
 from tokenhub.cli.serve import serve
 from tokenhub.cli.status import status
 
@@ -38,11 +39,19 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def root(
-    version: bool = typer.Option(
+    ctx: typer.Context,
+    socket: SocketOpt = None,
+    url: UrlOpt = None,
+    token_file: TokenFileOpt = None,
+    version: bool = typer.Option(  # noqa: ARG001 (handled by its eager callback)
         False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
     ),
 ) -> None:
-    """Tokenhub: an LLM gateway that routes, fails over and orchestrates requests."""
+    """Tokenhub: an LLM gateway that routes, fails over and orchestrates requests.
+
+    Commands that talk to the daemon use its Unix socket, or --url with an admin token.
+    """
+    ctx.obj = Connection(socket, url, token_file)
 
 
 app.command("serve")(serve)

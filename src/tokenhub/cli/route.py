@@ -9,12 +9,9 @@ from rich.table import Table
 
 from tokenhub.cli.common import (
     JsonOpt,
-    SocketOpt,
-    TokenFileOpt,
-    UrlOpt,
+    connect,
     console,
     handle_errors,
-    make_client,
     print_json,
 )
 
@@ -24,6 +21,7 @@ app = typer.Typer(name="route", help="Explain routing decisions.", no_args_is_he
 @app.command("test")
 @handle_errors
 def check(
+    ctx: typer.Context,
     prompt: Annotated[str, typer.Argument(help="The prompt to route.")],
     model: Annotated[str, typer.Option(help="Model, alias or routing target.")] = "auto",
     mode: Annotated[str | None, typer.Option(help="Routing mode.", show_default=False)] = None,
@@ -32,9 +30,6 @@ def check(
     max_latency_ms: Annotated[float | None, typer.Option(show_default=False)] = None,
     send: Annotated[bool, typer.Option("--send", help="Also send it to the chosen model.")] = False,
     json: JsonOpt = False,
-    socket: SocketOpt = None,
-    url: UrlOpt = None,
-    token_file: TokenFileOpt = None,
 ) -> None:
     """Show every model as eligible (with score components) or rejected (with reasons).
 
@@ -48,7 +43,7 @@ def check(
     }
     body: dict[str, Any] = {"prompt": prompt, "model": model, "send": send}
     body.update({key: value for key, value in hints.items() if value is not None})
-    report = make_client(socket, url, token_file).post("/admin/v1/route/test", body)
+    report = connect(ctx).post("/admin/v1/route/test", body)
     if json:
         print_json(report)
         return

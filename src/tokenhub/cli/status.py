@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
+import typer
+
 from tokenhub.cli.common import (
     JsonOpt,
-    SocketOpt,
-    TokenFileOpt,
-    UrlOpt,
+    connect,
     handle_errors,
-    make_client,
     print_json,
     print_pairs,
 )
@@ -16,13 +15,11 @@ from tokenhub.cli.common import (
 
 @handle_errors
 def status(
+    ctx: typer.Context,
     json: JsonOpt = False,
-    socket: SocketOpt = None,
-    url: UrlOpt = None,
-    token_file: TokenFileOpt = None,
 ) -> None:
     """Show version, uptime, listeners, database, migration revision and vault state."""
-    report = make_client(socket, url, token_file).get("/admin/v1/status")
+    report = connect(ctx).get("/admin/v1/status")
     if json:
         print_json(report)
         return

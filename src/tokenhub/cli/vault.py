@@ -13,12 +13,9 @@ import typer
 
 from tokenhub.cli.common import (
     JsonOpt,
-    SocketOpt,
-    TokenFileOpt,
-    UrlOpt,
+    connect,
     console,
     handle_errors,
-    make_client,
     print_json,
     print_pairs,
 )
@@ -44,17 +41,13 @@ def read_secret(prompt: str, *, from_stdin: bool, confirm: bool = False) -> str:
 @app.command("init")
 @handle_errors
 def init(
+    ctx: typer.Context,
     password_stdin: StdinOpt = False,
     json: JsonOpt = False,
-    socket: SocketOpt = None,
-    url: UrlOpt = None,
-    token_file: TokenFileOpt = None,
 ) -> None:
     """Create the vault with an admin password (12+ characters); it starts unlocked."""
     password = read_secret("New vault password", from_stdin=password_stdin, confirm=True)
-    result = make_client(socket, url, token_file).post(
-        "/admin/v1/vault/init", {"password": password}
-    )
+    result = connect(ctx).post("/admin/v1/vault/init", {"password": password})
     if json:
         print_json(result)
         return
@@ -69,43 +62,35 @@ def init(
 @app.command("unlock")
 @handle_errors
 def unlock(
+    ctx: typer.Context,
     password_stdin: StdinOpt = False,
     json: JsonOpt = False,
-    socket: SocketOpt = None,
-    url: UrlOpt = None,
-    token_file: TokenFileOpt = None,
 ) -> None:
     """Unlock the vault so escrowed provider keys can be used."""
     password = read_secret("Vault password", from_stdin=password_stdin)
-    result = make_client(socket, url, token_file).post(
-        "/admin/v1/vault/unlock", {"password": password}
-    )
+    result = connect(ctx).post("/admin/v1/vault/unlock", {"password": password})
     _done(result, json, "vault unlocked")
 
 
 @app.command("lock")
 @handle_errors
 def lock(
+    ctx: typer.Context,
     json: JsonOpt = False,
-    socket: SocketOpt = None,
-    url: UrlOpt = None,
-    token_file: TokenFileOpt = None,
 ) -> None:
     """Lock the vault now (its key is wiped from memory)."""
-    result = make_client(socket, url, token_file).post("/admin/v1/vault/lock")
+    result = connect(ctx).post("/admin/v1/vault/lock")
     _done(result, json, "vault locked")
 
 
 @app.command("status")
 @handle_errors
 def status(
+    ctx: typer.Context,
     json: JsonOpt = False,
-    socket: SocketOpt = None,
-    url: UrlOpt = None,
-    token_file: TokenFileOpt = None,
 ) -> None:
     """Show the vault's state, idle timer, failed attempts and escrowed keys."""
-    result = make_client(socket, url, token_file).get("/admin/v1/vault")
+    result = connect(ctx).get("/admin/v1/vault")
     if json:
         print_json(result)
         return
@@ -131,19 +116,17 @@ def status(
 @app.command("rotate-password")
 @handle_errors
 def rotate_password(
+    ctx: typer.Context,
     password_stdin: Annotated[
         bool, typer.Option("--password-stdin", help="Read old then new password, one per line.")
     ] = False,
     json: JsonOpt = False,
-    socket: SocketOpt = None,
-    url: UrlOpt = None,
-    token_file: TokenFileOpt = None,
 ) -> None:
     """Change the vault password (secrets are not re-encrypted; the old password stops)."""
     old = read_secret("Current vault password", from_stdin=password_stdin)
     new = read_secret("New vault password", from_stdin=password_stdin, confirm=True)
     body = {"old_password": old, "new_password": new}
-    result = make_client(socket, url, token_file).post("/admin/v1/vault/rotate-password", body)
+    result = connect(ctx).post("/admin/v1/vault/rotate-password", body)
     _done(result, json, "vault password changed")
 
 
