@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from typing import Annotated, Any
-from urllib.parse import urlencode
 
 import orjson
 import typer
@@ -17,6 +16,7 @@ from tokenhub.cli.common import (
     print_json,
     print_table,
 )
+from tokenhub.cli.rows import show_rows
 
 logs_app = typer.Typer(name="logs", help="Logs kept by the daemon.", no_args_is_help=True)
 FOLLOW_POLL_S = 1.0
@@ -107,38 +107,17 @@ def requests(
     json: JsonOpt = False,
 ) -> None:
     """Recent requests: model, provider, attempts, tokens, cost, latency, status."""
-    client = connect(ctx)
     filters = {"model": model, "provider": provider, "status": status, "key": key}
-    query = {k: v for k, v in filters.items() if v is not None}
-    rows = client.get(f"/admin/v1/requests?{urlencode({**query, 'limit': limit})}")["data"]
-    rows.reverse()
-    _print_requests(rows, json=json, header=True)
-    if not follow:
-        return
-    last = max((r["id"] for r in rows), default=0)
-    try:
-        while True:
-            time.sleep(FOLLOW_POLL_S)
-            new = client.get(f"/admin/v1/requests?{urlencode({**query, 'after': last})}")["data"]
-            if new:
-                last = new[-1]["id"]
-                _print_requests(new, json=json, header=False)
-    except KeyboardInterrupt:
-        return
-
-
-def _print_requests(rows: list[dict[str, Any]], *, json: bool, header: bool) -> None:
-    if json:
-        for row in rows:
-            print_json(row)
-        return
-    cells = [_request_cells(r) for r in rows]
-    if header:
-        columns = ["when", "endpoint", "model", "provider", "tries", "tokens", "$", "ms", "status"]
-        print_table(None, columns, cells)
-        return
-    for cell_row in cells:
-        console.print("  ".join(str(c) for c in cell_row), markup=False)
+    show_rows(
+        connect(ctx),
+        "/admin/v1/requests",
+        {k: v for k, v in filters.items() if v is not None},
+        limit=limit,
+        follow=follow,
+        json=json,
+        columns=["when", "endpoint", "model", "provider", "tries", "tokens", "$", "ms", "status"],
+        cells=_request_cells,
+    )
 
 
 def _request_cells(row: dict[str, Any]) -> list[Any]:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from tokenhub.store.paging import log_query
 from tokenhub.store.tables import AuditRow
 
 AUDIT = AuditRow.__table__  # type: ignore[attr-defined]
@@ -30,25 +30,20 @@ class AuditQuery:
 
 async def query_audit(engine: AsyncEngine, q: AuditQuery) -> list[dict[str, Any]]:
     """Matching rows as dicts, newest first (oldest first when following with ``after``)."""
-    stmt = select(AUDIT)
-    for column, value in (
-        (AUDIT.c.actor, q.actor),
-        (AUDIT.c.action, q.action),
-        (AUDIT.c.target, q.target),
-        (AUDIT.c.outcome, q.outcome),
-    ):
-        if value is not None:
-            stmt = stmt.where(column == value)
-    if q.since is not None:
-        stmt = stmt.where(AUDIT.c.ts >= q.since)
-    if q.until is not None:
-        stmt = stmt.where(AUDIT.c.ts < q.until)
-    if q.before is not None:
-        stmt = stmt.where(AUDIT.c.id < q.before)
-    if q.after is not None:
-        stmt = stmt.where(AUDIT.c.id > q.after).order_by(AUDIT.c.id.asc())
-    else:
-        stmt = stmt.order_by(AUDIT.c.id.desc())
+    stmt = log_query(
+        AUDIT,
+        [
+            (AUDIT.c.actor, q.actor),
+            (AUDIT.c.action, q.action),
+            (AUDIT.c.target, q.target),
+            (AUDIT.c.outcome, q.outcome),
+        ],
+        since=q.since,
+        until=q.until,
+        before=q.before,
+        after=q.after,
+        limit=q.limit,
+    )
     async with engine.connect() as conn:
-        rows = (await conn.execute(stmt.limit(q.limit))).mappings().all()
+        rows = (await conn.execute(stmt)).mappings().all()
     return [dict(row) for row in rows]

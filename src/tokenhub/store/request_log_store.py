@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from tokenhub.store.paging import log_query
 from tokenhub.store.tables import RequestLogRow
 
 LOG = RequestLogRow.__table__  # type: ignore[attr-defined]
@@ -33,33 +34,27 @@ class RequestQuery:
 
 async def query_requests(engine: AsyncEngine, q: RequestQuery) -> list[dict[str, Any]]:
     """Matching rows, newest first (oldest first when following with ``after``)."""
-    stmt = select(LOG)
-    for column, value in (
-        (LOG.c.model, q.model),
-        (LOG.c.provider, q.provider),
-        (LOG.c.endpoint, q.endpoint),
-        (LOG.c.key_name, q.key),
-        (LOG.c.mode, q.mode),
-        (LOG.c.request_id, q.request_id),
-    ):
-        if value is not None:
-            stmt = stmt.where(column == value)
+    stmt = log_query(
+        LOG,
+        [
+            (LOG.c.model, q.model),
+            (LOG.c.provider, q.provider),
+            (LOG.c.endpoint, q.endpoint),
+            (LOG.c.key_name, q.key),
+            (LOG.c.mode, q.mode),
+            (LOG.c.request_id, q.request_id),
+            (LOG.c.status, None if q.status == "error" else q.status),
+        ],
+        since=q.since,
+        until=q.until,
+        before=q.before,
+        after=q.after,
+        limit=q.limit,
+    )
     if q.status == "error":
         stmt = stmt.where(LOG.c.status != "ok")
-    elif q.status is not None:
-        stmt = stmt.where(LOG.c.status == q.status)
-    if q.since is not None:
-        stmt = stmt.where(LOG.c.ts >= q.since)
-    if q.until is not None:
-        stmt = stmt.where(LOG.c.ts < q.until)
-    if q.before is not None:
-        stmt = stmt.where(LOG.c.id < q.before)
-    if q.after is not None:
-        stmt = stmt.where(LOG.c.id > q.after).order_by(LOG.c.id.asc())
-    else:
-        stmt = stmt.order_by(LOG.c.id.desc())
     async with engine.connect() as conn:
-        rows = (await conn.execute(stmt.limit(q.limit))).mappings().all()
+        rows = (await conn.execute(stmt)).mappings().all()
     return [dict(row) for row in rows]
 
 
