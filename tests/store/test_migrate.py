@@ -85,3 +85,38 @@ async def test_upgrade_postgres():
         finally:
             await engine.dispose()
         assert await _schema_diff(url) == []
+
+
+def test_head_agrees_with_alembic():
+    """The head read from the scripts is the one Alembic computes."""
+    from alembic.script import ScriptDirectory
+
+    from tokenhub.store.migrate import alembic_config
+
+    assert head_revision() == ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+def test_daemon_start_does_not_import_alembic_when_current(tmp_path):
+    """With the schema current, starting the app and checking readiness loads no Alembic."""
+    import subprocess
+    import sys
+
+    code = (
+        "import asyncio, sys\n"
+        "from tokenhub.store.engine import create_engine\n"
+        "from tokenhub.store.migrate import upgrade, current_revision, head_revision\n"
+        f"url = 'sqlite+aiosqlite:///{tmp_path / 'a.db'}'\n"
+        "async def main():\n"
+        "    e = create_engine(url); await upgrade(e); await e.dispose()\n"
+        "asyncio.run(main())\n"
+        "for m in [m for m in sys.modules if m.startswith('alembic')]: del sys.modules[m]\n"
+        "async def again():\n"
+        "    e = create_engine(url); await upgrade(e)\n"
+        "    assert await current_revision(e) == head_revision(); await e.dispose()\n"
+        "asyncio.run(again())\n"
+        "print(any(m.startswith('alembic') for m in sys.modules))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert out.stdout.strip() == "False"

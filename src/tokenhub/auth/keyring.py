@@ -6,7 +6,7 @@ from limits import RateLimitItemPerMinute
 from limits.storage import MemoryStorage
 from limits.strategies import SlidingWindowCounterRateLimiter
 
-from tokenhub.auth.apikeys import ApiKey, key_id_of, matches, period_start
+from tokenhub.auth.apikeys import DAY_S, ApiKey, key_id_of, matches, period_start
 from tokenhub.clock import Clock
 from tokenhub.errors import (
     BudgetExceededError,
@@ -25,6 +25,7 @@ class KeyRing:
         self.dirty: set[str] = set()
         self._limiter = SlidingWindowCounterRateLimiter(MemoryStorage())
         self._limits: dict[int, RateLimitItemPerMinute] = {}
+        self._periods: dict[str, tuple[float | None, float]] = {}
 
     def load(self, keys: list[ApiKey]) -> None:
         """Replace every key."""
@@ -74,7 +75,13 @@ class KeyRing:
             )
 
     def _roll_period(self, record: ApiKey) -> None:
-        start = period_start(record.budget_period, self.clock.time())
+        now = self.clock.time()
+        cached = self._periods.get(record.id)
+        if cached is not None and now < cached[1]:
+            start = cached[0]  # periods only change at a UTC midnight: no calendar maths
+        else:
+            start = period_start(record.budget_period, now)
+            self._periods[record.id] = (start, (now // DAY_S + 1) * DAY_S)
         if start is not None and (record.period_start or 0.0) < start:
             record.period_start = start
             record.spent_usd = 0.0

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from prometheus_client import (
     CollectorRegistry,
@@ -65,6 +66,7 @@ class Metrics:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
+        self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
         self._http()
         self._gateway()
         self._writer()
@@ -185,6 +187,19 @@ class Metrics:
             buckets=LATENCY_BUCKETS,
             registry=r,
         )
+
+    def child(self, metric: Any, *labels: str) -> Any:
+        """``metric.labels(*labels)``, cached: the hot path skips prometheus' lock and checks."""
+        key = (id(metric), labels)
+        found = self._children.get(key)
+        if found is None:
+            found = self._children[key] = metric.labels(*labels)
+        return found
+
+    def count_http(self, route: str, method: str, status: int, seconds: float) -> None:
+        """Count one HTTP response and its duration."""
+        self.child(self.http_requests, route, method, str(status)).inc()
+        self.child(self.http_duration, route).observe(seconds)
 
     def add_state_source(self, source: StateSource) -> None:
         """Expose gauges computed from live state at scrape time."""

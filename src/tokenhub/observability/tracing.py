@@ -16,7 +16,7 @@ import secrets
 from collections.abc import Iterator, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, Self
 
 TRACEPARENT = "traceparent"
 TRACESTATE = "tracestate"
@@ -61,6 +61,15 @@ class _NoSpan:
     def set_attribute(self, key: str, value: Any) -> None:
         """Nothing to record."""
 
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+_NO_SPAN = _NoSpan()
+
 
 class Tracing:
     """Trace propagation without recording spans (the default)."""
@@ -78,14 +87,13 @@ class Tracing:
         incoming = {k: headers[k] for k in (TRACEPARENT, TRACESTATE) if k in headers}
         token = _INCOMING.set(incoming)
         try:
-            yield _NoSpan()
+            yield _NO_SPAN
         finally:
             _INCOMING.reset(token)
 
-    @contextlib.contextmanager
-    def span(self, name: str, **attrs: Any) -> Iterator[Span]:  # noqa: ARG002 (no recording)
-        """A child span (routing decision, upstream attempt)."""
-        yield _NoSpan()
+    def span(self, name: str, **attrs: Any) -> contextlib.AbstractContextManager[Span]:  # noqa: ARG002
+        """A child span (routing decision, upstream attempt); here a shared no-op."""
+        return _NO_SPAN
 
     def outgoing(self) -> dict[str, str]:
         """Headers to send upstream: a child ``traceparent`` of the incoming one."""
@@ -138,11 +146,9 @@ class OtelTracing(Tracing):
         ) as span:
             yield span
 
-    @contextlib.contextmanager
-    def span(self, name: str, **attrs: Any) -> Iterator[Span]:
+    def span(self, name: str, **attrs: Any) -> contextlib.AbstractContextManager[Span]:
         """A child of the current span."""
-        with self._tracer.start_as_current_span(name, attributes=attrs) as span:
-            yield span
+        return self._tracer.start_as_current_span(name, attributes=attrs)
 
     def outgoing(self) -> dict[str, str]:
         """The current span's context as W3C headers."""

@@ -1,37 +1,72 @@
-"""Structured access log: one redacted JSON line per request."""
+"""Structured access log: one redacted JSON line per request.
+
+The access line is the one log record written for every request, with a fixed shape, so
+in JSON mode it is rendered straight to the handler's stream (about 1 µs) instead of
+through ``logging``'s record machinery (about 16 µs). Text mode, or any other handler
+setup, goes through ``logging`` as usual.
+"""
 
 from __future__ import annotations
 
 import logging
+import time
+from typing import Any, TextIO
 
+import orjson
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 
+from tokenhub.observability.logging import JsonFormatter
 from tokenhub.server.peer import describe_peer
-
-log = logging.getLogger("tokenhub.access")
-REQUEST_ID = "request_id"
 
 
 class JsonAccessLogger(AbstractAccessLogger):
     """Logs method, path (query string dropped: it may carry keys), status, time, peer."""
 
-    def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
+    def log(self, request: web.BaseRequest, response: web.StreamResponse, time_s: float) -> None:
         """Emit one access line."""
-        self.logger.info(
-            "request",
-            extra={
-                "method": request.method,
-                "path": request.path,
-                "status": response.status,
-                "duration_ms": round(time * 1000, 3),
-                "request_id": response.headers.get("X-Request-ID"),
-                "peer": describe_peer(request),
-                "bytes": response.body_length,
-            },
-        )
+        fields: dict[str, Any] = {
+            "method": request.method,
+            "path": request.path,
+            "status": response.status,
+            "duration_ms": round(time_s * 1000, 3),
+            "request_id": response.headers.get("X-Request-ID"),
+            "peer": describe_peer(request),
+            "bytes": response.body_length,
+        }
+        fast = _json_stream(self.logger)  # looked up each time: SIGHUP may reconfigure logging
+        if fast is None:
+            self.logger.info("request", extra=fields)
+            return
+        stream, formatter = fast
+        fields["path"] = formatter.redactor.text(fields["path"])
+        now = time.time()
+        line = {
+            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now))
+            + f".{int(now % 1 * 1000):03d}Z",
+            "level": "info",
+            "logger": self.logger.name,
+            "msg": "request",
+            **fields,
+        }
+        stream.write(orjson.dumps(line).decode() + "\n")
 
     @property
     def enabled(self) -> bool:
         """Skip formatting entirely when the access logger is switched off."""
         return self.logger.isEnabledFor(logging.INFO)
+
+
+def _json_stream(logger: logging.Logger) -> tuple[TextIO, JsonFormatter] | None:
+    """The stream and formatter of the one JSON handler this logger writes to, if so."""
+    current: logging.Logger | None = logger
+    while current is not None:
+        if current.handlers:
+            handlers = current.handlers
+            if len(handlers) == 1 and isinstance(handlers[0], logging.StreamHandler):
+                formatter = handlers[0].formatter
+                if isinstance(formatter, JsonFormatter):
+                    return handlers[0].stream, formatter
+            return None
+        current = current.parent if current.propagate else None
+    return None

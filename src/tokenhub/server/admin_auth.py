@@ -17,7 +17,6 @@ from aiohttp import web
 from tokenhub.errors import UnauthorizedError
 from tokenhub.server.admin_sessions import ADMIN_SESSIONS, COOKIE
 from tokenhub.server.peer import is_unix_socket, peer_uid
-from tokenhub.server.routes import Handler
 
 ADMIN_PREFIX = "/admin/"
 TOKEN_PREFIX = "thadm_"  # noqa: S105 (a public prefix, not a secret)
@@ -49,14 +48,6 @@ def new_admin_token() -> str:
 
 
 ADMIN_TOKENS = web.AppKey("admin_tokens", AdminTokens)
-
-
-@web.middleware
-async def admin_auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Let the socket owner or a valid bearer token through to ``/admin/*``; 401 otherwise."""
-    if request.path.startswith(ADMIN_PREFIX):
-        request[ADMIN_ACTOR] = authorise_admin(request)
-    return await handler(request)
 
 
 LOGIN_PATH = "/admin/v1/session"

@@ -13,7 +13,7 @@ from aiohttp import web
 from sqlalchemy.exc import SQLAlchemyError
 
 from tokenhub.auth.keyring import KeyRing
-from tokenhub.clock import Clock, SystemClock, new_id
+from tokenhub.clock import Clock, SystemClock, request_id
 from tokenhub.config import LoadedSettings, TracingSettings
 from tokenhub.dispatch.credentials import Credentials
 from tokenhub.dispatch.gateway import Gateway
@@ -40,10 +40,10 @@ from tokenhub.server import (
     models_api,
     system,
 )
-from tokenhub.server.admin_auth import ADMIN_TOKENS, AdminTokens, admin_auth_middleware
+from tokenhub.server.admin_auth import ADMIN_TOKENS, AdminTokens
 from tokenhub.server.admin_sessions import ADMIN_SESSIONS, AdminSessions
 from tokenhub.server.admin_vault import vault_event_sink
-from tokenhub.server.consumer_auth import consumer_auth_middleware
+from tokenhub.server.auth_middleware import auth_middleware
 from tokenhub.server.keys import (
     CLOCK,
     ENGINE,
@@ -62,12 +62,7 @@ from tokenhub.server.keys import (
     WRITER,
 )
 from tokenhub.server.metrics_state import register_state_metrics
-from tokenhub.server.middleware import (
-    body_limit_middleware,
-    error_middleware,
-    metrics_middleware,
-    request_id_middleware,
-)
+from tokenhub.server.middleware import core_middleware
 from tokenhub.server.request_log import prune_request_log
 from tokenhub.server.routes import RouteTable
 from tokenhub.store import apikey_store
@@ -89,7 +84,7 @@ def create_app(
     *,
     kinds: ProviderKinds | None = None,
     clock: Clock | None = None,
-    id_source: Callable[[], str] = new_id,
+    id_source: Callable[[], str] = request_id,
     redactor: Redactor = DEFAULT_REDACTOR,
     rng: random.Random | None = None,
     environ: Mapping[str, str] | None = None,
@@ -103,12 +98,8 @@ def create_app(
     app = web.Application(
         client_max_size=loaded.settings.max_body_bytes,
         middlewares=[
-            request_id_middleware,
-            metrics_middleware,
-            error_middleware,
-            body_limit_middleware,
-            admin_auth_middleware,
-            consumer_auth_middleware,
+            core_middleware,
+            auth_middleware,
         ],
     )
     app[SETTINGS] = loaded

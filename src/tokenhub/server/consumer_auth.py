@@ -6,7 +6,6 @@ from aiohttp import web
 
 from tokenhub.auth.apikeys import ApiKey
 from tokenhub.server.keys import KEYRING, SETTINGS
-from tokenhub.server.routes import Handler
 
 CONSUMER_PREFIX = "/v1/"
 API_KEY: web.RequestKey[ApiKey | None] = web.RequestKey("api_key")
@@ -21,16 +20,11 @@ def presented_key(request: web.Request) -> str | None:
     return request.headers.get("x-api-key") or None
 
 
-@web.middleware
-async def consumer_auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Admit /v1 requests by key (required or optional per settings); 401/403/429/402 else."""
-    if request.path.startswith(CONSUMER_PREFIX):
-        scope = SCOPE_BY_PATH.get(request.path, "chat")
-        required = request.app[SETTINGS].require_api_key
-        request[API_KEY] = request.app[KEYRING].admit(
-            presented_key(request), scope, required=required
-        )
-    return await handler(request)
+def admit_consumer(request: web.Request) -> None:
+    """Admit a /v1 request by key (required or optional per settings); 401/403/429/402 else."""
+    scope = SCOPE_BY_PATH.get(request.path, "chat")
+    required = request.app[SETTINGS].require_api_key
+    request[API_KEY] = request.app[KEYRING].admit(presented_key(request), scope, required=required)
 
 
 def allowed_models(key: ApiKey | None) -> frozenset[str] | None:

@@ -1,4 +1,8 @@
-"""Request id, error envelope and metrics middleware."""
+"""The request pipeline's first stage: id, body limit, error envelope and HTTP metrics.
+
+One middleware rather than four: each aiohttp middleware adds a coroutine frame to every
+request, and these four always run together.
+"""
 
 from __future__ import annotations
 
@@ -20,63 +24,50 @@ VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 
 @web.middleware
-async def request_id_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Accept a sane ``X-Request-ID`` or make one; echo it on every response."""
-    given = request.headers.get(REQUEST_ID_HEADER, "")
-    request_id = given if VALID_REQUEST_ID.match(given) else request.app[NEW_ID]()
+async def core_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Give the request an id, enforce the body limit, render errors as JSON, count it.
+
+    A sane ``X-Request-ID`` from the client is kept, else one is made; it is echoed on
+    every response. A declared body over ``max_body_bytes`` is refused before anything
+    reads it (chunked bodies are capped by aiohttp's client_max_size, set to the same
+    limit). Every failure becomes a JSON error body — never HTML, never a traceback.
+    """
+    app = request.app
+    given = request.headers.get(REQUEST_ID_HEADER)
+    request_id = given if given and VALID_REQUEST_ID.match(given) else app[NEW_ID]()
     request[REQUEST_ID] = request_id
-    response = await handler(request)
+    metrics = app[METRICS]
+    metrics.in_flight.inc()
+    started = time.perf_counter()
+    try:
+        response = await _handle(request, handler, request_id)
+    finally:
+        metrics.in_flight.dec()
     if not response.prepared:
         response.headers[REQUEST_ID_HEADER] = request_id
+    resource = request.match_info.route.resource
+    route = resource.canonical if resource is not None else "unmatched"
+    metrics.count_http(route, request.method, response.status, time.perf_counter() - started)
     return response
 
 
-@web.middleware
-async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Turn every failure into a JSON error body; never HTML, never a traceback."""
-    request_id = request[REQUEST_ID]
+async def _handle(request: web.Request, handler: Handler, request_id: str) -> web.StreamResponse:
     try:
-        response = await handler(request)
+        _check_length(request)
+        return await handler(request)
     except TokenhubError as exc:
-        response = render_error(request, exc, request_id)
+        return render_error(request, exc, request_id)
     except web.HTTPException as exc:
         if exc.status < web.HTTPBadRequest.status_code:
             raise
-        response = render_http_error(request, exc, request_id)
+        return render_http_error(request, exc, request_id)
     except Exception:
         log.exception("unhandled error", extra={"request_id": request_id})
-        response = render_internal(request, request_id)
-    response.headers[REQUEST_ID_HEADER] = request_id
-    return response
+        return render_internal(request, request_id)
 
 
-@web.middleware
-async def metrics_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Count requests and time them per route template; track requests in flight."""
-    metrics = request.app[METRICS]
-    resource = request.match_info.route.resource
-    route = resource.canonical if resource is not None else "unmatched"
-    metrics.in_flight.inc()
-    started = time.perf_counter()
-    status = 500
-    try:
-        response = await handler(request)
-        status = response.status
-        return response
-    finally:
-        metrics.in_flight.dec()
-        metrics.http_requests.labels(route, request.method, str(status)).inc()
-        metrics.http_duration.labels(route).observe(time.perf_counter() - started)
-
-
-@web.middleware
-async def body_limit_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Refuse a declared body over ``max_body_bytes`` before anything reads it.
-
-    Bodies without a Content-Length (chunked) are capped by aiohttp's client_max_size,
-    set to the same limit, when the handler reads them.
-    """
+def _check_length(request: web.Request) -> None:
     limit = request.app[SETTINGS].settings.max_body_bytes
-    if request.content_length is not None and request.content_length > limit:
+    length = request.content_length
+    if length is not None and length > limit:
         raise PayloadTooLargeError(f"request body is larger than the {limit}-byte limit")
-    return await handler(request)

@@ -13,6 +13,7 @@ from tokenhub.routing.policy import Policy
 
 M = TypeVar("M", bound=BaseModel)
 POLICY_FIELD = "tokenhub"
+NO_POLICY = Policy()
 POLICY_HEADERS = {
     "X-Tokenhub-Mode": "mode",
     "X-Tokenhub-Max-Budget-Usd": "max_budget_usd",
@@ -39,8 +40,10 @@ def read_policy(request: web.Request, body: dict[str, Any]) -> Policy:
     for header, key in POLICY_HEADERS.items():
         if header in request.headers:
             hinted[key] = request.headers[header]
-    from_headers = validate(Policy, hinted, prefix="header ", names=_header_names())
     extra = body.get(POLICY_FIELD)
+    if not hinted and extra is None:
+        return NO_POLICY  # the common case: nothing to validate
+    from_headers = validate(Policy, hinted, prefix="header ", names=_header_names())
     if extra is None:
         return from_headers
     if not isinstance(extra, dict):
