@@ -22,13 +22,14 @@ from aiohttp import web
 from tokenhub.config import RESTART_REQUIRED, LoadedSettings, load_settings
 from tokenhub.demo import demo_environment
 from tokenhub.errors import ConfigError, TokenhubError
-from tokenhub.observability.logging import configure_logging
+from tokenhub.observability.logging import configure_logging, flush_logs
 from tokenhub.server.access_log import JsonAccessLogger
 from tokenhub.server.app import create_app
 from tokenhub.server.keys import GATEWAY, LISTENERS
 
 log = logging.getLogger("tokenhub.daemon")
 SOCKET_MODE = 0o600
+LOG_FLUSH_S = 0.5
 
 AppFactory = Callable[[LoadedSettings], Awaitable[web.Application]]
 
@@ -97,7 +98,9 @@ async def _serve(loaded: LoadedSettings, app_factory: AppFactory | None) -> int:
         app[LISTENERS].extend(listeners)
         loaded.paths.pid_file.write_text(f"{os.getpid()}\n", encoding="utf-8")
         _announce(listeners)
+        flusher = asyncio.create_task(_flush_logs_forever())
         await stop.wait()
+        flusher.cancel()
         log.info("shutting down", extra={"grace_s": grace})
     finally:
         _remove_signal_handlers()
@@ -105,6 +108,7 @@ async def _serve(loaded: LoadedSettings, app_factory: AppFactory | None) -> int:
         _remove(socket_path)
         _remove(loaded.paths.pid_file)
     log.info("stopped")
+    flush_logs()
     return 0
 
 
@@ -143,6 +147,12 @@ async def _start_sites(runner: web.AppRunner, loaded: LoadedSettings, path: Path
 def _tcp_url(address: tuple[str, int] | tuple[str, int, int, int]) -> str:
     host, port = address[0], address[1]
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+async def _flush_logs_forever() -> None:
+    while True:
+        await asyncio.sleep(LOG_FLUSH_S)
+        flush_logs()
 
 
 def _announce(listeners: list[str]) -> None:

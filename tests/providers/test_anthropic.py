@@ -131,7 +131,8 @@ async def test_rate_limit_headers_with_rfc3339_resets(make_adapter, real_clock):
     """anthropic-ratelimit-* headers parse, resets (RFC 3339) as seconds from now."""
     adapter = make_adapter("anthropic", clock=real_clock)
     result = await adapter.complete(ask(), HAIKU, keyed(real_clock))
-    snapshot = result.ratelimit
+    assert result.ratelimit is None  # successes are parsed lazily, on first read
+    snapshot = adapter.ratelimit
     assert snapshot is not None
     assert (snapshot.limit_requests, snapshot.remaining_requests) == (50, 49)
     assert snapshot.limit_tokens == 100_000

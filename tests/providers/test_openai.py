@@ -90,7 +90,7 @@ async def test_stream_yields_canonical_events(adapter, fake_clock, sim):
     assert body["stream"] is True
     assert body["stream_options"] == {"include_usage": True}
     assert handle.endpoint == sim.base_url("openai")
-    assert handle.ratelimit is not None
+    assert adapter.ratelimit is not None
 
 
 async def test_tool_call_complete(adapter, fake_clock, sim):
@@ -146,7 +146,8 @@ async def test_tool_results_go_back_in_openai_form(adapter, fake_clock, sim):
 async def test_rate_limit_headers_feed_the_snapshot(adapter, fake_clock):
     """x-ratelimit-* headers (Go-duration resets) land on the result and the adapter."""
     result = await adapter.complete(ask(), GPT, keyed(fake_clock))
-    snapshot = result.ratelimit
+    assert result.ratelimit is None  # successes are parsed lazily, on first read
+    snapshot = adapter.ratelimit
     assert snapshot is not None
     assert (snapshot.limit_requests, snapshot.remaining_requests) == (50, 49)
     assert snapshot.limit_tokens == 100_000

@@ -63,10 +63,9 @@ class ExecutionObserver:
     ) -> None:
         """An attempt succeeded."""
         if self.metrics is not None:
-            m = self.metrics
-            m.child(m.upstream_duration, provider.id, model.id, "ok").observe(elapsed_s)
+            self.metrics.upstream_duration.labels(provider.id, model.id, "ok").observe(elapsed_s)
             if retries:
-                m.child(m.retries, provider.id).inc(retries)
+                self.metrics.retries.labels(provider.id).inc(retries)
         self._transitions(changed)
 
     def _transitions(self, changed: list[str]) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import logging
 import sys
 import time
@@ -68,7 +69,7 @@ def configure_logging(
     redactor: Redactor = DEFAULT_REDACTOR,
 ) -> None:
     """Route the ``tokenhub`` and ``aiohttp`` loggers to one redacting handler."""
-    handler = logging.StreamHandler(stream or sys.stderr)
+    handler = logging.StreamHandler(stream or _buffered_stderr())
     handler.setFormatter(JsonFormatter(redactor) if fmt == "json" else TextFormatter(redactor))
     for name in ("tokenhub", "aiohttp"):
         logger = logging.getLogger(name)
@@ -77,3 +78,20 @@ def configure_logging(
         logger.propagate = False
     # aiohttp's own access logger is replaced by ours; silence its default.
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+
+
+def _buffered_stderr() -> TextIO:
+    """Standard error with a 64 KiB buffer instead of a write per line.
+
+    Ordinary log records still reach the file at once (``StreamHandler`` flushes after
+    each one); only the access lines, written directly by the access logger, wait in the
+    buffer until the next record, the daemon's periodic ``flush_logs`` or exit.
+    """
+    raw = io.FileIO(sys.stderr.fileno(), "w", closefd=False)
+    return io.TextIOWrapper(io.BufferedWriter(raw, buffer_size=64 * 1024), encoding="utf-8")
+
+
+def flush_logs() -> None:
+    """Write out whatever the tokenhub log handler has buffered."""
+    for handler in logging.getLogger("tokenhub").handlers:
+        handler.flush()

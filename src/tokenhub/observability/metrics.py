@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
 
 from prometheus_client import (
     CollectorRegistry,
@@ -27,6 +26,12 @@ from prometheus_client.exposition import generate_latest
 from prometheus_client.registry import Collector
 
 from tokenhub import __version__
+from tokenhub.observability.fast_metrics import (
+    FastCollector,
+    FastCounter,
+    FastGauge,
+    FastHistogram,
+)
 
 # The *_created series double the sample count for no operational value.
 disable_created_metrics()  # type: ignore[no-untyped-call]
@@ -66,100 +71,89 @@ class Metrics:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
-        self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
         self._http()
         self._gateway()
         self._writer()
+        fast = [
+            m for m in vars(self).values() if isinstance(m, FastCounter | FastHistogram | FastGauge)
+        ]
+        self.registry.register(FastCollector(fast))
 
     def _http(self) -> None:
         r = self.registry
         Info("tokenhub_build", "Tokenhub version.", registry=r).info({"version": __version__})
-        self.http_requests = Counter(
+        self.http_requests = FastCounter(
             "tokenhub_http_requests_total",
             "HTTP requests answered, by route template, method and status code.",
             ["route", "method", "status"],
-            registry=r,
         )
-        self.http_duration = Histogram(
+        self.http_duration = FastHistogram(
             "tokenhub_http_request_duration_seconds",
             "Time from request received to response returned, by route template.",
             ["route"],
-            buckets=LATENCY_BUCKETS,
-            registry=r,
+            LATENCY_BUCKETS,
         )
-        self.in_flight = Gauge(
-            "tokenhub_http_in_flight_requests", "HTTP requests being handled now.", registry=r
+        self.in_flight = FastGauge(
+            "tokenhub_http_in_flight_requests", "HTTP requests being handled now."
         )
 
     def _gateway(self) -> None:
-        r = self.registry
-        self.requests = Counter(
+        self.requests = FastCounter(
             "tokenhub_requests_total",
             "Consumer requests by endpoint, mode, answering model and provider, and outcome.",
             ["endpoint", "mode", "model", "provider", "outcome"],
-            registry=r,
         )
-        self.request_duration = Histogram(
+        self.request_duration = FastHistogram(
             "tokenhub_request_duration_seconds",
             "Consumer request time including every attempt (streams: to the last byte).",
             ["endpoint"],
-            buckets=LATENCY_BUCKETS,
-            registry=r,
+            LATENCY_BUCKETS,
         )
-        self.upstream_duration = Histogram(
+        self.upstream_duration = FastHistogram(
             "tokenhub_upstream_duration_seconds",
             "Time of one upstream attempt (streams: to the first event).",
             ["provider", "model", "outcome"],
-            buckets=LATENCY_BUCKETS,
-            registry=r,
+            LATENCY_BUCKETS,
         )
-        self.ttft = Histogram(
+        self.ttft = FastHistogram(
             "tokenhub_time_to_first_token_seconds",
             "Streams: time from request received to the first event sent to the client.",
             ["provider", "model"],
-            buckets=TTFT_BUCKETS,
-            registry=r,
+            TTFT_BUCKETS,
         )
-        self.tokens = Counter(
+        self.tokens = FastCounter(
             "tokenhub_tokens_total",
             "Tokens reported by providers, by direction (input or output).",
             ["direction", "model", "provider"],
-            registry=r,
         )
-        self.cost = Counter(
+        self.cost = FastCounter(
             "tokenhub_cost_usd_total",
             "Cost in US dollars from provider-reported usage and model prices.",
             ["model", "provider"],
-            registry=r,
         )
-        self.failovers = Counter(
+        self.failovers = FastCounter(
             "tokenhub_failovers_total",
             "Attempts that failed and moved the request on, by error kind.",
             ["reason"],
-            registry=r,
         )
-        self.escalations = Counter(
+        self.escalations = FastCounter(
             "tokenhub_escalations_total",
             "Failovers to a larger-context model, by reason.",
             ["reason"],
-            registry=r,
         )
-        self.retries = Counter(
+        self.retries = FastCounter(
             "tokenhub_upstream_retries_total",
             "Retries made by adapters (same upstream, after a transient error).",
             ["provider"],
-            registry=r,
         )
-        self.orchestration_steps = Counter(
+        self.orchestration_steps = FastCounter(
             "tokenhub_orchestration_steps_total",
             "Orchestration steps run, by mode and role.",
             ["mode", "role"],
-            registry=r,
         )
-        self.events_dropped = Counter(
+        self.events_dropped = FastCounter(
             "tokenhub_events_dropped_total",
             "Events a slow event-stream subscriber missed.",
-            registry=r,
         )
 
     def _writer(self) -> None:
@@ -188,18 +182,10 @@ class Metrics:
             registry=r,
         )
 
-    def child(self, metric: Any, *labels: str) -> Any:
-        """``metric.labels(*labels)``, cached: the hot path skips prometheus' lock and checks."""
-        key = (id(metric), labels)
-        found = self._children.get(key)
-        if found is None:
-            found = self._children[key] = metric.labels(*labels)
-        return found
-
     def count_http(self, route: str, method: str, status: int, seconds: float) -> None:
         """Count one HTTP response and its duration."""
-        self.child(self.http_requests, route, method, str(status)).inc()
-        self.child(self.http_duration, route).observe(seconds)
+        self.http_requests.labels(route, method, str(status)).inc()
+        self.http_duration.labels(route).observe(seconds)
 
     def add_state_source(self, source: StateSource) -> None:
         """Expose gauges computed from live state at scrape time."""

@@ -86,6 +86,7 @@ class HttpAdapter(ABC):
             **config.headers,
         }
         self._ratelimit: RateLimitSnapshot | None = None
+        self._unparsed: tuple[Mapping[str, str], float, float] | None = None
 
     # Hooks a kind provides.
 
@@ -118,6 +119,15 @@ class HttpAdapter(ABC):
     def snapshot(self, headers: Mapping[str, str]) -> RateLimitSnapshot | None:  # noqa: ARG002 - a kind without rate-limit headers
         """The rate-limit headers of one answer (None where the kind sends none)."""
         return None
+
+    def snapshot_at(
+        self,
+        headers: Mapping[str, str],
+        now: float,  # noqa: ARG002 - a kind without rate-limit headers
+        observed_at: float,  # noqa: ARG002
+    ) -> RateLimitSnapshot | None:
+        """``snapshot`` for headers seen at an earlier moment (parsed lazily)."""
+        return self.snapshot(headers)
 
     def page(self, endpoint: Endpoint, cursor: str | None) -> URL:  # noqa: ARG002 - one page by default
         """The model-list URL for one page (``cursor`` from ``next_cursor``)."""
@@ -169,7 +179,11 @@ class HttpAdapter(ABC):
 
     @property
     def ratelimit(self) -> RateLimitSnapshot | None:
-        """The last rate-limit headers seen from this provider."""
+        """The last rate-limit headers seen from this provider (parsed on first read)."""
+        if self._unparsed is not None:
+            headers, now, observed_at = self._unparsed
+            self._unparsed = None
+            self._ratelimit = self.snapshot_at(headers, now, observed_at) or self._ratelimit
         return self._ratelimit
 
     def in_flight(self) -> int:
@@ -305,6 +319,13 @@ class HttpAdapter(ABC):
             raise
 
     def _observe(self, resp: aiohttp.ClientResponse) -> RateLimitSnapshot | None:
+        # Successful answers are the hot path: keep their headers and parse them only if
+        # somebody reads ``ratelimit`` (health view, metrics scrape). Errors parse now,
+        # because a 429's wait comes from them.
+        if _OK_MIN <= resp.status < _OK_MAX:
+            self._unparsed = (resp.headers, self._clock.time(), self._clock.monotonic())
+            return None
+        self._unparsed = None
         snapshot = self.snapshot(resp.headers)
         if snapshot is not None:
             self._ratelimit = snapshot

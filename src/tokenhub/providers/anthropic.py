@@ -73,7 +73,13 @@ class AnthropicAdapter(HttpAdapter):
 
     def snapshot(self, headers: Mapping[str, str]) -> RateLimitSnapshot | None:
         """The ``anthropic-ratelimit-*`` and Retry-After headers."""
-        return anthropic_snapshot(headers, self._clock.time(), self._clock.monotonic())
+        return self.snapshot_at(headers, self._clock.time(), self._clock.monotonic())
+
+    def snapshot_at(
+        self, headers: Mapping[str, str], now: float, observed_at: float
+    ) -> RateLimitSnapshot | None:
+        """The same, for headers seen at ``now`` (wall) / ``observed_at`` (monotonic)."""
+        return anthropic_snapshot(headers, now, observed_at)
 
     def page(self, endpoint: Endpoint, cursor: str | None) -> URL:
         """The model list, as large a page as allowed, after ``cursor``."""

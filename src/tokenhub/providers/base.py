@@ -48,7 +48,11 @@ class CallOptions:
 
 @dataclass(slots=True)
 class CallResult:
-    """A complete (non-streaming) upstream answer and how it was obtained."""
+    """A complete (non-streaming) upstream answer and how it was obtained.
+
+    ``ratelimit`` is None for successful answers: their headers are parsed lazily, when
+    the adapter's ``ratelimit`` is read, to keep header parsing off the request path.
+    """
 
     response: ChatResponse
     endpoint: str

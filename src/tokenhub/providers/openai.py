@@ -72,7 +72,13 @@ class OpenAIAdapter(HttpAdapter):
 
     def snapshot(self, headers: Mapping[str, str]) -> RateLimitSnapshot | None:
         """OpenAI's ``x-ratelimit-*`` and Retry-After headers."""
-        return openai_snapshot(headers, self._clock.time(), self._clock.monotonic())
+        return self.snapshot_at(headers, self._clock.time(), self._clock.monotonic())
+
+    def snapshot_at(
+        self, headers: Mapping[str, str], now: float, observed_at: float
+    ) -> RateLimitSnapshot | None:
+        """The same, for headers seen at ``now`` (wall) / ``observed_at`` (monotonic)."""
+        return openai_snapshot(headers, now, observed_at)
 
 
 def create(config: ProviderConfig, session: aiohttp.ClientSession, clock: Clock) -> OpenAIAdapter:

@@ -322,11 +322,21 @@ def _select(
     best = ranked[0].score
     pool = [c for c in ranked[: settings.top_k] if c.score >= best - settings.selection_margin]
     weights = [settings.traffic_weights.get(c.model.id, 1.0) for c in pool]
-    if len(pool) > 1 and sum(weights) > 0:
-        chosen = rng.choices(pool, weights=weights, k=1)[0]
+    total = sum(weights)
+    if len(pool) > 1 and total > 0:
+        chosen = _draw(pool, weights, total * rng.random())
         ranked.remove(chosen)
         ranked.insert(0, chosen)
     return ranked
+
+
+def _draw(pool: list[Candidate], weights: list[float], point: float) -> Candidate:
+    """The candidate whose cumulative-weight interval holds ``point`` (a weighted draw)."""
+    for candidate, weight in zip(pool, weights, strict=True):
+        if point < weight:
+            return candidate
+        point -= weight
+    return pool[-1]
 
 
 def _by_score(candidate: Candidate) -> float:

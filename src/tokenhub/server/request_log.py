@@ -99,20 +99,19 @@ def _count(app: web.Application, summary: RequestSummary) -> None:
     model = info.model.id if info is not None else "none"
     provider = info.provider.id if info is not None else "none"
     outcome = summary.status if summary.error_type is None else summary.error_type
-    child = metrics.child
     labels = (summary.endpoint, summary.mode or "none", model, provider, outcome)
-    child(metrics.requests, *labels).inc()
-    child(metrics.request_duration, summary.endpoint).observe(summary.latency_ms / 1000)
+    metrics.requests.labels(*labels).inc()
+    metrics.request_duration.labels(summary.endpoint).observe(summary.latency_ms / 1000)
     if info is None:
         return
     if summary.usage.input_tokens:
-        child(metrics.tokens, "input", model, provider).inc(summary.usage.input_tokens)
+        metrics.tokens.labels("input", model, provider).inc(summary.usage.input_tokens)
     if summary.usage.output_tokens:
-        child(metrics.tokens, "output", model, provider).inc(summary.usage.output_tokens)
+        metrics.tokens.labels("output", model, provider).inc(summary.usage.output_tokens)
     if summary.cost_usd:
-        child(metrics.cost, model, provider).inc(summary.cost_usd)
+        metrics.cost.labels(model, provider).inc(summary.cost_usd)
     if summary.ttft_s is not None:
-        child(metrics.ttft, provider, model).observe(summary.ttft_s)
+        metrics.ttft.labels(provider, model).observe(summary.ttft_s)
 
 
 def _publish(app: web.Application, summary: RequestSummary) -> None:

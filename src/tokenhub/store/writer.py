@@ -35,6 +35,7 @@ class BackgroundWriter:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._flush_lock = asyncio.Lock()
+        metrics.writer_queue_depth.set_function(lambda: len(self._pending))
 
     @property
     def queued(self) -> int:
@@ -47,7 +48,6 @@ class BackgroundWriter:
             self._metrics.writer_rows_dropped.labels(table.name).inc()
             return
         self._pending.append((table, row))
-        self._metrics.writer_queue_depth.set(len(self._pending))
         if len(self._pending) >= self._settings.batch_size:
             self._wake.set()
 
@@ -69,7 +69,6 @@ class BackgroundWriter:
         async with self._flush_lock:
             batch = self._pending[: self._settings.batch_size]
             del self._pending[: len(batch)]
-            self._metrics.writer_queue_depth.set(len(self._pending))
             if batch:
                 await self._write(batch)
             return len(batch)
