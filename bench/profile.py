@@ -48,6 +48,30 @@ def parse_collapsed(text: str) -> tuple[Counter[str], Counter[str], int]:
     return own, total, samples
 
 
+# Where a gateway request's event-loop time goes, by the frame that starts each part.
+COMPONENTS = (
+    ("upstream call (aiohttp client, adapter)", "HttpAdapter._fetch ("),
+    ("writing the response (aiohttp)", "RequestHandler.finish_response ("),
+    ("API-key admission (hash, budget period, rate limit)", "KeyRing.admit ("),
+    ("access log line (logging, JSON, redaction)", "JsonAccessLogger.log ("),
+    ("request log row + metrics + events + TSDB", "log_request ("),
+    ("request parsing (OpenAI wire to canonical)", "parse_request ("),
+    ("routing decision", "Router.route ("),
+    ("reading the request body", "read_json ("),
+    ("rendering the answer (wire + JSON)", "json_response ("),
+    ("decision headers", "decision_headers ("),
+)
+
+
+def component_table(counts: Counter[str], samples: int) -> str:
+    """Inclusive share of each component, matched by its entry frame."""
+    lines = ["| part of the request | % of event-loop samples |", "|---|--:|"]
+    for label, marker in COMPONENTS:
+        hits = sum(n for frame, n in counts.items() if frame.startswith(marker.rstrip("(")))
+        lines.append(f"| {label} | {hits / samples * 100:.1f} |")
+    return "\n".join(lines)
+
+
 def top_table(counts: Counter[str], samples: int, n: int) -> str:
     lines = ["| # | function (file:line) | % of samples |", "|--:|---|--:|"]
     for i, (frame, count) in enumerate(counts.most_common(n), 1):
@@ -156,6 +180,10 @@ def main() -> None:
             top_table(
                 Counter({f: n for f, n in total.items() if f.startswith("thread")}), samples, 10
             ),
+            "",
+            "### Event-loop thread by part of the request (inclusive)",
+            "",
+            component_table(main_total, main_samples),
             "",
             f"### Event-loop thread, self ({main_samples} samples)",
             "",

@@ -101,7 +101,11 @@ def _ratio_check(rows, scenario, key, other, goal_x, what, *, at_most=False) -> 
         return _check(what, goal, None, None)
     ratio = mine / theirs
     ok = ratio <= goal_x if at_most else ratio >= goal_x
-    return _check(what, goal, f"{ratio:.2f} x ({mine:.3g} vs {theirs:.3g})", ok)
+    return _check(what, goal, f"{ratio:.2f} x ({_num(mine)} vs {_num(theirs)})", ok)
+
+
+def _num(value: float) -> str:
+    return f"{value:.0f}" if abs(value) >= 100 else f"{value:.3g}"
 
 
 def _limit_check(value: float | None, limit: float, what: str, goal: str, unit: str) -> dict:
