@@ -9,6 +9,7 @@ memory.
 from __future__ import annotations
 
 import shutil
+import subprocess
 import tempfile
 import time
 from collections.abc import Callable
@@ -193,9 +194,17 @@ def _run_scenario(scenario, running, upstream, plan, cpus, result: PhaseResult, 
     for rep in range(plan.reps):
         for target in _rotated(chosen, rep):
             up = None if target.spec.name == "direct" else upstream
-            if rep == 0 and plan.warmup_s > 0:
-                _load(scenario, target, plan, cpus, warmup=True)
-            record = measure(scenario, target, up, plan, cpus)
+            try:
+                if rep == 0 and plan.warmup_s > 0:
+                    _load(scenario, target, plan, cpus, warmup=True)
+                record = measure(scenario, target, up, plan, cpus)
+            except (wrk.WrkError, subprocess.TimeoutExpired) as exc:
+                # One failed run (a target that died, wrk that could not connect) is
+                # reported; the rest of the benchmark goes on.
+                key = f"{scenario.name} / {target.spec.name} rep {rep}"
+                result.unavailable[key] = f"the load run failed: {str(exc)[:300]}"
+                log(f"  {key}: failed ({exc})")
+                continue
             record["rep"] = rep
             result.runs.append(record)
             log(
