@@ -121,3 +121,44 @@ async def test_failed_flush_counts_dropped_rows(engine):
     writer.submit(AUDIT, row(2))
     await writer.flush()
     assert await count(engine) == 1
+
+
+async def test_mixed_rows_and_defaults(engine):
+    """Rows of one table with different key sets, JSON values and omitted defaults all land."""
+    from tokenhub.store.tables import RequestLogRow
+
+    log = RequestLogRow.__table__
+    writer = BackgroundWriter(engine, WriterSettings(), Metrics())
+    base = {
+        "request_id": "r",
+        "ts": 1.0,
+        "endpoint": "/v1/chat",
+        "status": "ok",
+        "http_status": 200,
+    }
+    writer.submit(log, {**base, "attempts": [{"model": "m", "ok": True}]})
+    writer.submit(log, {**base, "attempts": [], "model": "m", "input_tokens": 7, "body": {"a": 1}})
+    await writer.flush_all()
+    async with engine.connect() as conn:
+        rows = (await conn.execute(select(log).order_by(log.c.id))).mappings().all()
+    assert [r["attempts"] for r in rows] == [[{"model": "m", "ok": True}], []]
+    assert [r["input_tokens"] for r in rows] == [0, 7]
+    assert [r["body"] for r in rows] == [None, {"a": 1}]
+
+
+@pytest.mark.postgres
+async def test_writer_on_postgres():
+    """The writer's batched inserts work on PostgreSQL too."""
+    from tokenhub.testing.postgres import temporary_database
+
+    async with temporary_database() as url:
+        pg = create_engine(url)
+        try:
+            await upgrade(pg)
+            writer = BackgroundWriter(pg, WriterSettings(), Metrics())
+            for i in range(3):
+                writer.submit(AUDIT, {**row(i), "details": {"i": i}})
+            await writer.flush_all()
+            assert await count(pg) == 3
+        finally:
+            await pg.dispose()

@@ -14,9 +14,11 @@ import logging
 from collections import defaultdict
 from typing import Any
 
-from sqlalchemy import Table
+import orjson
+from sqlalchemy import JSON, Table, insert
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.sql.schema import ScalarElementColumnDefault
 
 from tokenhub.config import WriterSettings
 from tokenhub.observability.metrics import Metrics
@@ -35,6 +37,9 @@ class BackgroundWriter:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._flush_lock = asyncio.Lock()
+        self._statements: dict[tuple[str, tuple[str, ...]], tuple[str, tuple[str, ...]]] = {}
+        self._json: dict[str, frozenset[str]] = {}
+        self._fill: dict[str, dict[str, Any]] = {}
         metrics.writer_queue_depth.set_function(lambda: len(self._pending))
 
     @property
@@ -78,6 +83,36 @@ class BackgroundWriter:
         while self._pending:
             await self.flush()
 
+    def _statement(self, table: Table, keys: tuple[str, ...]) -> tuple[str, tuple[str, ...]]:
+        # Compiled once per table and column set; rows then go straight to the driver's
+        # executemany, so a flush does almost no per-row work on the event loop.
+        found = self._statements.get((table.name, keys))
+        if found is None:
+            compiled = (
+                insert(table).inline().compile(dialect=self._engine.dialect, column_keys=list(keys))
+            )
+            order = tuple(compiled.positiontup or keys)
+            found = self._statements[table.name, keys] = (str(compiled), order)
+        return found
+
+    def _defaults(self, table: Table) -> dict[str, Any]:
+        # Scalar column defaults, which SQLAlchemy would fill in for omitted keys.
+        found = self._fill.get(table.name)
+        if found is None:
+            found = self._fill[table.name] = {
+                c.name: c.default.arg
+                for c in table.columns
+                if isinstance(c.default, ScalarElementColumnDefault)
+            }
+        return found
+
+    def _json_columns(self, table: Table) -> frozenset[str]:
+        found = self._json.get(table.name)
+        if found is None:
+            found = frozenset(c.name for c in table.columns if isinstance(c.type, JSON))
+            self._json[table.name] = found
+        return found
+
     async def _run(self) -> None:
         while True:
             with contextlib.suppress(TimeoutError):
@@ -88,13 +123,25 @@ class BackgroundWriter:
 
     async def _write(self, batch: list[tuple[Table, dict[str, Any]]]) -> None:
         by_table: dict[Table, list[dict[str, Any]]] = defaultdict(list)
+        groups: dict[tuple[Table, tuple[str, ...]], list[dict[str, Any]]] = defaultdict(list)
         for table, row in batch:
             by_table[table].append(row)
+            groups[table, tuple(row)].append(row)
         try:
             with self._metrics.writer_flush_duration.time():
                 async with self._engine.begin() as conn:
-                    for table, rows in by_table.items():
-                        await conn.execute(table.insert(), rows)
+                    for (table, keys), rows in groups.items():
+                        sql, order = self._statement(table, keys)
+                        json_keys = self._json_columns(table)
+                        fill = self._defaults(table)
+                        values = [
+                            tuple(
+                                _json(r.get(k)) if k in json_keys else r.get(k, fill.get(k))
+                                for k in order
+                            )
+                            for r in rows
+                        ]
+                        await conn.exec_driver_sql(sql, values)
         except SQLAlchemyError:
             log.exception("background writer flush failed; rows dropped")
             for table, rows in by_table.items():
@@ -102,3 +149,7 @@ class BackgroundWriter:
             return
         for table, rows in by_table.items():
             self._metrics.writer_rows_written.labels(table.name).inc(len(rows))
+
+
+def _json(value: Any) -> str | None:
+    return None if value is None else orjson.dumps(value).decode()
