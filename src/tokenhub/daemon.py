@@ -20,7 +20,6 @@ from pathlib import Path
 from aiohttp import web
 
 from tokenhub.config import RESTART_REQUIRED, LoadedSettings, load_settings
-from tokenhub.demo import demo_environment
 from tokenhub.errors import ConfigError, TokenhubError
 from tokenhub.observability.logging import configure_logging, flush_logs
 from tokenhub.server.access_log import JsonAccessLogger
@@ -66,12 +65,14 @@ def _install_uvloop() -> None:
 
 
 async def _default_factory(loaded: LoadedSettings) -> web.Application:
-    return create_app(loaded)
+    return create_app(loaded, migrate_in_child=True)
 
 
 async def serve(loaded: LoadedSettings, app_factory: AppFactory | None = None) -> int:
     """Bind, serve until SIGTERM/SIGINT, then shut down gracefully (demo mode included)."""
     if loaded.settings.demo:
+        from tokenhub.demo import demo_environment  # the simulator only when it is used
+
         async with demo_environment(loaded) as demo_loaded:
             return await _serve(demo_loaded, app_factory)
     return await _serve(loaded, app_factory)

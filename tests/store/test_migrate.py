@@ -120,3 +120,27 @@ def test_daemon_start_does_not_import_alembic_when_current(tmp_path):
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     )
     assert out.stdout.strip() == "False"
+
+
+async def test_upgrade_in_child_process(tmp_path):
+    """The daemon's migration path runs Alembic in a child process and reaches head."""
+    from tokenhub.store.migrate import upgrade_in_child
+
+    url = f"sqlite+aiosqlite:///{tmp_path / 'child.db'}"
+    await upgrade_in_child(url)
+    engine = create_engine(url)
+    try:
+        assert await current_revision(engine) == head_revision()
+    finally:
+        await engine.dispose()
+
+
+async def test_upgrade_in_child_reports_failure(tmp_path):
+    """A migration that cannot run is one clear error, without the URL's password."""
+    from tokenhub.errors import DatabaseUnavailableError
+    from tokenhub.store.migrate import upgrade_in_child
+
+    with pytest.raises(DatabaseUnavailableError) as info:
+        await upgrade_in_child("postgresql+asyncpg://u:pw-secret-1@127.0.0.1:1/none")
+    assert "pw-secret-1" not in info.value.message
+    assert "unavailable" in info.value.message

@@ -68,7 +68,12 @@ from tokenhub.server.routes import RouteTable
 from tokenhub.store import apikey_store
 from tokenhub.store.engine import create_engine
 from tokenhub.store.meta import get_meta
-from tokenhub.store.migrate import current_revision, head_revision, upgrade
+from tokenhub.store.migrate import (
+    current_revision,
+    head_revision,
+    upgrade,
+    upgrade_in_child,
+)
 from tokenhub.store.vault_store import SqlVaultStorage
 from tokenhub.store.writer import BackgroundWriter
 from tokenhub.vault import PASSWORD_FILE_ENV, KdfCost, Vault
@@ -89,11 +94,13 @@ def create_app(
     rng: random.Random | None = None,
     environ: Mapping[str, str] | None = None,
     migrate: bool = True,
+    migrate_in_child: bool = False,
 ) -> web.Application:
     """Build the application; resources open and close with the app (``cleanup_ctx``).
 
     ``kinds`` (provider kinds), ``clock``, ``id_source``, ``rng`` and ``environ`` (where
-    ``env:`` credentials are read) are injectable so tests are deterministic.
+    ``env:`` credentials are read) are injectable so tests are deterministic. The daemon
+    sets ``migrate_in_child`` so Alembic's memory stays out of the long-lived process.
     """
     app = web.Application(
         client_max_size=loaded.settings.max_body_bytes,
@@ -135,7 +142,7 @@ def create_app(
     register_state_metrics(app)
     app.on_shutdown.append(_close_event_streams)
     app.on_cleanup.append(_stop_tracing)
-    app.cleanup_ctx.append(_database(migrate=migrate))
+    app.cleanup_ctx.append(_database(migrate=migrate, in_child=migrate_in_child))
     app.cleanup_ctx.append(_writer)
     app.cleanup_ctx.append(admin_tsdb.tsdb_context)
     app.cleanup_ctx.append(_keyring)
@@ -151,13 +158,16 @@ def create_app(
     return app
 
 
-def _database(*, migrate: bool) -> Callable[[web.Application], AsyncIterator[None]]:
+def _database(*, migrate: bool, in_child: bool) -> Callable[[web.Application], AsyncIterator[None]]:
     async def database(app: web.Application) -> AsyncIterator[None]:
         engine = create_engine(app[SETTINGS].db_url)
         app[ENGINE] = engine
         try:
-            if migrate:
-                await upgrade(engine)
+            if migrate and await current_revision(engine) != head_revision():
+                if in_child:
+                    await upgrade_in_child(app[SETTINGS].db_url)
+                else:
+                    await upgrade(engine)
             revision = await current_revision(engine)
             if revision == head_revision():
                 await _load_state(app)

@@ -8,14 +8,19 @@ agrees with Alembic), the current revision from the ``alembic_version`` table.
 
 from __future__ import annotations
 
+import asyncio
 import functools
+import os
 import re
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection, text
 from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.ext.asyncio import AsyncEngine
+
+from tokenhub.errors import DatabaseUnavailableError
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -58,6 +63,27 @@ async def upgrade(engine: AsyncEngine, target: str = "head") -> None:
         return
     async with engine.begin() as conn:
         await conn.run_sync(_upgrade_sync, target)
+
+
+async def upgrade_in_child(url: str) -> None:
+    """Migrate to head in a short-lived child process (``tokenhub.store.offline``).
+
+    The daemon uses this so Alembic's modules never take up its own memory. The URL goes
+    through the environment, not the command line, where it could show a password.
+    """
+    env = {**os.environ, "TOKENHUB_DB_URL": url}
+    child = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "tokenhub.store.offline",
+        env=env,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    _, err = await child.communicate()
+    if child.returncode != 0:
+        lines = err.decode(errors="replace").strip().splitlines()
+        raise DatabaseUnavailableError(lines[-1] if lines else "database migration failed")
 
 
 def _upgrade_sync(conn: Connection, target: str) -> None:

@@ -40,3 +40,15 @@ def _unavailable(url: str, exc: Exception) -> DatabaseUnavailableError:
     return DatabaseUnavailableError(
         f"database {mask_url(url)} is unavailable: {type(reason).__name__}"
     )
+
+
+if __name__ == "__main__":  # the daemon migrates through this, in a child process
+    import asyncio
+    import os
+    import sys
+
+    try:
+        asyncio.run(upgrade_database(os.environ["TOKENHUB_DB_URL"]))
+    except DatabaseUnavailableError as exc:
+        sys.stderr.write(f"{exc.message}\n")
+        sys.exit(1)
