@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-from limits import RateLimitItemPerMinute
-from limits.storage import MemoryStorage
-from limits.strategies import SlidingWindowCounterRateLimiter
-
 from tokenhub.auth.apikeys import DAY_S, ApiKey, key_id_of, matches, period_start
+from tokenhub.auth.bucket import TokenBuckets
 from tokenhub.clock import Clock
 from tokenhub.errors import (
     BudgetExceededError,
@@ -23,8 +20,7 @@ class KeyRing:
         self.clock = clock
         self.keys: dict[str, ApiKey] = {}
         self.dirty: set[str] = set()
-        self._limiter = SlidingWindowCounterRateLimiter(MemoryStorage())
-        self._limits: dict[int, RateLimitItemPerMinute] = {}
+        self._buckets = TokenBuckets()
         self._periods: dict[str, tuple[float | None, float]] = {}
 
     def load(self, keys: list[ApiKey]) -> None:
@@ -55,12 +51,8 @@ class KeyRing:
     def _rate_limit(self, record: ApiKey) -> None:
         if record.rpm is None:
             return
-        item = self._limits.get(record.rpm)
-        if item is None:
-            item = self._limits[record.rpm] = RateLimitItemPerMinute(record.rpm)
-        if not self._limiter.hit(item, record.id):
-            reset = self._limiter.get_window_stats(item, record.id).reset_time
-            wait = max(1.0, reset - self.clock.time())
+        wait = self._buckets.take(record.id, record.rpm, self.clock.monotonic())
+        if wait > 0:
             raise RateLimitedError(
                 f"rate limit of {record.rpm} requests per minute reached for this key",
                 retry_after=wait,
