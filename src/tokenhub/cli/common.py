@@ -12,8 +12,6 @@ from typing import Annotated, Any, ParamSpec, TypeVar
 
 import orjson
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from tokenhub.client import DaemonClient
 from tokenhub.config import load_settings
@@ -50,8 +48,24 @@ ConfigOpt = Annotated[
     typer.Option("--config", help="Config file [env: TOKENHUB_CONFIG].", show_default=False),
 ]
 
-console = Console(highlight=False, soft_wrap=True)
-err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+
+class _LazyConsole:
+    """A Rich console created on first use: ``tokenhub serve`` never loads Rich."""
+
+    def __init__(self, *, stderr: bool) -> None:
+        self._stderr = stderr
+        self._console: Any = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._console is None:
+            from rich.console import Console
+
+            self._console = Console(stderr=self._stderr, highlight=False, soft_wrap=True)
+        return getattr(self._console, name)
+
+
+console: Any = _LazyConsole(stderr=False)
+err_console: Any = _LazyConsole(stderr=True)
 
 
 def exit_code(exc: TokenhubError) -> int:
@@ -115,6 +129,8 @@ def print_json(data: Any) -> None:
 
 def print_table(title: str | None, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
     """Print rows as a rich table."""
+    from rich.table import Table
+
     table = Table(title=title, show_header=True, header_style="bold")
     for column in columns:
         table.add_column(column)

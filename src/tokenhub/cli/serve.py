@@ -53,3 +53,10 @@ def serve(
     }
     loaded = load_settings(cli, config_file=config)
     raise typer.Exit(run(loaded, newcomer=newcomer))
+
+
+def serve_main(args: list[str]) -> None:
+    """Run ``tokenhub serve ARGS`` without building the whole CLI."""
+    app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+    app.command(context_settings={"help_option_names": ["-h", "--help"]})(serve)
+    typer.main.get_command(app)(args=args, prog_name="tokenhub serve")
