@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
 from typing import Protocol
 
 from tokenhub.schemas import ProviderConfig
@@ -21,6 +21,11 @@ class SecretStore(Protocol):
 
     def provider_key(self, provider_id: str) -> str | None:
         """The escrowed key of a provider, or None when there is none."""
+        ...
+
+    @property
+    def secrets_version(self) -> int:
+        """Grows whenever a secret is stored or deleted."""
         ...
 
 
@@ -48,6 +53,12 @@ class Credentials:
         if self.vault.provider_key(provider.id) is None:
             return "credential_missing (no key in the vault)"
         return None
+
+    def version(self) -> Hashable:
+        """Changes whenever a credential's availability can have changed (the vault)."""
+        if self.vault is None:
+            return None
+        return (self.vault.locked, self.vault.secrets_version)
 
     def key(self, provider: ProviderConfig) -> str | None:
         """The API key to send, or None (credential ``none``, or unavailable)."""

@@ -15,7 +15,7 @@ client, an upstream error ends the stream instead (the handler renders it).
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
 from dataclasses import dataclass, replace
 from typing import Protocol, TypeVar
 
@@ -33,9 +33,10 @@ from tokenhub.errors import (
 )
 from tokenhub.observability.tracing import Tracing
 from tokenhub.providers.base import CallOptions, ProviderAdapter, StreamHandle
+from tokenhub.routing.cache import CachedRouter
 from tokenhub.routing.health import HealthTracker
 from tokenhub.routing.policy import RoutingSettings
-from tokenhub.routing.router import Decision, Router, RouteRequest
+from tokenhub.routing.router import Decision, RouteRequest
 from tokenhub.schemas import ModelConfig, ProviderConfig
 from tokenhub.types import ChatRequest, ChatResponse, StreamEvent, Usage
 
@@ -60,6 +61,10 @@ class AdapterSource(Protocol):
 
     def provider(self, provider_id: str) -> ProviderConfig:
         """A provider's configuration."""
+        ...
+
+    def credentials_version(self) -> Hashable:
+        """Changes whenever a credential's availability can have changed."""
         ...
 
 
@@ -112,7 +117,7 @@ class Executor:
 
     def __init__(
         self,
-        router: Router,
+        router: CachedRouter,
         health: HealthTracker,
         source: AdapterSource,
         clock: Clock,
@@ -183,7 +188,12 @@ class Executor:
         first_decision: Decision | None = None
         for _ in range(settings.attempt_budget):
             with self.tracing.span("tokenhub.route", mode=route.mode) as span:
-                decision = self.router.route(route, settings, self.source.credential_problem)
+                decision = self.router.route(
+                    route,
+                    settings,
+                    self.source.credential_problem,
+                    self.source.credentials_version(),
+                )
                 span.set_attribute("tokenhub.eligible", len(decision.ranked))
                 span.set_attribute("tokenhub.rejected", len(decision.rejections))
             first_decision = first_decision or decision

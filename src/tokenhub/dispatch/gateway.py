@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+from collections.abc import Hashable
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -29,6 +30,7 @@ from tokenhub.providers.base import CallOptions, ProviderAdapter
 from tokenhub.providers.kinds import ProviderKinds
 from tokenhub.providers.pool import ProviderPool
 from tokenhub.registry import Registry
+from tokenhub.routing.cache import CachedRouter
 from tokenhub.routing.estimate import estimate_input_tokens
 from tokenhub.routing.health import HealthTracker
 from tokenhub.routing.policy import Policy, RoutingSettings, target_mode
@@ -69,7 +71,7 @@ class Gateway:
         self.routing = RoutingSettings()
         self.events = events
         observer = ExecutionObserver(metrics, events, health)
-        self.executor = Executor(self.router, health, self, clock, observer, tracing)
+        self.executor = Executor(CachedRouter(self.router), health, self, clock, observer, tracing)
 
     # -- loading -------------------------------------------------------------------------
 
@@ -109,6 +111,10 @@ class Gateway:
     def provider(self, provider_id: str) -> ProviderConfig:
         """A provider's configuration."""
         return self.registry.provider(provider_id).config
+
+    def credentials_version(self) -> Hashable:
+        """Changes whenever a credential's availability can have changed (the vault)."""
+        return self.credentials.version()
 
     # -- registry changes ----------------------------------------------------------------
 

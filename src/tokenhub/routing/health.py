@@ -65,6 +65,8 @@ class HealthTracker:
         self.settings = settings
         self.providers: dict[str, Health] = {}
         self.models: dict[str, Health] = {}
+        # Grows whenever a state changes, so cached routing decisions know to recompute.
+        self.version = 0
 
     def provider(self, provider_id: str) -> Health:
         """The health record of a provider (created healthy on first use)."""
@@ -83,8 +85,9 @@ class HealthTracker:
     def begin(self, provider_id: str, model_id: str) -> None:
         """An attempt starts: a half-open record now has its one probe in flight."""
         for health in (self.provider(provider_id), self.model(model_id)):
-            if health.state == HALF_OPEN:
+            if health.state == HALF_OPEN and not health.probing:
                 health.probing = True
+                self.version += 1
 
     def success(self, provider_id: str, model_id: str, latency_s: float) -> list[str]:
         """Record a success; return the records whose state changed (for events)."""
@@ -107,6 +110,8 @@ class HealthTracker:
                 )
             if health.state != before:
                 changed.append(f"{key}:{provider_id if key == 'provider' else model_id}")
+        if changed:
+            self.version += 1
         return changed
 
     def failure(
@@ -137,6 +142,7 @@ class HealthTracker:
             changed.append(f"provider:{provider_id}")
         if model.state != before[1]:
             changed.append(f"model:{model_id}")
+        self.version += 1  # cooldowns move even when the state name stays
         return changed
 
     def _transient(self, provider: Health, model: Health, now: float) -> None:
@@ -169,3 +175,4 @@ class HealthTracker:
     def reset_provider(self, provider_id: str) -> None:
         """Forget a provider's state (its configuration or credential changed)."""
         self.providers.pop(provider_id, None)
+        self.version += 1

@@ -8,6 +8,7 @@ over 100 models well under 100 µs.
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -83,6 +84,19 @@ class Candidate:
 
 
 @dataclass(slots=True)
+class Scored:
+    """A scoring: eligible candidates best first, rejections, and when it may go stale.
+
+    ``recheck_at`` is the earliest (monotonic) end of a cooldown that rejected a model:
+    from then on the same request could be scored differently.
+    """
+
+    ranked: list[Candidate]
+    rejections: list[Rejection]
+    recheck_at: float = math.inf
+
+
+@dataclass(slots=True)
 class Decision:
     """The router's answer: candidates in attempt order, and why the others were rejected."""
 
@@ -129,6 +143,7 @@ class Router:
         self.rng = rng
         self._static: list[_Static] = []
         self._version = -1
+        self._recheck_at = math.inf
 
     def _statics(self) -> list[_Static]:
         if self._version != self.registry.version:
@@ -142,11 +157,26 @@ class Router:
     def route(
         self, request: RouteRequest, settings: RoutingSettings, credentials: CredentialCheck
     ) -> Decision:
-        """Rank every model for ``request`` under ``settings``.
+        """Rank every model for ``request`` under ``settings`` and draw the first slot."""
+        scored = self.score(request, settings, credentials)
+        return self.pick(scored, request, settings)
+
+    def pick(self, scored: Scored, request: RouteRequest, settings: RoutingSettings) -> Decision:
+        """The decision from a scoring: near-best drawn first by traffic weight."""
+        ranked = _select(scored.ranked, settings, self.rng, request.prefer_weight)
+        return Decision(
+            request.mode, request.input_tokens, request.output_tokens, ranked, scored.rejections
+        )
+
+    def score(
+        self, request: RouteRequest, settings: RoutingSettings, credentials: CredentialCheck
+    ) -> Scored:
+        """Every model eligible (scored, best first) or rejected with every reason.
 
         The loop is the hot path: each model gets a cheap all-clear test first; only a
         model that fails it goes through ``_rejection`` to collect every reason.
         """
+        self._recheck_at = math.inf
         profile = settings.profiles.get(request.mode) or settings.profiles[settings.default_mode]
         min_weight = request.min_weight if request.min_weight is not None else profile.min_weight
         headroom = 1.0 - settings.context_headroom
@@ -197,8 +227,9 @@ class Router:
             failure = mh.error_rate if mh is not None else 0.0
             eligible.append(Candidate(st.model, cost, latency, failure, st.weight_norm))
         _score(eligible, profile)
-        ranked = _select(eligible, settings, self.rng, request.prefer_weight)
-        return Decision(request.mode, in_tokens, out_tokens, ranked, rejections)
+        # Stable sort, candidates arrive in model-id order: ties stay in id order.
+        eligible.sort(key=_by_score, reverse=True)
+        return Scored(eligible, rejections, self._recheck_at)
 
     def _rejection(
         self,
@@ -241,16 +272,17 @@ class Router:
         return reasons
 
     def _health_reasons(self, provider_id: str, model_id: str, now: float, out: list[str]) -> None:
-        provider_health = self.health.providers.get(provider_id)
-        if provider_health is not None:
-            blocked = provider_health.blocked_reason(now)
+        for record, names in (
+            (self.health.providers.get(provider_id), PROVIDER_REASONS),
+            (self.health.models.get(model_id), MODEL_REASONS),
+        ):
+            if record is None:
+                continue
+            blocked = record.blocked_reason(now)
             if blocked is not None:
-                out.append(PROVIDER_REASONS.get(blocked, blocked))
-        model_health = self.health.models.get(model_id)
-        if model_health is not None:
-            blocked = model_health.blocked_reason(now)
-            if blocked is not None:
-                out.append(MODEL_REASONS.get(blocked, blocked))
+                out.append(names.get(blocked, blocked))
+                if record.cooldown_until > now:  # when this verdict may change by itself
+                    self._recheck_at = min(self._recheck_at, record.cooldown_until)
 
 
 @dataclass(slots=True)
@@ -307,15 +339,14 @@ def _select(
     rng: random.Random,
     prefer_weight: int | None,
 ) -> list[Candidate]:
-    """Best first; the first slot is drawn among the near-best by traffic weight.
+    """Best first (``candidates`` are sorted); the first slot is drawn among the near-best.
 
     After a transient failure the executor sets ``prefer_weight``: peers of the failed
     model's weight come first (best score first), then everything else.
     """
     if len(candidates) < 2:  # noqa: PLR2004
-        return candidates
-    # Stable sort, candidates arrive in model-id order: ties stay in id order.
-    ranked = sorted(candidates, key=_by_score, reverse=True)
+        return list(candidates)
+    ranked = list(candidates)  # already sorted best first; a copy, as scorings are shared
     if prefer_weight is not None:
         peers = [c for c in ranked if c.model.weight == prefer_weight]
         return peers + [c for c in ranked if c.model.weight != prefer_weight]

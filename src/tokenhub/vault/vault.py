@@ -73,6 +73,7 @@ class Vault:
         self._mutex = asyncio.Lock()
         self._header: VaultHeader | None = None
         self._rows: dict[tuple[str, str], SecretRow] = {}
+        self._secrets_version = 0
         self._data_key: bytearray | None = None
         self._unlocked_at: float | None = None
         self._last_used = 0.0
@@ -169,6 +170,7 @@ class Vault:
             row = SecretRow(secret_id, purpose, nonce, ciphertext)
             await self._storage.put_secret(row, self._clock.time())
             self._rows[row.key] = row
+            self._secrets_version += 1
 
     def get_secret(self, secret_id: str, purpose: str) -> str | None:
         """The decrypted secret, or None; raises VaultLockedError while locked."""
@@ -189,7 +191,13 @@ class Vault:
             self._require_header()
             existed = await self._storage.delete_secret(secret_id, purpose)
             self._rows.pop((secret_id, purpose), None)
+            self._secrets_version += 1
         return existed
+
+    @property
+    def secrets_version(self) -> int:
+        """Grows whenever a secret is stored or deleted (routing caches key on it)."""
+        return self._secrets_version
 
     def list_secrets(self) -> list[tuple[str, str]]:
         """Every (secret_id, purpose), sorted; works while locked (addresses are not secret)."""
