@@ -57,6 +57,8 @@ class HttpAdapter(ABC):
     kind: ClassVar[str]
     chat_path: ClassVar[str]
     models_path: ClassVar[str]
+    wire: ClassVar[str | None] = None
+    """The client-facing format this kind's streams are in (``openai``, ``anthropic``)."""
 
     def __init__(
         self,
@@ -218,6 +220,7 @@ class HttpAdapter(ABC):
             lambda sse, decoder: self.frame(sse, decoder, call.secret),
             provider=self.config.id,
             ratelimit=snapshot,
+            wire=self.wire,
         )
         await stream.prime()
         return stream

@@ -38,6 +38,7 @@ class AnthropicAdapter(HttpAdapter):
     kind = "anthropic"
     chat_path = "/v1/messages"
     models_path = "/v1/models"
+    wire = "anthropic"
 
     def default_headers(self) -> dict[str, str]:
         """The API version every request must name."""

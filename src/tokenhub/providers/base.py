@@ -7,7 +7,7 @@ never decides where a request goes next: that is the routing engine's job.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -62,14 +62,21 @@ class CallResult:
 
 
 class StreamHandle(Protocol):
-    """An open upstream stream. ``events`` raises ProviderError on failure."""
+    """An open upstream stream. ``batches`` and ``events`` raise ProviderError on failure."""
 
     endpoint: str
     ratelimit: RateLimitSnapshot | None
     retries: int
 
+    def batches(self) -> AsyncGenerator[list[StreamEvent], None]:
+        """Canonical events until StreamEnd, as many at a time as have arrived (never none).
+
+        The stream closes when iteration ends.
+        """
+        ...
+
     def events(self) -> AsyncIterator[StreamEvent]:
-        """Canonical events until StreamEnd; the stream closes when iteration ends."""
+        """The same events one at a time."""
         ...
 
     async def aclose(self) -> None:

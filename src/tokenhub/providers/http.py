@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TypeVar
@@ -152,18 +151,39 @@ def _field_value(line: bytes, start: int) -> bytes:
 
 
 class SseReader:
-    """Reads server-sent events from an aiohttp response body, one at a time."""
+    """Reads server-sent events from an aiohttp response body, one network read at a time.
 
-    def __init__(self, content: aiohttp.StreamReader) -> None:
+    With ``record`` it keeps the raw bytes it has read until ``take_recording``, so a
+    stream primed here can still be relayed byte for byte (providers/passthrough.py).
+    """
+
+    def __init__(self, content: aiohttp.StreamReader, *, record: bool = False) -> None:
         self._content = content
         self._parser = SseParser()
-        self._ready: deque[ServerSentEvent] = deque()
+        self._raw: list[bytes] | None = [] if record else None
 
-    async def next(self) -> ServerSentEvent | None:
-        """The next event, or None at the end of the body (a partial event is dropped)."""
-        while not self._ready:
+    @property
+    def recording(self) -> bool:
+        """Whether every byte read so far is still kept."""
+        return self._raw is not None
+
+    async def batch(self) -> list[ServerSentEvent] | None:
+        """Every event that what has arrived completes, reading on only while there is none.
+
+        None at the end of the body (a partial event there is dropped). Nothing waits for
+        more than the next network read, so a ready event is never held back.
+        """
+        while True:
             chunk = await self._content.readany()
             if not chunk:
                 return None
-            self._ready.extend(self._parser.feed(chunk))
-        return self._ready.popleft()
+            if self._raw is not None:
+                self._raw.append(chunk)
+            events = self._parser.feed(chunk)
+            if events:
+                return events
+
+    def take_recording(self) -> bytes:
+        """The bytes read so far; recording stops."""
+        raw, self._raw = self._raw or [], None
+        return b"".join(raw)

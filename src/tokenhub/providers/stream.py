@@ -1,13 +1,14 @@
-"""An open upstream stream: SSE frames in, canonical events out, the connection released.
+"""An open upstream stream: SSE frames in, canonical events (or relayed bytes) out.
 
 The adapter primes a stream (reads up to its first canonical event) before handing it to
 the engine, so every failure before the first byte the client could see is raised by
-``open_stream`` and may be retried; after that, a failure raises from ``events()``.
+``open_stream`` and may be retried; after that, a failure raises from ``batches()`` (or
+``relay()``). Either way the connection is released when iteration ends.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from typing import Any, Protocol
 
 import aiohttp
@@ -18,6 +19,7 @@ from tokenhub.providers.base import RateLimitSnapshot
 from tokenhub.providers.classify import malformed, transport_error
 from tokenhub.providers.endpoints import Endpoint, EndpointSet
 from tokenhub.providers.http import ServerSentEvent, SseReader
+from tokenhub.providers.passthrough import RELAYS, RelayEdit
 from tokenhub.types import StreamEnd, StreamEvent
 
 
@@ -46,7 +48,13 @@ def load_frame(data: bytes, provider: str) -> Any:
 
 
 class HttpStream:
-    """A ``StreamHandle`` over one aiohttp response; closes itself when iteration ends."""
+    """A ``StreamHandle`` over one aiohttp response; closes itself when iteration ends.
+
+    Events come in batches: everything one network read completes, decoded together, so
+    the handler can write them with one send. With a ``wire`` that has a relay
+    (providers/passthrough.py), the bytes read while priming are kept, so the stream can
+    instead be relayed as the upstream sent it (``relay``).
+    """
 
     def __init__(
         self,
@@ -58,39 +66,86 @@ class HttpStream:
         *,
         provider: str,
         ratelimit: RateLimitSnapshot | None,
+        wire: str | None = None,
     ) -> None:
         self.endpoint = endpoint.url
         self.ratelimit = ratelimit
         self.retries = 0
+        self.wire = wire
+        self._relay = RELAYS.get(wire) if wire else None
         self._response = response
-        self._reader = SseReader(response.content)
+        self._reader = SseReader(response.content, record=self._relay is not None)
         self._slot = endpoint
         self._endpoints = endpoints
         self._decoder = decoder
         self._frame = frame
         self._provider = provider
         self._pending: list[StreamEvent] = []
+        self._deferred: ProviderError | None = None
         self._ended = False
         self._closed = False
         self._error: ProviderError | None = None
 
     async def prime(self) -> None:
-        """Read until the first canonical event (kept for ``events``); close on failure."""
+        """Read until the first canonical event (kept for ``batches``); close on failure."""
         try:
             self._pending = await self._pull()
         except BaseException:
             await self.aclose()
             raise
 
-    async def events(self) -> AsyncIterator[StreamEvent]:
-        """Canonical events until StreamEnd; raises a classified ProviderError on failure."""
+    async def batches(self) -> AsyncGenerator[list[StreamEvent], None]:
+        """Canonical events until StreamEnd, one batch per network read; raises on failure."""
         try:
             batch = self._pending or await self._pull()
             self._pending = []
             while batch:
+                yield batch
+                self._reader.take_recording()  # translated after all: the bytes are not needed
+                batch = await self._pull()
+            await self._drain()
+        finally:
+            await self.aclose()
+
+    async def events(self) -> AsyncGenerator[StreamEvent, None]:
+        """Canonical events one at a time (``batches`` flattened)."""
+        batches = self.batches()
+        try:
+            async for batch in batches:
                 for event in batch:
                     yield event
-                batch = await self._pull()
+        finally:
+            await batches.aclose()
+
+    def can_relay(self, wire: str) -> bool:
+        """Whether a client speaking ``wire`` can be sent this stream's own bytes."""
+        return self._relay is not None and wire == self.wire and self._reader.recording
+
+    async def relay(self, edit: RelayEdit) -> AsyncGenerator[tuple[bytes, StreamEnd | None], None]:
+        """The upstream's bytes from the first, edited for the client; the last come with the end.
+
+        Only after ``prime`` and before ``batches`` has gone past the first batch
+        (``can_relay``). Raises a classified ProviderError on failure, after yielding what
+        came before it.
+        """
+        if self._relay is None or not self._reader.recording:
+            raise RuntimeError("this stream cannot be relayed (see can_relay)")
+        relay = self._relay(edit, self._frame)
+        try:
+            chunk = self._reader.take_recording()
+            while True:
+                data = relay.feed(chunk)
+                if relay.error is not None:
+                    if data:
+                        yield data, None
+                    raise self._failed(relay.error)
+                if relay.end is not None:
+                    self._ended = True
+                    yield data, relay.end
+                    break
+                if data:
+                    yield data, None
+                chunk = await self._read()
             await self._drain()
         finally:
             await self.aclose()
@@ -110,27 +165,61 @@ class HttpStream:
     async def _pull(self) -> list[StreamEvent]:
         """The next non-empty batch of events; [] once the stream has ended."""
         try:
+            if self._deferred is not None:
+                raise self._deferred
             while not self._ended:
                 batch = await self._next_batch()
                 if batch:
-                    self._ended = isinstance(batch[-1], StreamEnd)
                     return batch
         except ProviderError as exc:
-            exc.provider = self._provider
-            self._error = exc
+            self._failed(exc)
             raise
         return []
 
     async def _next_batch(self) -> list[StreamEvent]:
         try:
-            sse = await self._reader.next()
+            frames = await self._reader.batch()
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise transport_error(exc, provider=self._provider, phase="mid-stream") from exc
-        events = None if sse is None else self._frame(sse, self._decoder)
-        if events is None:
+        if frames is None:
             events = self._decoder.finish()
             self._ended = True
-        return events
+            return events
+        return self._decode(frames)
+
+    def _decode(self, frames: list[ServerSentEvent]) -> list[StreamEvent]:
+        """The events of ``frames``; an error after some events waits for the next pull."""
+        out: list[StreamEvent] = []
+        try:
+            for sse in frames:
+                events = self._frame(sse, self._decoder)
+                if events is None:  # the end marker
+                    out += self._decoder.finish()
+                    self._ended = True
+                    break
+                out += events
+                if events and isinstance(events[-1], StreamEnd):
+                    self._ended = True
+                    break
+        except ProviderError as exc:
+            if not out:
+                raise
+            self._deferred = exc
+        return out
+
+    async def _read(self) -> bytes:
+        """The next bytes of the body as they arrived; b"" at its end."""
+        try:
+            return await self._response.content.readany()
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise self._failed(
+                transport_error(exc, provider=self._provider, phase="mid-stream")
+            ) from exc
+
+    def _failed(self, exc: ProviderError) -> ProviderError:
+        exc.provider = self._provider
+        self._error = exc
+        return exc
 
     async def _drain(self) -> None:
         """Read the little that follows the end (``[DONE]``, EOF) so the connection is reused."""
