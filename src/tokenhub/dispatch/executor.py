@@ -15,7 +15,7 @@ client, an upstream error ends the stream instead (the handler renders it).
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
+from collections.abc import AsyncGenerator, Awaitable, Callable, Hashable
 from dataclasses import dataclass, replace
 from typing import Protocol, TypeVar
 
@@ -41,6 +41,7 @@ from tokenhub.schemas import ModelConfig, ProviderConfig
 from tokenhub.types import ChatRequest, ChatResponse, StreamEvent, Usage
 
 T = TypeVar("T")
+Batches = AsyncGenerator[list[StreamEvent], None]
 PER_MILLION = 1_000_000.0
 
 
@@ -90,18 +91,21 @@ class Completed:
 
 @dataclass(slots=True)
 class Opened:
-    """A stream whose first event has arrived; ``events`` yields it, then the rest."""
+    """A stream whose first events have arrived: ``first`` (never empty), then ``rest``.
+
+    Each batch is what one network read brought. ``handle`` may instead be relayed byte
+    for byte while ``rest`` is unread (server/passthrough.py).
+    """
 
     info: Attempted
     handle: StreamHandle
-    first: StreamEvent
-    rest: AsyncIterator[StreamEvent]
+    first: list[StreamEvent]
+    rest: Batches
 
-    async def events(self) -> AsyncIterator[StreamEvent]:
-        """The first event, then everything after it."""
-        yield self.first
-        async for event in self.rest:
-            yield event
+    async def aclose(self) -> None:
+        """Release the upstream connection, whether or not ``rest`` was read to its end."""
+        await self.rest.aclose()
+        await self.handle.aclose()
 
 
 def cost_of(model: ModelConfig, usage: Usage) -> float:
@@ -156,13 +160,13 @@ class Executor:
         settings: RoutingSettings,
         headers: dict[str, str],
     ) -> Opened:
-        """Open a stream and wait for its first event, failing over until then."""
+        """Open a stream and wait for its first events, failing over until then."""
 
         async def call(
             adapter: ProviderAdapter, model: ModelConfig, opts: CallOptions
-        ) -> tuple[tuple[StreamHandle, StreamEvent, AsyncIterator[StreamEvent]], int]:
+        ) -> tuple[tuple[StreamHandle, list[StreamEvent], Batches], int]:
             handle = await adapter.open_stream(request, model, opts)
-            iterator = aiter(handle.events())
+            iterator = handle.batches()
             try:
                 first = await anext(iterator)
             except StopAsyncIteration:

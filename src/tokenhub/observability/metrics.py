@@ -121,6 +121,11 @@ class Metrics:
             ["provider", "model"],
             TTFT_BUCKETS,
         )
+        self.streams = FastCounter(
+            "tokenhub_streams_total",
+            "Streams served, by path: passthrough (upstream bytes relayed) or translated.",
+            ["path"],
+        )
         self.tokens = FastCounter(
             "tokenhub_tokens_total",
             "Tokens reported by providers, by direction (input or output).",

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import replace
 from typing import Any
 
 from aiohttp import web
@@ -17,6 +16,7 @@ from tokenhub.errors import (
     ProviderError,
     TokenhubError,
 )
+from tokenhub.server import passthrough
 from tokenhub.server.consumer_auth import API_KEY, allowed_models
 from tokenhub.server.decision_headers import decision_headers
 from tokenhub.server.errors import json_response
@@ -31,7 +31,7 @@ from tokenhub.server.request_log import (
     log_request,
 )
 from tokenhub.server.routes import RouteTable
-from tokenhub.types import StreamEnd, StreamStart, TextDelta
+from tokenhub.server.streaming import CoalescedStreamResponse, Translator, translate
 
 
 async def chat_completions(request: web.Request) -> web.StreamResponse:
@@ -117,38 +117,49 @@ async def _stream(
     info = opened.info
     summary.info = info
     headers = decision_headers(summary.request_id, info, info.estimated_cost_usd, estimated=True)
-    response = web.StreamResponse(
+    response = CoalescedStreamResponse(
         headers={**headers, "Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
     )
-    encoder = flavour.encoder(body)
-    now = int(request.app[CLOCK].time())
     text: list[str] = []
     try:
         await response.prepare(request)
-        async for event in opened.events():
-            if isinstance(event, StreamStart):
-                event = replace(event, model=info.model.id, created=event.created or now)  # noqa: PLW2901
-            elif isinstance(event, StreamEnd):
-                summary.usage = event.usage
-            elif summary.body is not None and isinstance(event, TextDelta):
-                text.append(event.text)
-            await response.write(encoder.encode(event))
-            if summary.ttft_s is None:
-                summary.ttft_s = time.perf_counter() - started
+        await _write(request, response, flavour, body, opened, summary, started, text)
     except ProviderError as exc:
         _mid_stream_failure(request, summary, opened, exc)
-        await response.write(flavour.stream_error(exc.type, exc.message))
+        await response.write_eof(flavour.stream_error(exc.type, exc.message))
     except (ConnectionResetError, asyncio.CancelledError):
         summary.status, summary.error_type = "client_closed", "client_closed"
         raise
     finally:
-        await opened.handle.aclose()
+        await opened.aclose()
         add_response(request.app, summary, {"text": "".join(text)})
         summary.cost_usd = _cost(info, summary)
         summary.latency_ms = (time.perf_counter() - started) * 1000
         log_request(request.app, summary)
     await response.write_eof()
     return response
+
+
+async def _write(
+    request: web.Request,
+    response: web.StreamResponse,
+    flavour: Flavour,
+    body: dict[str, Any],
+    opened: Opened,
+    summary: RequestSummary,
+    started: float,
+    text: list[str],
+) -> None:
+    """Relay the stream when the client speaks the upstream's format, else translate it."""
+    relayed = passthrough.relayable(request.app, opened, flavour, summary)
+    if relayed is not None:
+        edit = passthrough.edit_for(opened, body)
+        await passthrough.relay(response, relayed, edit, summary, started)
+        return
+    now = int(request.app[CLOCK].time())
+    keep = text if summary.body is not None else None
+    translator = Translator(flavour.encoder(body), opened.info.model.id, now, summary, keep)
+    await translate(response, translator, opened, started)
 
 
 def _mid_stream_failure(

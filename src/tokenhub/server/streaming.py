@@ -1,0 +1,86 @@
+"""Writing a stream to the client: one send per network read, whatever the path.
+
+A stream is primed (its first events read) before its response starts, so the response
+can send its headers together with those first bytes. After that, everything one upstream
+read brought goes out in one write, and the write that carries the end also ends the
+chunked body. Nothing waits for more than is already there: time to first token and the
+pace of tokens stay the upstream's.
+
+Streams are written one of two ways: relayed as the upstream sent them
+(server/passthrough.py), or translated here, a batch of canonical events at a time.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, replace
+
+from aiohttp import web
+
+from tokenhub.dispatch.executor import Opened
+from tokenhub.server.flavours import Encoder
+from tokenhub.server.request_log import RequestSummary
+from tokenhub.types import StreamEnd, StreamEvent, StreamStart, TextDelta
+
+
+class CoalescedStreamResponse(web.StreamResponse):
+    """A stream response whose headers go out with its first bytes: one send, not two."""
+
+    _send_headers_immediately = False  # aiohttp's own switch, off for web.Response too
+
+
+async def send(
+    response: web.StreamResponse,
+    data: bytes,
+    *,
+    last: bool,
+    summary: RequestSummary,
+    started: float,
+) -> None:
+    """Write ``data`` in one send (ending the body if ``last``); note the first token's time."""
+    if last:
+        await response.write_eof(data)
+    else:
+        await response.write(data)
+    if summary.ttft_s is None:
+        summary.ttft_s = time.perf_counter() - started
+
+
+@dataclass(slots=True)
+class Translator:
+    """Re-encodes canonical events in the client's format, a batch at a time."""
+
+    encoder: Encoder
+    model: str
+    """Tokenhub's model id, which the client sees in place of the upstream's name."""
+    now: int
+    summary: RequestSummary
+    text: list[str] | None = None
+    """Collects the reply's text when the request log keeps bodies."""
+
+    def encode(self, batch: list[StreamEvent]) -> tuple[bytes, bool]:
+        """The SSE bytes of ``batch``, and whether it ended the stream."""
+        out: list[bytes] = []
+        ended = False
+        for event in batch:
+            if isinstance(event, StreamStart):
+                event = replace(event, model=self.model, created=event.created or self.now)  # noqa: PLW2901
+            elif isinstance(event, StreamEnd):
+                self.summary.usage = event.usage
+                ended = True
+            elif self.text is not None and isinstance(event, TextDelta):
+                self.text.append(event.text)
+            out.append(self.encoder.encode(event))
+        return b"".join(out), ended
+
+
+async def translate(
+    response: web.StreamResponse, translator: Translator, opened: Opened, started: float
+) -> None:
+    """Write every batch of ``opened``, translated, one send each."""
+    summary = translator.summary
+    data, last = translator.encode(opened.first)
+    await send(response, data, last=last, summary=summary, started=started)
+    async for batch in opened.rest:
+        data, last = translator.encode(batch)
+        await send(response, data, last=last, summary=summary, started=started)
