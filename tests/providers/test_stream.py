@@ -66,18 +66,25 @@ async def test_relayed_stream_frees_its_connection_for_reuse(openai, fake_clock,
     assert len({r.peer for r in sim.received}) == 1
 
 
-async def test_no_relay_once_translated_past_the_first_batch(openai, fake_clock, sim):
-    """After reading past the first batch, the bytes are gone: the stream cannot be relayed."""
-    sim.enqueue("openai", drop_after_events=3)
+async def test_priming_decodes_only_the_first_events(openai, fake_clock):
+    """Priming stops at the first events; the rest of the read is decoded only if translated."""
     handle = await open_gpt(openai, fake_clock)
+    assert [type(e) for e in handle.first] == [StreamStart]
+    [batch] = [batch async for batch in handle.batches()]
+    assert batch[0] is handle.first[0]
+    assert isinstance(batch[-1], StreamEnd)
+
+
+async def test_no_relay_once_translated(openai, fake_clock):
+    """Once its batches are being read, the bytes are gone: the stream cannot be relayed."""
+    handle = await open_gpt(openai, fake_clock)
+    assert handle.can_relay("openai")
     batches = handle.batches()
     await anext(batches)
-    assert handle.can_relay("openai")
-    with pytest.raises(ProviderError):
-        await anext(batches)
     assert not handle.can_relay("openai")
     with pytest.raises(RuntimeError):
         await anext(aiter(handle.relay(EDIT)))
+    await batches.aclose()
 
 
 async def test_anthropic_streams_are_not_relayed(make_adapter, fake_clock):

@@ -15,7 +15,7 @@ client, an upstream error ends the stream instead (the handler renders it).
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncGenerator, Awaitable, Callable, Hashable
+from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass, replace
 from typing import Protocol, TypeVar
 
@@ -38,10 +38,9 @@ from tokenhub.routing.health import HealthTracker
 from tokenhub.routing.policy import RoutingSettings
 from tokenhub.routing.router import Decision, RouteRequest
 from tokenhub.schemas import ModelConfig, ProviderConfig
-from tokenhub.types import ChatRequest, ChatResponse, StreamEvent, Usage
+from tokenhub.types import ChatRequest, ChatResponse, Usage
 
 T = TypeVar("T")
-Batches = AsyncGenerator[list[StreamEvent], None]
 PER_MILLION = 1_000_000.0
 
 
@@ -91,21 +90,14 @@ class Completed:
 
 @dataclass(slots=True)
 class Opened:
-    """A stream whose first events have arrived: ``first`` (never empty), then ``rest``.
+    """A stream whose first events have arrived (``handle.first``), ready to be written.
 
-    Each batch is what one network read brought. ``handle`` may instead be relayed byte
-    for byte while ``rest`` is unread (server/passthrough.py).
+    ``handle.batches()`` yields every event, a network read's worth at a time; the handle
+    may instead be relayed byte for byte (server/passthrough.py).
     """
 
     info: Attempted
     handle: StreamHandle
-    first: list[StreamEvent]
-    rest: Batches
-
-    async def aclose(self) -> None:
-        """Release the upstream connection, whether or not ``rest`` was read to its end."""
-        await self.rest.aclose()
-        await self.handle.aclose()
 
 
 def cost_of(model: ModelConfig, usage: Usage) -> float:
@@ -164,21 +156,15 @@ class Executor:
 
         async def call(
             adapter: ProviderAdapter, model: ModelConfig, opts: CallOptions
-        ) -> tuple[tuple[StreamHandle, list[StreamEvent], Batches], int]:
+        ) -> tuple[StreamHandle, int]:
             handle = await adapter.open_stream(request, model, opts)
-            iterator = handle.batches()
-            try:
-                first = await anext(iterator)
-            except StopAsyncIteration:
+            if not handle.first:
                 await handle.aclose()
-                raise ProviderError(ErrorKind.TRANSIENT, "upstream stream ended empty") from None
-            except BaseException:
-                await handle.aclose()
-                raise
-            return (handle, first, iterator), handle.retries
+                raise ProviderError(ErrorKind.TRANSIENT, "upstream stream ended empty")
+            return handle, handle.retries
 
-        (handle, first, rest), info = await self._run(call, route, settings, headers)
-        return Opened(info, handle, first, rest)
+        handle, info = await self._run(call, route, settings, headers)
+        return Opened(info, handle)
 
     async def _run(
         self,

@@ -67,9 +67,11 @@ class StreamHandle(Protocol):
     endpoint: str
     ratelimit: RateLimitSnapshot | None
     retries: int
+    first: list[StreamEvent]
+    """The events read before the stream was handed out (empty: it ended without any)."""
 
     def batches(self) -> AsyncGenerator[list[StreamEvent], None]:
-        """Canonical events until StreamEnd, as many at a time as have arrived (never none).
+        """Every event from ``first`` on, as many at a time as have arrived (never none).
 
         The stream closes when iteration ends.
         """

@@ -80,28 +80,35 @@ class HttpStream:
         self._decoder = decoder
         self._frame = frame
         self._provider = provider
-        self._pending: list[StreamEvent] = []
+        self.first: list[StreamEvent] = []
+        self._leftover: list[ServerSentEvent] = []
         self._deferred: ProviderError | None = None
         self._ended = False
         self._closed = False
         self._error: ProviderError | None = None
 
     async def prime(self) -> None:
-        """Read until the first canonical event (kept for ``batches``); close on failure."""
+        """Read until the first canonical event (``first``); close on failure.
+
+        The rest of that read waits undecoded: a relayed stream never needs it decoded.
+        """
         try:
-            self._pending = await self._pull()
+            self.first = await self._pull(lazy=True)
         except BaseException:
             await self.aclose()
             raise
 
     async def batches(self) -> AsyncGenerator[list[StreamEvent], None]:
-        """Canonical events until StreamEnd, one batch per network read; raises on failure."""
+        """Every canonical event from ``first`` on, a network read's worth at a time.
+
+        Raises a classified ProviderError on failure; the stream is translated, not relayed.
+        """
+        self._reader.take_recording()
         try:
-            batch = self._pending or await self._pull()
-            self._pending = []
+            batch = self._decode(self._leftover, list(self.first)) if self.first else []
+            batch = batch or await self._pull()
             while batch:
                 yield batch
-                self._reader.take_recording()  # translated after all: the bytes are not needed
                 batch = await self._pull()
             await self._drain()
         finally:
@@ -162,13 +169,13 @@ class HttpStream:
         counted = self._ended or self._error is not None  # an early close judges nothing
         self._endpoints.release(self._slot, self._error, counted=counted)
 
-    async def _pull(self) -> list[StreamEvent]:
+    async def _pull(self, *, lazy: bool = False) -> list[StreamEvent]:
         """The next non-empty batch of events; [] once the stream has ended."""
         try:
             if self._deferred is not None:
                 raise self._deferred
             while not self._ended:
-                batch = await self._next_batch()
+                batch = await self._next_batch(lazy=lazy)
                 if batch:
                     return batch
         except ProviderError as exc:
@@ -176,7 +183,7 @@ class HttpStream:
             raise
         return []
 
-    async def _next_batch(self) -> list[StreamEvent]:
+    async def _next_batch(self, *, lazy: bool) -> list[StreamEvent]:
         try:
             frames = await self._reader.batch()
         except (aiohttp.ClientError, TimeoutError) as exc:
@@ -185,13 +192,17 @@ class HttpStream:
             events = self._decoder.finish()
             self._ended = True
             return events
-        return self._decode(frames)
+        return self._decode(frames, [], lazy=lazy)
 
-    def _decode(self, frames: list[ServerSentEvent]) -> list[StreamEvent]:
-        """The events of ``frames``; an error after some events waits for the next pull."""
-        out: list[StreamEvent] = []
+    def _decode(
+        self, frames: list[ServerSentEvent], out: list[StreamEvent], *, lazy: bool = False
+    ) -> list[StreamEvent]:
+        """``out`` and the events of ``frames``; an error after events waits for the next pull.
+
+        ``lazy`` stops at the first events and leaves the other frames for ``batches``.
+        """
         try:
-            for sse in frames:
+            for index, sse in enumerate(frames):
                 events = self._frame(sse, self._decoder)
                 if events is None:  # the end marker
                     out += self._decoder.finish()
@@ -200,6 +211,9 @@ class HttpStream:
                 out += events
                 if events and isinstance(events[-1], StreamEnd):
                     self._ended = True
+                    break
+                if lazy and out:
+                    self._leftover = frames[index + 1 :]
                     break
         except ProviderError as exc:
             if not out:

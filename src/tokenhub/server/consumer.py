@@ -131,7 +131,7 @@ async def _stream(
         summary.status, summary.error_type = "client_closed", "client_closed"
         raise
     finally:
-        await opened.aclose()
+        await opened.handle.aclose()
         add_response(request.app, summary, {"text": "".join(text)})
         summary.cost_usd = _cost(info, summary)
         summary.latency_ms = (time.perf_counter() - started) * 1000

@@ -47,7 +47,7 @@ def relayable(
 
 def edit_for(opened: Opened, body: dict[str, Any]) -> RelayEdit:
     """Tokenhub's model id in place of the upstream's; usage only if the client asked."""
-    start = opened.first[0]
+    start = opened.handle.first[0]
     upstream = start.model if isinstance(start, StreamStart) else None
     return RelayEdit(opened.info.model.id, openai_wire.include_usage(body), upstream)
 

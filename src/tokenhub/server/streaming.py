@@ -79,8 +79,6 @@ async def translate(
 ) -> None:
     """Write every batch of ``opened``, translated, one send each."""
     summary = translator.summary
-    data, last = translator.encode(opened.first)
-    await send(response, data, last=last, summary=summary, started=started)
-    async for batch in opened.rest:
+    async for batch in opened.handle.batches():
         data, last = translator.encode(batch)
         await send(response, data, last=last, summary=summary, started=started)
