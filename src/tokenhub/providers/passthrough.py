@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import orjson
 
 from tokenhub.errors import ErrorKind, ProviderError
-from tokenhub.providers.http import SseParser
+from tokenhub.providers.http import parse_event
 from tokenhub.providers.wire.openai_stream import FINISH_REASONS
 from tokenhub.types import FinishReason, StreamEnd, StreamEvent, Usage
 
@@ -72,10 +72,10 @@ def notable(frames: bytes) -> bool:
     spaced, makes its two counts differ. A false positive costs one JSON parse.
     """
     return (
-        frames.count(b'"finish_reason"') != frames.count(b'"finish_reason":null')
-        or frames.count(b'"usage"') != frames.count(b'"usage":null')
+        b"[DONE]" in frames
         or b'"error"' in frames
-        or b"[DONE]" in frames
+        or frames.count(b'"finish_reason"') != frames.count(b'"finish_reason":null')
+        or frames.count(b'"usage"') != frames.count(b'"usage":null')
     )
 
 
@@ -151,7 +151,6 @@ class OpenAIRelay:
         self._include_usage = edit.include_usage
         self._frame = frame
         self._learner = UsageLearner()
-        self._parser = SseParser()
         self._tail = b""
         self.end: StreamEnd | None = None
         self.error: ProviderError | None = None
@@ -176,24 +175,26 @@ class OpenAIRelay:
             return head
         out = [head]
         try:
-            for frame in rest.split(_BLANK):
-                if frame:
-                    out.append(self._pass(frame + _BLANK))
+            for frame in rest.split(_BLANK)[:-1]:
+                out.append(self._pass(frame))
                 if self.end is not None:
                     break
         except ProviderError as exc:
             self.error = exc
         return b"".join(out)
 
-    def _pass(self, raw: bytes) -> bytes:
-        """One whole frame as the client gets it (perhaps nothing); learns what it carries."""
+    def _pass(self, frame: bytes) -> bytes:
+        """One frame as the client gets it (perhaps nothing); learns what it carries."""
+        raw = frame + _BLANK
         if not notable(raw):
             return raw
-        for sse in self._parser.feed(raw):
-            if self._frame(sse, self._learner) is None:  # [DONE]
-                self.end = self._learner.result()
-            elif self._learner.usage_only and not self._include_usage:
-                return b""
+        sse = parse_event(frame)
+        if sse is None:
+            return raw
+        if self._frame(sse, self._learner) is None:  # [DONE]
+            self.end = self._learner.result()
+        elif self._learner.usage_only and not self._include_usage:
+            return b""
         return raw
 
     def _at_eof(self) -> bytes:

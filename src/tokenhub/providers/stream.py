@@ -18,7 +18,7 @@ from tokenhub.errors import ProviderError
 from tokenhub.providers.base import RateLimitSnapshot
 from tokenhub.providers.classify import malformed, transport_error
 from tokenhub.providers.endpoints import Endpoint, EndpointSet
-from tokenhub.providers.http import ServerSentEvent, SseReader
+from tokenhub.providers.http import ServerSentEvent, SseReader, parse_event
 from tokenhub.providers.passthrough import RELAYS, RelayEdit
 from tokenhub.types import StreamEnd, StreamEvent
 
@@ -81,7 +81,7 @@ class HttpStream:
         self._frame = frame
         self._provider = provider
         self.first: list[StreamEvent] = []
-        self._leftover: list[ServerSentEvent] = []
+        self._leftover: list[bytes] = []
         self._deferred: ProviderError | None = None
         self._ended = False
         self._closed = False
@@ -185,24 +185,27 @@ class HttpStream:
 
     async def _next_batch(self, *, lazy: bool) -> list[StreamEvent]:
         try:
-            frames = await self._reader.batch()
+            blocks = await self._reader.blocks()
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise transport_error(exc, provider=self._provider, phase="mid-stream") from exc
-        if frames is None:
+        if not blocks:
             events = self._decoder.finish()
             self._ended = True
             return events
-        return self._decode(frames, [], lazy=lazy)
+        return self._decode(blocks, [], lazy=lazy)
 
     def _decode(
-        self, frames: list[ServerSentEvent], out: list[StreamEvent], *, lazy: bool = False
+        self, blocks: list[bytes], out: list[StreamEvent], *, lazy: bool = False
     ) -> list[StreamEvent]:
-        """``out`` and the events of ``frames``; an error after events waits for the next pull.
+        """``out`` and the events of ``blocks``; an error after events waits for the next pull.
 
-        ``lazy`` stops at the first events and leaves the other frames for ``batches``.
+        ``lazy`` stops at the first events and leaves the other blocks for ``batches``.
         """
         try:
-            for index, sse in enumerate(frames):
+            for index, block in enumerate(blocks):
+                sse = parse_event(block)
+                if sse is None:
+                    continue
                 events = self._frame(sse, self._decoder)
                 if events is None:  # the end marker
                     out += self._decoder.finish()
@@ -213,7 +216,7 @@ class HttpStream:
                     self._ended = True
                     break
                 if lazy and out:
-                    self._leftover = frames[index + 1 :]
+                    self._leftover = blocks[index + 1 :]
                     break
         except ProviderError as exc:
             if not out:
