@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 
@@ -10,6 +11,7 @@ import openai
 import orjson
 import pytest
 
+from tokenhub.server.keys import EVENTS
 from tokenhub.sim import ModelSpec, ProviderSpec, Scenario
 from tokenhub.testing.stack import gateway_stack, provider_for
 
@@ -288,3 +290,16 @@ async def test_first_token_not_held_back(relay_stack, sdk, model_id):
     assert first is not None
     assert first < GAP_S * 0.8
     assert finished - first >= GAP_S * 1.5  # the other two tokens really came later
+
+
+async def test_client_leaving_mid_relay_closes_the_upstream(relay_stack):
+    """A client gone mid-relay is logged as client_closed and the upstream slot is freed."""
+    events = relay_stack.app[EVENTS].subscribe()
+    async with relay_stack.client.post("/v1/chat/completions", json=ask("slow")) as response:
+        assert await response.content.readany()
+        response.close()
+    event = await asyncio.wait_for(events.next(), 10)
+    events.close()
+    assert (event.type, event.data["status"]) == ("routing.decision", "client_closed")
+    [endpoint] = relay_stack.gateway.adapter("oa").endpoints()
+    assert endpoint.in_flight == 0

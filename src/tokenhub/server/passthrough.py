@@ -11,6 +11,7 @@ streams each way.
 
 from __future__ import annotations
 
+from contextlib import aclosing
 from typing import Any
 
 from aiohttp import web
@@ -60,7 +61,8 @@ async def relay(
     started: float,
 ) -> None:
     """Write the relayed stream, one send per upstream read; learn its usage."""
-    async for data, end in stream.relay(edit):
-        if end is not None:
-            summary.usage = end.usage
-        await send(response, data, last=end is not None, summary=summary, started=started)
+    async with aclosing(stream.relay(edit)) as pieces:  # closed now even if the client left
+        async for data, end in pieces:
+            if end is not None:
+                summary.usage = end.usage
+            await send(response, data, last=end is not None, summary=summary, started=started)

@@ -13,6 +13,7 @@ Streams are written one of two ways: relayed as the upstream sent them
 from __future__ import annotations
 
 import time
+from contextlib import aclosing
 from dataclasses import dataclass, replace
 
 from aiohttp import web
@@ -79,6 +80,7 @@ async def translate(
 ) -> None:
     """Write every batch of ``opened``, translated, one send each."""
     summary = translator.summary
-    async for batch in opened.handle.batches():
-        data, last = translator.encode(batch)
-        await send(response, data, last=last, summary=summary, started=started)
+    async with aclosing(opened.handle.batches()) as batches:  # closed now even on error
+        async for batch in batches:
+            data, last = translator.encode(batch)
+            await send(response, data, last=last, summary=summary, started=started)
