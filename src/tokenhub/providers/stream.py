@@ -131,9 +131,8 @@ class HttpStream:
     async def relay(self, edit: RelayEdit) -> AsyncGenerator[tuple[bytes, StreamEnd | None], None]:
         """The upstream's bytes from the first, edited for the client; the last come with the end.
 
-        Only after ``prime`` and before ``batches`` has gone past the first batch
-        (``can_relay``). Raises a classified ProviderError on failure, after yielding what
-        came before it.
+        Only after ``prime`` and instead of ``batches`` (``can_relay``). Raises a classified
+        ProviderError on failure, after yielding what came before it.
         """
         if self._relay is None or not self._reader.recording:
             raise RuntimeError("this stream cannot be relayed (see can_relay)")
