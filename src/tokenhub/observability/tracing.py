@@ -14,7 +14,7 @@ import contextlib
 import re
 import secrets
 from collections.abc import Iterator, Mapping
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 from dataclasses import dataclass
 from typing import Any, Protocol, Self
 
@@ -71,25 +71,40 @@ class _NoSpan:
 _NO_SPAN = _NoSpan()
 
 
+class _IncomingScope:
+    """Keeps a request's trace headers in context for its duration.
+
+    A class rather than a generator context manager: it runs on every request.
+    """
+
+    __slots__ = ("_incoming", "_token")
+
+    def __init__(self, headers: Mapping[str, str]) -> None:
+        self._incoming = {k: headers[k] for k in (TRACEPARENT, TRACESTATE) if k in headers}
+        self._token: Token[dict[str, str] | None] | None = None
+
+    def __enter__(self) -> Span:
+        self._token = _INCOMING.set(self._incoming)
+        return _NO_SPAN
+
+    def __exit__(self, *exc: object) -> None:
+        if self._token is not None:
+            _INCOMING.reset(self._token)
+
+
 class Tracing:
     """Trace propagation without recording spans (the default)."""
 
     enabled = False
 
-    @contextlib.contextmanager
     def request(
         self,
         name: str,  # noqa: ARG002 (same signature as the recording tracer)
         headers: Mapping[str, str],
         **attrs: Any,  # noqa: ARG002
-    ) -> Iterator[Span]:
+    ) -> contextlib.AbstractContextManager[Span]:
         """Scope for one incoming request; remembers its trace headers."""
-        incoming = {k: headers[k] for k in (TRACEPARENT, TRACESTATE) if k in headers}
-        token = _INCOMING.set(incoming)
-        try:
-            yield _NO_SPAN
-        finally:
-            _INCOMING.reset(token)
+        return _IncomingScope(headers)
 
     def span(self, name: str, **attrs: Any) -> contextlib.AbstractContextManager[Span]:  # noqa: ARG002
         """A child span (routing decision, upstream attempt); here a shared no-op."""

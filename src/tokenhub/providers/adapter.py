@@ -195,11 +195,20 @@ class HttpAdapter(ABC):
     # One attempt of each operation.
 
     async def _complete_once(self, call: _Call) -> CallResult:
-        with self._endpoints.using() as endpoint:
+        # What EndpointSet.using() does, spelled out: this runs on every request.
+        endpoint = self._endpoints.acquire()
+        try:
             start = self._clock.monotonic()
             raw, snapshot = await self._fetch("POST", endpoint.chat_url, call, "the answer")
             response = self._parse_raw(raw)
             latency = self._clock.monotonic() - start
+        except ProviderError as exc:
+            self._endpoints.release(endpoint, exc)
+            raise
+        except BaseException:
+            self._endpoints.release(endpoint, None, counted=False)
+            raise
+        self._endpoints.release(endpoint, None)
         return CallResult(response, endpoint.url, latency, ratelimit=snapshot)
 
     async def _open_once(self, call: _Call) -> HttpStream:

@@ -57,9 +57,13 @@ class RouteRequest:
     prefer_weight: int | None = None
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class Candidate:
-    """An eligible model with its estimate and weighted score parts (higher score is better)."""
+    """An eligible model with its estimate and weighted score parts (higher score is better).
+
+    Compared by identity: a scoring's candidates are distinct objects, and comparing their
+    fields (a pydantic model among them) on every reordering would cost more than routing.
+    """
 
     model: ModelConfig
     est_cost_usd: float

@@ -43,7 +43,6 @@ from tokenhub.server import (
 from tokenhub.server.admin_auth import ADMIN_TOKENS, AdminTokens
 from tokenhub.server.admin_sessions import ADMIN_SESSIONS, AdminSessions
 from tokenhub.server.admin_vault import vault_event_sink
-from tokenhub.server.auth_middleware import auth_middleware
 from tokenhub.server.keys import (
     CLOCK,
     ENGINE,
@@ -104,10 +103,7 @@ def create_app(
     """
     app = web.Application(
         client_max_size=loaded.settings.max_body_bytes,
-        middlewares=[
-            core_middleware,
-            auth_middleware,
-        ],
+        middlewares=[core_middleware],
     )
     app[SETTINGS] = loaded
     app[CLOCK] = clock or SystemClock()

@@ -1,7 +1,7 @@
-"""The request pipeline's first stage: id, body limit, error envelope and HTTP metrics.
+"""The request pipeline's one middleware: id, body limit, admission, errors, HTTP metrics.
 
-One middleware rather than four: each aiohttp middleware adds a coroutine frame to every
-request, and these four always run together.
+One middleware rather than five: each aiohttp middleware adds a wrapper and a coroutine
+frame to every request, and these always run together.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import time
 from aiohttp import web
 
 from tokenhub.errors import PayloadTooLargeError, TokenhubError
+from tokenhub.server.admission import admit
 from tokenhub.server.errors import render_error, render_http_error, render_internal
 from tokenhub.server.keys import METRICS, NEW_ID, SETTINGS
 from tokenhub.server.routes import Handler
@@ -25,7 +26,7 @@ VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 @web.middleware
 async def core_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Give the request an id, enforce the body limit, render errors as JSON, count it.
+    """Give the request an id, enforce the body limit, admit it, render errors, count it.
 
     A sane ``X-Request-ID`` from the client is kept, else one is made; it is echoed on
     every response. A declared body over ``max_body_bytes`` is refused before anything
@@ -54,6 +55,7 @@ async def core_middleware(request: web.Request, handler: Handler) -> web.StreamR
 async def _handle(request: web.Request, handler: Handler, request_id: str) -> web.StreamResponse:
     try:
         _check_length(request)
+        admit(request)
         return await handler(request)
     except TokenhubError as exc:
         return render_error(request, exc, request_id)
