@@ -48,10 +48,10 @@ class CachedRouter:
         credentials_version: Hashable = None,
     ) -> Decision:
         """Like ``Router.route``, reusing a recent scoring of an equivalent request."""
-        request = _rounded(request)
+        tokens = -(-request.input_tokens // TOKEN_STEP) * TOKEN_STEP
         health = self.router.health
         now = health.clock.monotonic()
-        key = _key(request, settings, credentials_version, self.router.registry.version)
+        key = _key(request, tokens, settings, credentials_version, self.router.registry.version)
         entry = self._entries.get(key)
         if (
             entry is None
@@ -59,7 +59,8 @@ class CachedRouter:
             or entry.health_version != health.version
             or entry.settings is not settings
         ):
-            scored = self.router.score(request, settings, credentials)
+            rounded = replace(request, input_tokens=tokens)  # only on a miss: replace is slow
+            scored = self.router.score(rounded, settings, credentials)
             if len(self._entries) >= MAX_ENTRIES:
                 self._entries.clear()
             fresh_until = min(now + MAX_AGE_S, scored.recheck_at)
@@ -71,19 +72,18 @@ class CachedRouter:
         self._entries.clear()
 
 
-def _rounded(request: RouteRequest) -> RouteRequest:
-    tokens = -(-request.input_tokens // TOKEN_STEP) * TOKEN_STEP
-    return request if tokens == request.input_tokens else replace(request, input_tokens=tokens)
-
-
 def _key(
-    request: RouteRequest, settings: RoutingSettings, credentials: Hashable, registry: int
+    request: RouteRequest,
+    input_tokens: int,
+    settings: RoutingSettings,
+    credentials: Hashable,
+    registry: int,
 ) -> Hashable:
     return (
         registry,
         id(settings),
         credentials,
-        request.input_tokens,
+        input_tokens,
         request.output_tokens,
         request.mode,
         request.capabilities,

@@ -92,11 +92,13 @@ class Scored:
     """A scoring: eligible candidates best first, rejections, and when it may go stale.
 
     ``recheck_at`` is the earliest (monotonic) end of a cooldown that rejected a model:
-    from then on the same request could be scored differently.
+    from then on the same request could be scored differently. ``input_tokens`` is the
+    count the estimates were made for.
     """
 
     ranked: list[Candidate]
     rejections: list[Rejection]
+    input_tokens: int
     recheck_at: float = math.inf
 
 
@@ -169,7 +171,7 @@ class Router:
         """The decision from a scoring: near-best drawn first by traffic weight."""
         ranked = _select(scored.ranked, settings, self.rng, request.prefer_weight)
         return Decision(
-            request.mode, request.input_tokens, request.output_tokens, ranked, scored.rejections
+            request.mode, scored.input_tokens, request.output_tokens, ranked, scored.rejections
         )
 
     def score(
@@ -233,7 +235,7 @@ class Router:
         _score(eligible, profile)
         # Stable sort, candidates arrive in model-id order: ties stay in id order.
         eligible.sort(key=_by_score, reverse=True)
-        return Scored(eligible, rejections, self._recheck_at)
+        return Scored(eligible, rejections, request.input_tokens, self._recheck_at)
 
     def _rejection(
         self,

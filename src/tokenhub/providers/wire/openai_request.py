@@ -207,6 +207,8 @@ def _tool_call(raw: Any, path: str) -> ToolCall:
 
 def _check_tool_pairs(messages: list[Message]) -> None:
     """Each tool message answers the last assistant ``tool_calls``; each call is answered."""
+    if not any(m.tool_calls or m.role == "tool" for m in messages):
+        return  # the usual conversation: nothing to pair
     owner, expected, pending = -1, set[str](), set[str]()
     for i, message in enumerate(messages):
         if message.role == "tool":
