@@ -83,7 +83,9 @@ async def _serve(request: web.Request, flavour: Flavour) -> web.StreamResponse:
     summary.latency_ms = (time.perf_counter() - started) * 1000
     rendered = flavour.render(response)
     add_response(request.app, summary, rendered)
-    log_request(request.app, summary)
+    # The bookkeeping runs right after the answer is written (the next turn of the event
+    # loop, before any later request's handler), so the client does not wait for it.
+    asyncio.get_running_loop().call_soon(log_request, request.app, summary)
     headers = decision_headers(summary.request_id, done.info, done.cost_usd)
     return json_response(200, rendered, headers)
 
