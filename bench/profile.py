@@ -56,7 +56,7 @@ COMPONENTS = (
     ("access log line (logging, JSON, redaction)", "JsonAccessLogger.log ("),
     ("request log row + metrics + events + TSDB", "log_request ("),
     ("request parsing (OpenAI wire to canonical)", "parse_request ("),
-    ("routing decision", "Router.route ("),
+    ("routing decision (cached scoring + draw)", "CachedRouter.route ("),
     ("reading the request body", "read_json ("),
     ("rendering the answer (wire + JSON)", "json_response ("),
     ("decision headers", "decision_headers ("),

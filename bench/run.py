@@ -9,6 +9,7 @@ Results go to bench/results/<timestamp>-<mode>.{json,md} and bench/results/lates
 from __future__ import annotations
 
 import argparse
+import compileall
 import json
 import os
 import shlex
@@ -83,6 +84,10 @@ def collect(args: argparse.Namespace, workdir: Path) -> dict:
         os.sched_setaffinity(0, {cpus.load})
     plan = Plan.make(quick=args.quick, peers=args.peers, soak_s=args.soak, soak_rps=args.soak_rps)
     result: dict = {"meta": _meta(args, plan, cpus), "runs": [], "unavailable": {}}
+    # An installed wheel ships byte-compiled modules; the editable dev install may not
+    # (PYTHONDONTWRITEBYTECODE), and compiling ~160 modules at every start would be
+    # measured as start-up time.
+    compileall.compile_dir(BENCH.parent / "src", quiet=1)
     log("routing microbenchmark (bench/micro) ...")
     result["micro"] = facts.routing_micro(workdir, cpus.server)
     for profile in ("zero", "realistic"):

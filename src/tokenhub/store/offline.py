@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from tokenhub.config import mask_url
 from tokenhub.errors import DatabaseUnavailableError
 from tokenhub.store.engine import create_engine
 from tokenhub.store.migrate import current_revision, head_revision, upgrade
@@ -36,6 +35,10 @@ async def database_revision(url: str) -> tuple[str | None, str]:
 
 
 def _unavailable(url: str, exc: Exception) -> DatabaseUnavailableError:
+    # Imported here: the daemon's migration child runs this module, and settings (pydantic,
+    # YAML) would add a fifth to its start-up for a function only an error needs.
+    from tokenhub.config import mask_url
+
     reason = getattr(exc, "orig", None) or exc
     return DatabaseUnavailableError(
         f"database {mask_url(url)} is unavailable: {type(reason).__name__}"
