@@ -63,6 +63,7 @@ class HealthSettings(_Section):
     provider_cooldown_max_s: float = Field(300.0, gt=0, le=3600)
     rate_limit_default_s: float = Field(5.0, gt=0, le=3600)
     auth_cooldown_s: float = Field(600.0, gt=0, le=86400)
+    model_unavailable_cooldown_s: float = Field(600.0, gt=0, le=86400)
     probe_interval_s: float = Field(15.0, gt=0, le=3600)
     latency_alpha: float = Field(0.3, gt=0, le=1)
     error_alpha: float = Field(0.1, gt=0, le=1)

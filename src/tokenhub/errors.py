@@ -121,6 +121,7 @@ class ErrorKind(StrEnum):
     RATE_LIMITED = "rate_limited"
     TRANSIENT = "transient"
     AUTH = "auth"
+    MODEL_UNAVAILABLE = "model_unavailable"
     FATAL = "fatal"
 
 

@@ -214,11 +214,12 @@ async def test_real_context_overflow(adapter, fake_clock):
     assert "maximum context length is 4000 tokens" in caught.value.message
 
 
-async def test_unknown_upstream_model_is_fatal(adapter, fake_clock):
-    """A 404 model_not_found is ``fatal``."""
+async def test_unknown_upstream_model_is_model_unavailable(adapter, fake_clock):
+    """A 404 model_not_found is ``model_unavailable`` (the router moves on), not retried."""
     with pytest.raises(ProviderError) as caught:
         await adapter.complete(ask(), model("gpt-9"), keyed(fake_clock))
-    assert caught.value.kind is ErrorKind.FATAL
+    assert caught.value.kind is ErrorKind.MODEL_UNAVAILABLE
+    assert caught.value.retries == 0
     assert caught.value.upstream_status == 404
 
 

@@ -158,6 +158,40 @@ async def test_config_declared_entries_are_read_only(tokenhub_home, tmp_path):
         assert "config file" in error["error"]["message"]
 
 
+async def test_api_model_on_a_config_file_provider(tokenhub_home, tmp_path):
+    """A model added through the API may use a provider declared in the config file.
+
+    It is stored; after a restart without that provider it is dropped with a warning.
+    """
+    config = tmp_path / "config" / "config.yaml"
+    config.parent.mkdir(exist_ok=True)
+    config.write_text(
+        "providers:\n  - {id: filed, type: openai, base_url: 'http://127.0.0.1:9/v1'}\n",
+        encoding="utf-8",
+    )
+    loaded = load_settings()
+    async with (
+        run_app(loaded, create_app(loaded, environ={})) as running,
+        running.unix_session() as http,
+    ):
+        status, created = await call(
+            http, "POST", "/admin/v1/models", {**MODEL, "provider": "filed"}
+        )
+        assert (status, created["provider"], created["source"]) == (201, "filed", "api")
+    async with (
+        run_app(loaded, create_app(loaded, environ={})) as running,
+        running.unix_session() as http,
+    ):
+        assert (await call(http, "GET", "/admin/v1/models/m1"))[1]["provider"] == "filed"
+    config.write_text("providers: []\n", encoding="utf-8")
+    loaded = load_settings()
+    async with (
+        run_app(loaded, create_app(loaded, environ={})) as running,
+        running.unix_session() as http,
+    ):
+        assert (await call(http, "GET", "/admin/v1/models/m1"))[0] == 404
+
+
 async def test_routing_settings_update_and_validation(admin):
     """Routing profiles merge per mode; an invalid value is a 400 naming its path."""
     status, routing = await call(

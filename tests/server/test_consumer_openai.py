@@ -169,6 +169,43 @@ async def test_auth_failure_marks_credential_and_reroutes(stack, oai):
     assert stack.gateway.health.provider("oa").state == "credential_invalid"
 
 
+async def test_model_the_provider_does_not_serve_is_taken_out_and_rerouted(stack, oai):
+    """An upstream 404 (a retired or misspelt upstream model) is not the client's fault.
+
+    The request moves on, that model alone is out for the cooldown, its provider stays up.
+    """
+    ghost = {
+        "id": "ghost-oa",
+        "provider": "oa",
+        "upstream_model": "retired-model",  # the simulator answers its real 404 for it
+        "weight": 5,
+        "max_context_tokens": 8000,
+        "input_usd_per_mtok": 0.01,
+        "output_usd_per_mtok": 0.01,
+    }
+    async with stack.admin.post("/admin/v1/models", json=ghost) as response:
+        assert response.status == 201
+    force_first(stack, "ghost-oa")
+    raw = await oai.chat.completions.with_raw_response.create(
+        model="tokenhub/cheap", messages=[{"role": "user", "content": "hi"}]
+    )
+    assert raw.parse().model in {"small-oa", "small-ob"}
+    assert raw.headers["x-tokenhub-attempts"] == "2"
+    health = stack.gateway.health
+    assert health.model("ghost-oa").state == "unavailable"
+    assert "retired-model" in (health.model("ghost-oa").last_error or "")
+    assert health.provider("oa").state == "healthy"
+    assert received_models(stack).count("retired-model") == 1  # no retry of a 404
+
+    with pytest.raises(openai.APIStatusError) as info:
+        await oai.chat.completions.create(
+            model="ghost-oa", messages=[{"role": "user", "content": "hi"}]
+        )
+    assert info.value.status_code == 503
+    assert info.value.body["rejections"]["ghost-oa"] == ["model_unavailable"]
+    assert received_models(stack).count("retired-model") == 1
+
+
 async def test_fatal_error_is_returned_without_reroute(stack, oai):
     """The client's own bad request (upstream 400) comes back as 400; no other model is tried."""
     stack.sim.enqueue("oa", status=400, error_type="invalid_request_error")

@@ -6,6 +6,8 @@
 - ``transient`` / timeout: the model is cooled down (growing on repeats); reroute to a
   peer of the same weight first, then the next best.
 - ``auth``: the provider's credential is marked invalid; reroute.
+- ``model_unavailable``: the provider does not serve the model (404); the model alone is
+  taken out for a long cooldown; reroute.
 - ``fatal``: the client's own bad request; returned as is, no reroute.
 
 Streams fail over only until their first event: once anything may have reached the

@@ -88,10 +88,17 @@ def kind_for(
         return ErrorKind.AUTH if quota else ErrorKind.RATE_LIMITED
     if status in (HTTPStatus.UNAUTHORIZED, HTTPStatus.PAYMENT_REQUIRED, HTTPStatus.FORBIDDEN):
         return ErrorKind.AUTH
-    if status >= HTTPStatus.INTERNAL_SERVER_ERROR or status in _TRANSIENT_4XX:
+    # A non-error status where an answer was due is a malformed answer: transient too.
+    if (
+        status >= HTTPStatus.INTERNAL_SERVER_ERROR
+        or status in _TRANSIENT_4XX
+        or status < HTTPStatus.BAD_REQUEST
+    ):
         return ErrorKind.TRANSIENT
-    if status < HTTPStatus.BAD_REQUEST:
-        return ErrorKind.TRANSIENT  # a non-error status where an answer was due: malformed
+    if status == HTTPStatus.NOT_FOUND:
+        # The chat path is fixed, so a 404 means this provider does not serve the model
+        # (a registry mistake or a retired model), never the client's fault.
+        return ErrorKind.MODEL_UNAVAILABLE
     if _CONTEXT.search(message) or _CONTEXT.search(f"{code} {error_type}"):
         return ErrorKind.CONTEXT_OVERFLOW
     return ErrorKind.FATAL

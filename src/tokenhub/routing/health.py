@@ -4,7 +4,9 @@ States: ``healthy``; ``degraded`` (recent failures, still routed); ``down`` (coo
 after failures: not routed until the cooldown ends); ``half_open`` (cooldown over: one
 request may probe; success closes the circuit, failure reopens it for twice as long);
 ``rate_limited`` (provider asked us to wait: Retry-After); ``credential_invalid`` (the
-provider refused our key). Times are on the injected clock's monotonic scale.
+provider refused our key); ``unavailable`` (a model the provider answered 404 for: out for
+``model_unavailable_cooldown_s``, then one probe). Times are on the injected clock's
+monotonic scale.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ DOWN = "down"
 HALF_OPEN = "half_open"
 RATE_LIMITED = "rate_limited"
 CREDENTIAL_INVALID = "credential_invalid"
+UNAVAILABLE = "unavailable"
 DEGRADED_ERROR_RATE = 0.2
 
 
@@ -135,6 +138,11 @@ class HealthTracker:
         elif kind is ErrorKind.AUTH:
             self._observe(provider, failed=True)
             self._cool(provider, CREDENTIAL_INVALID, now + self.settings.auth_cooldown_s)
+        elif kind is ErrorKind.MODEL_UNAVAILABLE:
+            # The model alone: the provider serves its other models fine.
+            self._observe(model, failed=True)
+            model.probing = False
+            self._cool(model, UNAVAILABLE, now + self.settings.model_unavailable_cooldown_s)
         elif kind is ErrorKind.TRANSIENT:
             self._transient(provider, model, now)
         changed = []

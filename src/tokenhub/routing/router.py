@@ -20,6 +20,7 @@ from tokenhub.routing.health import (
     DOWN,
     HALF_OPEN,
     RATE_LIMITED,
+    UNAVAILABLE,
     HealthTracker,
 )
 from tokenhub.routing.policy import RoutingSettings, WeightProfile
@@ -34,7 +35,11 @@ PROVIDER_REASONS = {
     HALF_OPEN: "provider_probe_in_flight",
 }
 ROUTABLE = frozenset({"healthy", "degraded"})
-MODEL_REASONS = {DOWN: "model_cooldown", "probe_in_flight": "model_probe_in_flight"}
+MODEL_REASONS = {
+    DOWN: "model_cooldown",
+    UNAVAILABLE: "model_unavailable",
+    "probe_in_flight": "model_probe_in_flight",
+}
 
 CredentialCheck = Callable[[ProviderConfig], str | None]
 

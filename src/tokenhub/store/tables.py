@@ -31,7 +31,8 @@ class ModelRow(SQLModel, table=True):
     __tablename__ = "models"
 
     id: str = Field(primary_key=True, max_length=128)
-    provider_id: str = Field(foreign_key="providers.id", index=True, max_length=128)
+    # No foreign key (migration 0005): the provider may be declared in the config file.
+    provider_id: str = Field(index=True, max_length=128)
     data: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
     created_at: float
     updated_at: float

@@ -50,7 +50,7 @@ _ERROR_KINDS: dict[Any, ErrorKind] = {
     "billing_error": ErrorKind.AUTH,
     "invalid_request_error": ErrorKind.FATAL,
     "request_too_large": ErrorKind.FATAL,
-    "not_found_error": ErrorKind.FATAL,
+    "not_found_error": ErrorKind.MODEL_UNAVAILABLE,
 }
 
 _INPUT_KEYS = ("input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens")

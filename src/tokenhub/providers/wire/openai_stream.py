@@ -55,6 +55,8 @@ def stream_error(error: Any) -> ProviderError:
         kind = ErrorKind.RATE_LIMITED
     elif "auth" in words or "api_key" in words or "permission" in words:
         kind = ErrorKind.AUTH
+    elif "not_found" in words:
+        kind = ErrorKind.MODEL_UNAVAILABLE
     else:
         kind = ErrorKind.TRANSIENT
     return ProviderError(kind, str(detail.get("message") or "upstream stream error"))
