@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test venv lint typecheck pytest system-deps completions docs bench bench-peers bench-micro clean
+.PHONY: run test venv lint typecheck pytest system-deps completions docs screenshots bench bench-peers bench-micro clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -32,6 +32,10 @@ typecheck: venv
 
 pytest: venv
 	$(BIN)/pytest
+
+## The README's terminal screenshots (docs/img/*.svg), from a demo daemon.
+screenshots: venv
+	$(BIN)/python scripts/gen_screenshots.py
 
 ## Regenerate checked-in artefacts (shell completions, CLI reference).
 completions: venv

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 from aiohttp.test_utils import TestClient, TestServer
@@ -51,3 +53,25 @@ async def test_metrics_doc_matches_registry(tokenhub_home):
     async with TestClient(TestServer(create_app(load_settings()))) as client:
         exported = metric_names(await (await client.get("/metrics")).text())
     assert documented == exported
+
+
+def test_screenshot_script_renders_the_readme_commands(tmp_path):
+    """`make screenshots` drives a demo daemon and renders real CLI output to SVG."""
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "gen_screenshots.py"), str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    route = (tmp_path / "route-test.svg").read_text(encoding="utf-8")
+    health = (tmp_path / "health.svg").read_text(encoding="utf-8")
+    assert route.startswith("<svg")
+    assert "choice:" in route
+    assert "sim-" in route
+    assert "sim-openai" in health
+    assert "healthy" in health
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert "docs/img/route-test.svg" in readme
+    assert "docs/img/health.svg" in readme
