@@ -108,6 +108,13 @@ class ChatRequest:
     response_format: ResponseFormat | None = None
     stream: bool = False
     user: str | None = None
+    # Carried to OpenAI-format upstreams; Anthropic has no equivalent except for
+    # parallel_tool_calls (its tool_choice.disable_parallel_tool_use), so they are dropped there.
+    seed: int | None = None
+    presence_penalty: float | None = None
+    frequency_penalty: float | None = None
+    reasoning_effort: str | None = None
+    parallel_tool_calls: bool | None = None
 
 
 @dataclass(slots=True)

@@ -206,6 +206,42 @@ async def test_model_the_provider_does_not_serve_is_taken_out_and_rerouted(stack
     assert received_models(stack).count("retired-model") == 1
 
 
+TOOL = {"type": "function", "function": {"name": "lookup", "parameters": {"type": "object"}}}
+EXTRAS = {"seed": 7, "presence_penalty": 0.5, "frequency_penalty": -0.25}
+
+
+async def test_sampling_extras_reach_openai_upstreams_and_map_to_anthropic(stack, oai):
+    """seed, penalties, reasoning_effort and parallel_tool_calls reach an OpenAI upstream.
+
+    An Anthropic upstream gets disable_parallel_tool_use and nothing it would refuse.
+    """
+    ask = {
+        "messages": [{"role": "user", "content": "hi"}],
+        "tools": [TOOL],
+        "parallel_tool_calls": False,
+        "reasoning_effort": "low",
+        **EXTRAS,
+    }
+    await oai.chat.completions.create(model="small-oa", **ask)
+    sent = stack.sim.received[-1].body
+    assert {k: sent.get(k) for k in EXTRAS} == EXTRAS
+    assert (sent["reasoning_effort"], sent["parallel_tool_calls"]) == ("low", False)
+    await oai.chat.completions.create(model="claude-x", **ask)
+    sent = stack.sim.received[-1].body
+    assert sent["tool_choice"] == {"type": "auto", "disable_parallel_tool_use": True}
+    assert not {*EXTRAS, "reasoning_effort", "parallel_tool_calls"} & sent.keys()
+
+
+async def test_out_of_range_penalty_is_400_naming_it(stack, oai):
+    """A penalty outside [-2, 2] is the client's error, named, and never reaches a provider."""
+    with pytest.raises(openai.BadRequestError) as info:
+        await oai.chat.completions.create(
+            model="small-oa", messages=[{"role": "user", "content": "hi"}], presence_penalty=3
+        )
+    assert info.value.body["param"] == "presence_penalty"
+    assert not stack.sim.received
+
+
 async def test_fatal_error_is_returned_without_reroute(stack, oai):
     """The client's own bad request (upstream 400) comes back as 400; no other model is tried."""
     stack.sim.enqueue("oa", status=400, error_type="invalid_request_error")

@@ -178,6 +178,31 @@ def _tool_choice(tools: list[ToolSpec]) -> st.SearchStrategy[ToolChoice | None]:
     return st.none() | modes | named
 
 
+def _extras(
+    fmt: str, tools: list[ToolSpec], choice: ToolChoice | None
+) -> st.SearchStrategy[dict[str, Any]]:
+    """The extra sampling and tool fields each format carries exactly.
+
+    OpenAI: seed, penalties, effort and the parallel flag. Anthropic: only the flag turned
+    off, on an explicit tool choice other than none (without one, tokenhub sends
+    ``{"type": "auto"}`` to carry the flag, which reads back as an explicit auto).
+    """
+    if fmt == ANTHROPIC:
+        can_disable = bool(tools) and choice is not None and choice.mode != "none"
+        flag = st.none() | st.just(False) if can_disable else st.none()
+        return st.fixed_dictionaries({"parallel_tool_calls": flag})
+    penalty = st.none() | st.floats(-2, 2)
+    return st.fixed_dictionaries(
+        {
+            "seed": st.none() | st.integers(-(2**63), 2**63 - 1),
+            "presence_penalty": penalty,
+            "frequency_penalty": penalty,
+            "reasoning_effort": st.none() | st.sampled_from(["minimal", "low", "medium", "high"]),
+            "parallel_tool_calls": st.none() | st.booleans() if tools else st.none(),
+        }
+    )
+
+
 def _response_format(fmt: str) -> st.SearchStrategy[ResponseFormat | None]:
     if fmt == ANTHROPIC:
         return st.none() | st.builds(ResponseFormat, st.just("json_schema"), schemas)
@@ -196,6 +221,7 @@ def _response_format(fmt: str) -> st.SearchStrategy[ResponseFormat | None]:
 def requests(draw: st.DrawFn, fmt: str, *, object_args: bool = False) -> ChatRequest:
     """A canonical request the format can carry exactly."""
     tools = draw(_tool_specs(fmt))
+    tool_choice = draw(_tool_choice(tools))
     openai = fmt == OPENAI
     unit = st.floats(0, 1)
     return ChatRequest(
@@ -208,10 +234,11 @@ def requests(draw: st.DrawFn, fmt: str, *, object_args: bool = False) -> ChatReq
         top_p=draw(st.none() | unit),
         stop=draw(st.lists(texts, max_size=4 if openai else 6)),
         tools=tools,
-        tool_choice=draw(_tool_choice(tools)),
+        tool_choice=tool_choice,
         response_format=draw(_response_format(fmt)),
         stream=draw(st.booleans()),
         user=draw(st.none() | texts),
+        **draw(_extras(fmt, tools, tool_choice)),
     )
 
 

@@ -131,6 +131,38 @@ def test_render_request_options():
     }
 
 
+def test_parallel_tool_calls_off_becomes_disable_parallel_tool_use():
+    """OpenAI's parallel_tool_calls=false is Anthropic's disable_parallel_tool_use, both ways.
+
+    seed, the penalties and reasoning_effort have no Anthropic field and are not sent.
+    """
+    req = ChatRequest(
+        model="m",
+        messages=[Message("user", [TextPart("x")])],
+        tools=[ToolSpec("f")],
+        parallel_tool_calls=False,
+        seed=3,
+        presence_penalty=1.0,
+        reasoning_effort="low",
+    )
+    body = anthropic.render_request(req, "up")
+    assert body["tool_choice"] == {"type": "auto", "disable_parallel_tool_use": True}
+    assert not {"seed", "presence_penalty", "reasoning_effort"} & body.keys()
+    assert anthropic.parse_request(body).parallel_tool_calls is False
+    named = ChatRequest(
+        model="m",
+        messages=[Message("user", [TextPart("x")])],
+        tools=[ToolSpec("f")],
+        tool_choice=ToolChoice("tool", "f"),
+        parallel_tool_calls=False,
+    )
+    assert anthropic.render_request(named, "up")["tool_choice"] == {
+        "type": "tool",
+        "name": "f",
+        "disable_parallel_tool_use": True,
+    }
+
+
 def test_json_object_becomes_a_system_instruction():
     """json_object has no Anthropic mode, so it is asked for in the system prompt."""
     req = ChatRequest(

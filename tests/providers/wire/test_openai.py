@@ -117,6 +117,27 @@ def test_render_request_minimal():
     }
 
 
+def test_render_request_carries_seed_penalties_effort_and_parallel_flag():
+    """seed, the penalties and reasoning_effort go upstream as sent.
+
+    parallel_tool_calls only goes with tools: OpenAI refuses it without.
+    """
+    extras = {
+        "seed": 7,
+        "presence_penalty": -1.0,
+        "frequency_penalty": 0.5,
+        "reasoning_effort": "high",
+        "parallel_tool_calls": False,
+    }
+    bare = ChatRequest(model="m", messages=[Message("user", [TextPart("x")])], **extras)
+    body = openai.render_request(bare, "up")
+    assert {k: body.get(k) for k in extras} == {**extras, "parallel_tool_calls": None}
+    with_tools = ChatRequest(
+        model="m", messages=[Message("user", [TextPart("x")])], tools=[ToolSpec("f")], **extras
+    )
+    assert openai.render_request(with_tools, "up")["parallel_tool_calls"] is False
+
+
 def test_render_tool_traffic():
     """Assistant tool calls carry null content; tool results carry their call id."""
     call = ToolCall("call_1", "f", '{"a":1}')

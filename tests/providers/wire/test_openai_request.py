@@ -75,6 +75,11 @@ FULL = {
     "stream_options": {"include_usage": True},
     "user": "user-1",
     "n": 1,
+    "seed": 42,
+    "presence_penalty": -0.5,
+    "frequency_penalty": 1.5,
+    "reasoning_effort": "low",
+    "parallel_tool_calls": False,
     "tokenhub": {"mode": "fast"},
 }
 
@@ -134,6 +139,8 @@ def test_full_request_parses_to_canonical():
     assert req.stop == ["END"]
     assert req.response_format == ResponseFormat("json_object")
     assert (req.stream, req.user) == (True, "user-1")
+    assert (req.seed, req.presence_penalty, req.frequency_penalty) == (42, -0.5, 1.5)
+    assert (req.reasoning_effort, req.parallel_tool_calls) == ("low", False)
 
 
 def test_include_usage_reads_stream_options():
@@ -278,6 +285,11 @@ INVALID = [
     (("n",), 2, "n"),
     (("n",), "one", "n"),
     (("stream",), "yes", "stream"),
+    (("seed",), 1.5, "seed"),
+    (("presence_penalty",), -2.5, "presence_penalty"),
+    (("frequency_penalty",), "high", "frequency_penalty"),
+    (("reasoning_effort",), "", "reasoning_effort"),
+    (("parallel_tool_calls",), "no", "parallel_tool_calls"),
     (("stream_options",), {"include_usage": True}, "stream_options"),
     (("user",), 5, "user"),
     (("tools",), {}, "tools"),

@@ -96,15 +96,17 @@ def optional_int(obj: dict[str, Any], key: str, param: str, minimum: int) -> int
     return value
 
 
-def optional_number(obj: dict[str, Any], key: str, param: str, top: float) -> float | None:
-    """Return ``obj[key]`` if it is a number in ``[0, top]``, ``None`` if absent or null."""
+def optional_number(
+    obj: dict[str, Any], key: str, param: str, top: float, bottom: float = 0
+) -> float | None:
+    """Return ``obj[key]`` if it is a number in ``[bottom, top]``, ``None`` if absent or null."""
     value = obj.get(key)
     if value is None:
         return None
     if not isinstance(value, int | float) or isinstance(value, bool):
         type_error(param, "a number", value)
-    if not 0 <= value <= top:
-        fail(f"Invalid '{param}': expected a value between 0 and {top}, got {value}.", param)
+    if not bottom <= value <= top:
+        fail(f"Invalid '{param}': expected a value between {bottom} and {top}, got {value}.", param)
     return float(value)
 
 

@@ -85,6 +85,10 @@ def _render_options(req: ChatRequest, body: dict[str, Any]) -> None:
         body["tools"] = [_render_tool(t) for t in req.tools]
     if req.tool_choice is not None:
         body["tool_choice"] = _render_tool_choice(req.tool_choice)
+    if req.parallel_tool_calls is False and req.tools:
+        choice = body.setdefault("tool_choice", {"type": "auto"})
+        if choice["type"] != "none":  # Anthropic accepts the flag on auto, any and tool
+            choice["disable_parallel_tool_use"] = True
     if req.user is not None:
         body["metadata"] = {"user_id": req.user}
     if req.stream:

@@ -70,6 +70,7 @@ def parse_request(body: dict[str, Any]) -> ChatRequest:
         stop=_stop_sequences(body.get("stop_sequences")),
         tools=tools,
         tool_choice=_tool_choice(body.get("tool_choice")),
+        parallel_tool_calls=_parallel_tool_calls(body.get("tool_choice")),
         response_format=_output_format(body.get("output_config")),
         stream=optional_bool(body, "stream", "stream") or False,
         user=_user_id(body.get("metadata")),
@@ -248,6 +249,13 @@ def _tool_choice(value: Any) -> ToolChoice | None:
     if kind != "tool":
         return ToolChoice(_CHOICE_MODES[kind])
     return ToolChoice("tool", expect_str(choice.get("name"), "tool_choice.name", allow_empty=False))
+
+
+def _parallel_tool_calls(value: Any) -> bool | None:
+    """``disable_parallel_tool_use: true`` is OpenAI's ``parallel_tool_calls: false``."""
+    if not isinstance(value, dict) or value.get("disable_parallel_tool_use") is not True:
+        return None
+    return False
 
 
 def _user_id(value: Any) -> str | None:

@@ -68,10 +68,23 @@ def render_request(req: ChatRequest, upstream_model: str) -> dict[str, Any]:
         body["response_format"] = _render_response_format(req.response_format)
     if req.user is not None:
         body["user"] = req.user
+    _render_extras(req, body)
     if req.stream:
         body["stream"] = True
         body["stream_options"] = {"include_usage": True}
     return body
+
+
+def _render_extras(req: ChatRequest, body: dict[str, Any]) -> None:
+    extras = {
+        "seed": req.seed,
+        "presence_penalty": req.presence_penalty,
+        "frequency_penalty": req.frequency_penalty,
+        "reasoning_effort": req.reasoning_effort,
+    }
+    body.update({key: value for key, value in extras.items() if value is not None})
+    if req.parallel_tool_calls is not None and req.tools:  # OpenAI refuses it without tools
+        body["parallel_tool_calls"] = req.parallel_tool_calls
 
 
 def _render_messages(messages: list[Message]) -> list[dict[str, Any]]:

@@ -1,8 +1,10 @@
 """Validate an incoming OpenAI Chat Completions request into a canonical ``ChatRequest``.
 
-As strict as OpenAI for the fields tokenhub supports; unknown top-level fields are left
-alone (tokenhub reads its own ``tokenhub`` extension elsewhere). ``developer`` messages
-become ``system`` messages and an assistant ``refusal`` part becomes text.
+As strict as OpenAI for the fields tokenhub supports (messages, sampling, tools, formats,
+``seed``, the penalties, ``reasoning_effort``, ``parallel_tool_calls``); unknown top-level
+fields are left alone (tokenhub reads its own ``tokenhub`` extension elsewhere).
+``developer`` messages become ``system`` messages and an assistant ``refusal`` part
+becomes text.
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ _FORMATS: tuple[Literal["text", "json_object", "json_schema"], ...] = (
     "json_schema",
 )
 _MAX_STOP = 4
+_SEED_MIN = -(2**63)
 _TEXT = ("text",)
 _USER_PARTS = ("text", "image_url")
 _ASSISTANT_PARTS = ("text", "refusal")
@@ -69,7 +72,20 @@ def parse_request(body: dict[str, Any]) -> ChatRequest:
         response_format=_response_format(body.get("response_format")),
         stream=_stream(body),
         user=optional_str(body, "user", "user"),
+        seed=optional_int(body, "seed", "seed", _SEED_MIN),
+        presence_penalty=optional_number(body, "presence_penalty", "presence_penalty", 2.0, -2.0),
+        frequency_penalty=optional_number(
+            body, "frequency_penalty", "frequency_penalty", 2.0, -2.0
+        ),
+        reasoning_effort=_reasoning_effort(body),
+        parallel_tool_calls=optional_bool(body, "parallel_tool_calls", "parallel_tool_calls"),
     )
+
+
+def _reasoning_effort(body: dict[str, Any]) -> str | None:
+    """Passed on as given: the upstream knows which efforts its models accept."""
+    value = body.get("reasoning_effort")
+    return None if value is None else expect_str(value, "reasoning_effort", allow_empty=False)
 
 
 def include_usage(body: dict[str, Any]) -> bool:
