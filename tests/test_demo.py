@@ -100,6 +100,30 @@ def test_demo_cli_flows(tokenhub_home):
         audit = cli("audit", "list")
         assert "key.create" in audit.stdout
         assert "ci" in audit.stdout
+        refused = cli(
+            "providers", "add", "openai", "--type", "openai",
+            "--base-url", "https://api.openai.com/v1", "--credential", "env:OPENAI_API_KEY",
+        )  # fmt: skip
+        assert refused.returncode == 1
+        assert "demo mode" in refused.stdout + refused.stderr
+        assert "Traceback" not in refused.stderr
+        after = json.loads(cli("providers", "list", "--json").stdout)
+        assert "openai" not in {p["id"] for p in after}
+
+
+def test_newcomer_mode_is_off_once_the_store_holds_a_provider(tokenhub_home):
+    """A provider added to the real store (tokenhub serve + CLI) ends make run's demo mode."""
+    with start_daemon():
+        added = cli(
+            "providers", "add", "local", "--type", "vllm", "--base-url", "http://127.0.0.1:9/v1",
+        )  # fmt: skip
+        assert added.returncode == 0, added.stderr
+    with start_daemon("--newcomer") as daemon:
+        status = json.loads(cli("status", "--json").stdout)
+        assert status["demo"] is False
+        providers = json.loads(cli("providers", "list", "--json").stdout)
+        assert [p["id"] for p in providers] == ["local"]
+        assert daemon.stop() == 0
 
 
 def test_events_cli_prints_live_events(tokenhub_home):

@@ -56,10 +56,7 @@ def run(
     _install_uvloop()
     settings = loaded.settings
     configure_logging(settings.log_level, settings.log_format)
-    if newcomer and not settings.demo and not settings.providers:
-        log.info("no provider configured: starting in demo mode")
-        loaded.settings = settings.model_copy(update={"demo": True})
-    return asyncio.run(serve(loaded, app_factory))
+    return asyncio.run(serve(loaded, app_factory, newcomer=newcomer))
 
 
 def _install_uvloop() -> None:
@@ -74,8 +71,20 @@ async def _default_factory(loaded: LoadedSettings) -> web.Application:
     return create_app(loaded, migrate_in_child=True)
 
 
-async def serve(loaded: LoadedSettings, app_factory: AppFactory | None = None) -> int:
-    """Bind, serve until SIGTERM/SIGINT, then shut down gracefully (demo mode included)."""
+async def serve(
+    loaded: LoadedSettings, app_factory: AppFactory | None = None, *, newcomer: bool = False
+) -> int:
+    """Bind, serve until SIGTERM/SIGINT, then shut down gracefully (demo mode included).
+
+    ``newcomer``: demo mode when neither the config nor the store holds a provider.
+    """
+    settings = loaded.settings
+    if newcomer and not settings.demo and not settings.providers:
+        from tokenhub.store.registry_store import holds_providers
+
+        if not await holds_providers(loaded.db_url):
+            log.info("no provider configured: starting in demo mode")
+            loaded.settings = settings.model_copy(update={"demo": True})
     if loaded.settings.demo:
         from tokenhub.demo import demo_environment  # the simulator only when it is used
 

@@ -37,7 +37,10 @@ def serve(
     ] = False,
     newcomer: Annotated[
         bool,
-        typer.Option("--newcomer", help="Like --demo, but only when no provider is configured."),
+        typer.Option(
+            "--newcomer",
+            help="Like --demo, but only when neither the config nor the store has a provider.",
+        ),
     ] = False,
 ) -> None:
     """Run the tokenhub daemon (HTTP and the local socket) until SIGTERM or Ctrl-C."""

@@ -6,14 +6,14 @@ from typing import Any
 
 from aiohttp import web
 
-from tokenhub.errors import InvalidRequestError
+from tokenhub.errors import ConflictError, InvalidRequestError
 from tokenhub.registry import ModelEntry, ProviderEntry
 from tokenhub.routing.policy import RoutingSettings
 from tokenhub.schemas import ModelConfig, ProviderConfig
 from tokenhub.server.admin_auth import ADMIN_ACTOR
 from tokenhub.server.audit import audit
 from tokenhub.server.errors import json_response
-from tokenhub.server.keys import GATEWAY, REDACTOR
+from tokenhub.server.keys import GATEWAY, REDACTOR, SETTINGS
 from tokenhub.server.request_input import read_json, validate
 from tokenhub.server.routes import RouteTable
 
@@ -53,6 +53,7 @@ async def get_provider(request: web.Request) -> web.Response:
 
 async def create_provider(request: web.Request) -> web.Response:
     """Create a provider; 400 names the bad field, 409 if the id exists."""
+    _refuse_in_demo(request)
     config = validate(ProviderConfig, await read_json(request))
     gateway = request.app[GATEWAY]
     await gateway.add_provider(config)
@@ -62,6 +63,7 @@ async def create_provider(request: web.Request) -> web.Response:
 
 async def update_provider(request: web.Request) -> web.Response:
     """Change some fields of a provider; the result is validated as a whole."""
+    _refuse_in_demo(request)
     gateway = request.app[GATEWAY]
     entry = gateway.registry.provider(request.match_info["id"])
     merged = _merge(entry.config.model_dump(), await read_json(request), entry.config.id)
@@ -73,6 +75,7 @@ async def update_provider(request: web.Request) -> web.Response:
 
 async def delete_provider(request: web.Request) -> web.Response:
     """Delete a provider that has no models."""
+    _refuse_in_demo(request)
     provider_id = request.match_info["id"]
     await request.app[GATEWAY].remove_provider(provider_id)
     audit(request.app, request[ADMIN_ACTOR], "provider.delete", target=provider_id)
@@ -95,6 +98,7 @@ async def get_model(request: web.Request) -> web.Response:
 
 async def create_model(request: web.Request) -> web.Response:
     """Create a model; its provider must exist."""
+    _refuse_in_demo(request)
     config = validate(ModelConfig, await read_json(request))
     gateway = request.app[GATEWAY]
     await gateway.add_model(config)
@@ -104,6 +108,7 @@ async def create_model(request: web.Request) -> web.Response:
 
 async def update_model(request: web.Request) -> web.Response:
     """Change some fields of a model; the result is validated as a whole."""
+    _refuse_in_demo(request)
     gateway = request.app[GATEWAY]
     entry = gateway.registry.model(request.match_info["id"])
     merged = _merge(entry.config.model_dump(), await read_json(request), entry.config.id)
@@ -115,6 +120,7 @@ async def update_model(request: web.Request) -> web.Response:
 
 async def delete_model(request: web.Request) -> web.Response:
     """Delete a model."""
+    _refuse_in_demo(request)
     model_id = request.match_info["id"]
     await request.app[GATEWAY].remove_model(model_id)
     audit(request.app, request[ADMIN_ACTOR], "model.delete", target=model_id)
@@ -162,3 +168,13 @@ def add_routes(routes: RouteTable) -> None:
     routes.add("DELETE", "/admin/v1/models/{id}", delete_model, params=ID_PARAM, **auth)
     routes.add("GET", "/admin/v1/routing", get_routing, **auth)
     routes.add("PATCH", "/admin/v1/routing", update_routing, request_schema=ROUTING_SCHEMA, **auth)
+
+
+def _refuse_in_demo(request: web.Request) -> None:
+    """Registry changes would land in demo mode's throwaway store and vanish at stop."""
+    if request.app[SETTINGS].settings.demo:
+        raise ConflictError(
+            "this daemon runs in demo mode on a throwaway store, so providers and models "
+            "added here would be lost; stop it and start 'tokenhub serve' (or declare them "
+            "in config/config.yaml) to configure real providers"
+        )

@@ -2,18 +2,49 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import delete, insert, select, update
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tokenhub.schemas import ModelConfig, ProviderConfig
+from tokenhub.store.engine import create_engine
 from tokenhub.store.tables import ModelRow, ProviderRow, RoutingConfigRow
 
 PROVIDERS = ProviderRow.__table__  # type: ignore[attr-defined]
 MODELS = ModelRow.__table__  # type: ignore[attr-defined]
 ROUTING = RoutingConfigRow.__table__  # type: ignore[attr-defined]
 ROUTING_SETTINGS_KEY = "settings"
+
+
+async def holds_providers(url: str) -> bool:
+    """Whether the store at ``url`` holds any provider (False when it has none or no schema).
+
+    A SQLite file that does not exist is not created just to ask.
+    """
+    if _missing_sqlite_file(url):
+        return False
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as conn:
+            row = (await conn.execute(select(PROVIDERS.c.id).limit(1))).first()
+    except (SQLAlchemyError, OSError):
+        return False
+    else:
+        return row is not None
+    finally:
+        await engine.dispose()
+
+
+def _missing_sqlite_file(url: str) -> bool:
+    parsed = make_url(url)
+    database = parsed.database
+    if parsed.get_backend_name() != "sqlite":
+        return False
+    return not database or database == ":memory:" or not Path(database).exists()
 
 
 async def load_registry(engine: AsyncEngine) -> tuple[list[ProviderConfig], list[ModelConfig]]:
