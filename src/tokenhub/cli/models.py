@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
+from tokenhub.cli import catalog
 from tokenhub.cli.common import (
     JsonOpt,
     connect,
@@ -65,9 +66,17 @@ def add(
     enabled: EnabledOpt = None,
     json: JsonOpt = False,
 ) -> None:
-    """Register a model served by a provider."""
+    """Register a model served by a provider.
+
+    Prices and context window left out are filled from genai-prices' bundled data when the
+    model is known there (OpenAI and Anthropic kinds, and vendors known by base URL).
+    """
     data = {"id": model_id, **_fields(**_model_options(locals()))}
-    _show(connect(ctx).post("/admin/v1/models", data), json)
+    client = connect(ctx)
+    note = _fill_known(client, data)
+    _show(client.post("/admin/v1/models", data), json)
+    if note and not json:
+        console.print(note, markup=False)
 
 
 @app.command("update")
@@ -165,6 +174,7 @@ def discover(
         for item in found:
             if item["registered_as"] is None:
                 model = {"id": item["upstream_model"], "provider": provider}
+                _fill_known(client, model)
                 client.post("/admin/v1/models", model)
                 item["registered_as"] = model["id"]
                 added.append(model["id"])
@@ -175,6 +185,14 @@ def discover(
     print_table(f"models offered by {provider}", ["upstream model", "registered as"], rows)
     if add:
         console.print(f"added {len(added)} model(s)", markup=False)
+
+
+def _fill_known(client: Any, model: dict[str, Any]) -> str | None:
+    """Fill missing prices and context from the catalogue; None when nothing was filled."""
+    if model.get("provider") is None or all(model.get(f) is not None for f in catalog.FIELDS):
+        return None
+    provider = client.get(f"/admin/v1/providers/{model['provider']}")
+    return catalog.fill(model, provider)
 
 
 def _show(model: dict[str, Any], json: bool) -> None:
