@@ -29,18 +29,40 @@ HTTP_ERROR_TYPES = {
 }
 
 
-def error_body(
-    path: str, error_type: str, message: str, request_id: str, details: dict[str, Any]
-) -> dict[str, Any]:
-    """Build the error body in the flavour of the API at ``path``."""
+MODELS_PATH = "/v1/models"
+ANTHROPIC_VERSION_HEADER = "anthropic-version"
+
+
+def is_anthropic_client(request: web.BaseRequest) -> bool:
+    """Whether an Anthropic SDK sent this (it always sends ``anthropic-version``)."""
+    return ANTHROPIC_VERSION_HEADER in request.headers
+
+
+def api_flavour(request: web.BaseRequest) -> str:
+    """``anthropic``, ``openai`` or ``tokenhub``: whose error format this request gets.
+
+    ``/v1/models`` serves both SDKs, so there the header decides.
+    """
+    path = request.path
     if path in ANTHROPIC_PATHS:
+        return "anthropic"
+    if path == MODELS_PATH or path.startswith(MODELS_PATH + "/"):
+        return "anthropic" if is_anthropic_client(request) else "openai"
+    return "openai" if path in OPENAI_PATHS else "tokenhub"
+
+
+def error_body(
+    flavour: str, error_type: str, message: str, request_id: str, details: dict[str, Any]
+) -> dict[str, Any]:
+    """Build the error body in ``flavour``'s format (see ``api_flavour``)."""
+    if flavour == "anthropic":
         return {
             "type": "error",
             "error": {"type": error_type, "message": message, **details},
             "request_id": request_id,
         }
     inner: dict[str, Any] = {"type": error_type, "message": message, "request_id": request_id}
-    if path in OPENAI_PATHS:
+    if flavour == "openai":
         inner.setdefault("param", None)
         inner.setdefault("code", error_type)
     inner.update(details)
@@ -61,7 +83,7 @@ def render_error(request: web.Request, exc: TokenhubError, request_id: str) -> w
     headers: dict[str, str] = {}
     if isinstance(exc, RateLimitedError):
         headers["Retry-After"] = str(max(1, round(exc.retry_after)))
-    body = error_body(request.path, exc.type, exc.message, request_id, exc.details())
+    body = error_body(api_flavour(request), exc.type, exc.message, request_id, exc.details())
     return json_response(exc.status, body, headers)
 
 
@@ -72,7 +94,7 @@ def render_http_error(
     error_type = HTTP_ERROR_TYPES.get(exc.status, "http_error")
     too_large = exc.status == web.HTTPRequestEntityTooLarge.status_code
     message = "request body is too large" if too_large else exc.reason
-    body = error_body(request.path, error_type, message, request_id, {})
+    body = error_body(api_flavour(request), error_type, message, request_id, {})
     headers = {k: v for k, v in exc.headers.items() if k.lower() in {"allow", "retry-after"}}
     return json_response(exc.status, body, headers)
 
@@ -80,7 +102,7 @@ def render_http_error(
 def render_internal(request: web.Request, request_id: str) -> web.Response:
     """A 500 that says where to look, never what broke."""
     body = error_body(
-        request.path,
+        api_flavour(request),
         "internal_error",
         f"internal error; the daemon log has the details under request id {request_id}",
         request_id,
