@@ -127,3 +127,23 @@ async def test_missing_max_tokens_is_invalid(stack):
     assert response.status == 400
     assert body["error"]["type"] == "invalid_request"
     assert body["error"]["param"] == "max_tokens"
+
+
+async def test_count_tokens_is_tokenhubs_estimate(stack, claude):
+    """messages.count_tokens answers with the routing estimate, without calling a provider."""
+    short = await claude.messages.count_tokens(
+        model="claude-x", messages=[{"role": "user", "content": "hi"}]
+    )
+    longer = await claude.messages.count_tokens(
+        model="auto",
+        system="You are terse.",
+        messages=[{"role": "user", "content": "Summarise this: " + "word " * 300}],
+    )
+    assert 0 < short.input_tokens < longer.input_tokens
+    assert longer.input_tokens >= 1500 / 3  # errs high: about one token per 3 characters
+    assert not stack.sim.received
+    with pytest.raises(anthropic.NotFoundError) as info:
+        await claude.messages.count_tokens(
+            model="claude-9", messages=[{"role": "user", "content": "hi"}]
+        )
+    assert info.value.body["error"]["type"] == "model_not_found"

@@ -36,6 +36,7 @@ from tokenhub.server import (
     admin_tsdb,
     admin_vault,
     consumer,
+    count_tokens,
     envelope,
     models_api,
     system,
@@ -129,6 +130,7 @@ def create_app(
         admin_registry,
         admin_route,
         consumer,
+        count_tokens,
         envelope,
         models_api,
     ):
