@@ -19,10 +19,16 @@ ResponseFormatType = Literal["text", "json_object", "json_schema"]
 
 @dataclass(slots=True)
 class TextPart:
-    """A run of text inside a message."""
+    """A run of text inside a message.
+
+    ``cache_control`` is a prompt-cache breakpoint after this text (Anthropic's
+    ``{"type": "ephemeral", "ttl"?}``), kept for Anthropic upstreams; OpenAI caches
+    prompt prefixes by itself and takes no such marker.
+    """
 
     text: str
     type: Literal["text"] = "text"
+    cache_control: dict[str, Any] | None = None
 
 
 @dataclass(slots=True)
@@ -73,6 +79,7 @@ class ToolSpec:
     name: str
     description: str | None = None
     parameters: dict[str, Any] = field(default_factory=dict)
+    cache_control: dict[str, Any] | None = None  # a prompt-cache breakpoint (see TextPart)
 
 
 @dataclass(slots=True)

@@ -147,3 +147,25 @@ async def test_count_tokens_is_tokenhubs_estimate(stack, claude):
             model="claude-9", messages=[{"role": "user", "content": "hi"}]
         )
     assert info.value.body["error"]["type"] == "model_not_found"
+
+
+async def test_prompt_cache_breakpoints_reach_an_anthropic_provider(stack, claude):
+    """cache_control set by an Anthropic client survives translation to an Anthropic upstream."""
+    await claude.messages.create(
+        model="claude-x",
+        max_tokens=50,
+        system=[
+            {"type": "text", "text": "Long shared policy", "cache_control": {"type": "ephemeral"}}
+        ],
+        tools=[
+            {
+                "name": "f",
+                "input_schema": {"type": "object"},
+                "cache_control": {"type": "ephemeral"},
+            }
+        ],
+        messages=[{"role": "user", "content": "hi"}],
+    )
+    sent = stack.sim.received_by("an")[-1].body
+    assert sent["system"][0]["cache_control"] == {"type": "ephemeral"}
+    assert sent["tools"][0]["cache_control"] == {"type": "ephemeral"}

@@ -83,14 +83,30 @@ def images(fmt: str) -> st.SearchStrategy[ImagePart]:
     return st.builds(ImagePart, urls, details)
 
 
-def text_parts(fmt: str) -> st.SearchStrategy[TextPart]:
-    """Anthropic rejects empty text blocks; OpenAI accepts them."""
-    return st.builds(TextPart, texts if fmt == ANTHROPIC else st.text(max_size=16))
+CACHE_CONTROLS = st.sampled_from(
+    [
+        None,
+        {"type": "ephemeral"},
+        {"type": "ephemeral", "ttl": "5m"},
+        {"type": "ephemeral", "ttl": "1h"},
+    ]
+)
+
+
+def text_parts(fmt: str, *, request: bool = False) -> st.SearchStrategy[TextPart]:
+    """Anthropic rejects empty text blocks; OpenAI accepts them.
+
+    ``request``: Anthropic request blocks may also carry a prompt-cache breakpoint.
+    """
+    if fmt != ANTHROPIC:
+        return st.builds(TextPart, st.text(max_size=16))
+    cache = CACHE_CONTROLS if request else st.none()
+    return st.builds(TextPart, texts, cache_control=cache)
 
 
 def parts(fmt: str) -> st.SearchStrategy[ContentPart]:
-    """A text or image part."""
-    return text_parts(fmt) | images(fmt)
+    """A text or image part (of a request)."""
+    return text_parts(fmt, request=True) | images(fmt)
 
 
 def tool_calls(fmt: str) -> st.SearchStrategy[list[ToolCall]]:
@@ -137,14 +153,16 @@ def anthropic_messages(draw: st.DrawFn) -> list[Message]:
     """Anthropic conversations: one leading system, alternating turns, results first."""
     out: list[Message] = []
     if draw(st.booleans()):
-        out.append(Message("system", draw(st.lists(text_parts(ANTHROPIC), min_size=1, max_size=2))))
+        system = st.lists(text_parts(ANTHROPIC, request=True), min_size=1, max_size=2)
+        out.append(Message("system", draw(system)))
     asked: list[str] = []
     for _ in range(draw(st.integers(1, 4))):
         out.extend(draw(_anthropic_results(asked)))
         if not asked or draw(st.booleans()):
             out.append(Message("user", draw(st.lists(parts(ANTHROPIC), min_size=1, max_size=3))))
         calls = draw(tool_calls(ANTHROPIC))
-        content = draw(st.lists(text_parts(ANTHROPIC), min_size=0 if calls else 1, max_size=2))
+        texts_ = text_parts(ANTHROPIC, request=True)
+        content = draw(st.lists(texts_, min_size=0 if calls else 1, max_size=2))
         out.append(Message("assistant", content, tool_calls=calls))
         asked = [c.id for c in calls]
     out.extend(draw(_anthropic_results(asked)))
@@ -166,7 +184,8 @@ def _anthropic_results(draw: st.DrawFn, asked: list[str]) -> list[Message]:
 
 def _tool_specs(fmt: str) -> st.SearchStrategy[list[ToolSpec]]:
     params = (schemas | st.just({})) if fmt == OPENAI else schemas
-    spec = st.builds(ToolSpec, names, st.none() | texts, params)
+    cache = CACHE_CONTROLS if fmt == ANTHROPIC else st.none()
+    spec = st.builds(ToolSpec, names, st.none() | texts, params, cache)
     return st.lists(spec, max_size=3, unique_by=lambda t: t.name)
 
 

@@ -163,6 +163,29 @@ def test_parallel_tool_calls_off_becomes_disable_parallel_tool_use():
     }
 
 
+def test_prompt_cache_breakpoints_reach_anthropic():
+    """cache_control on system text, message text and tools goes upstream.
+
+    Such a block stays a block (not collapsed to a plain string), so the marker is kept.
+    """
+    cached = {"type": "ephemeral", "ttl": "1h"}
+    req = ChatRequest(
+        model="m",
+        messages=[
+            Message("system", [TextPart("Long policy", cache_control=cached)]),
+            Message("user", [TextPart("Question", cache_control={"type": "ephemeral"})]),
+        ],
+        tools=[ToolSpec("f", cache_control={"type": "ephemeral"})],
+    )
+    body = anthropic.render_request(req, "up")
+    assert body["system"] == [{"type": "text", "text": "Long policy", "cache_control": cached}]
+    assert body["messages"][0]["content"] == [
+        {"type": "text", "text": "Question", "cache_control": {"type": "ephemeral"}}
+    ]
+    assert body["tools"][0]["cache_control"] == {"type": "ephemeral"}
+    assert anthropic.parse_request(body).messages == req.messages
+
+
 def test_json_object_becomes_a_system_instruction():
     """json_object has no Anthropic mode, so it is asked for in the system prompt."""
     req = ChatRequest(

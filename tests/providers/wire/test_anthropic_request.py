@@ -118,7 +118,7 @@ def test_full_request_parses_to_canonical():
     """A real-shaped request with every supported field becomes the expected canonical request."""
     req = anthropic.parse_request(copy.deepcopy(FULL))
     assert req.messages == [
-        Message("system", [TextPart("You are terse.")]),
+        Message("system", [TextPart("You are terse.", cache_control={"type": "ephemeral"})]),
         Message(
             "user",
             [
@@ -242,6 +242,12 @@ M1 = ("messages", 1, "content", 0)
 M2 = ("messages", 2, "content", 0)
 IMAGE = ("messages", 0, "content")
 INVALID = [
+    (("tools", 0, "cache_control"), {"type": "persistent"}, "tools[0].cache_control.type"),
+    (
+        ("tools", 0, "cache_control"),
+        {"type": "ephemeral", "ttl": "2d"},
+        "tools[0].cache_control.ttl",
+    ),
     (("model",), DELETE, "model"),
     (("model",), "", "model"),
     (("max_tokens",), DELETE, "max_tokens"),

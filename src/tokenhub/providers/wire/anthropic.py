@@ -67,7 +67,7 @@ def render_request(
     max_tokens = default_max_tokens if req.max_tokens is None else req.max_tokens
     body: dict[str, Any] = {"model": upstream_model, "max_tokens": max_tokens, "messages": messages}
     if system:
-        body["system"] = system[0]["text"] if len(system) == 1 else system
+        body["system"] = system[0]["text"] if _plain_text(system) else system
     if fmt is not None and fmt.type == "json_schema" and fmt.schema is not None:
         body["output_config"] = {"format": {"type": "json_schema", "schema": fmt.schema}}
     _render_options(req, body)
@@ -111,7 +111,7 @@ def _render_messages(messages: list[Message]) -> tuple[list[dict[str, Any]], lis
             turns.append({"role": role, "content": blocks})
     for turn in turns:
         content = turn["content"]
-        if len(content) == 1 and content[0]["type"] == "text":
+        if _plain_text(content):
             turn["content"] = content[0]["text"]
     return system, turns
 
@@ -130,7 +130,10 @@ def _render_parts(parts: list[ContentPart]) -> list[dict[str, Any]]:
     for part in parts:
         if isinstance(part, TextPart):
             if part.text:
-                blocks.append({"type": "text", "text": part.text})
+                block: dict[str, Any] = {"type": "text", "text": part.text}
+                if part.cache_control is not None:
+                    block["cache_control"] = dict(part.cache_control)
+                blocks.append(block)
             continue
         data_url = split_data_url(part.url)
         if data_url is None:
@@ -144,7 +147,7 @@ def _render_parts(parts: list[ContentPart]) -> list[dict[str, Any]]:
 def _render_tool_result(message: Message) -> dict[str, Any]:
     block: dict[str, Any] = {"type": "tool_result", "tool_use_id": message.tool_call_id}
     content = _render_parts(message.content)
-    if len(content) == 1 and content[0]["type"] == "text":
+    if _plain_text(content):
         block["content"] = content[0]["text"]
     elif content:
         block["content"] = content
@@ -163,11 +166,18 @@ def _render_tool_use(call: ToolCall, index: int, j: int) -> dict[str, Any]:
     return {"type": "tool_use", "id": call.id, "name": call.name, "input": arguments}
 
 
+def _plain_text(blocks: list[dict[str, Any]]) -> bool:
+    """One text block without a cache breakpoint: sent as a plain string."""
+    return len(blocks) == 1 and blocks[0]["type"] == "text" and "cache_control" not in blocks[0]
+
+
 def _render_tool(tool: ToolSpec) -> dict[str, Any]:
     out: dict[str, Any] = {"name": tool.name}
     if tool.description is not None:
         out["description"] = tool.description
     out["input_schema"] = tool.parameters or {"type": "object", "properties": {}}
+    if tool.cache_control is not None:
+        out["cache_control"] = dict(tool.cache_control)
     return out
 
 

@@ -43,6 +43,7 @@ from tokenhub.types import (
 
 _TOOL_NAME = re.compile(r"[a-zA-Z0-9_-]{1,128}")
 _ROLES = ("user", "assistant", "system")
+_CACHE_TTLS = ("5m", "1h")
 _MEDIA_TYPES = ("image/jpeg", "image/png", "image/gif", "image/webp")
 _CHOICES: tuple[Literal["auto", "any", "tool", "none"], ...] = ("auto", "any", "tool", "none")
 _CHOICE_MODES: dict[str, Literal["auto", "none", "required", "tool"]] = {
@@ -94,7 +95,20 @@ def _text_blocks(value: Any, path: str) -> list[ContentPart]:
 def _text_block(raw: Any, path: str) -> TextPart:
     expect_dict(raw, path)
     expect_choice(raw.get("type"), f"{path}.type", ("text",))
-    return TextPart(expect_str(raw.get("text"), f"{path}.text", allow_empty=False))
+    text = expect_str(raw.get("text"), f"{path}.text", allow_empty=False)
+    return TextPart(text, cache_control=_cache_control(raw, path))
+
+
+def _cache_control(block: dict[str, Any], path: str) -> dict[str, Any] | None:
+    """A block's prompt-cache breakpoint: ``{"type": "ephemeral"}``, optionally a ``ttl``."""
+    value = block.get("cache_control")
+    if value is None:
+        return None
+    control = expect_dict(value, f"{path}.cache_control")
+    expect_choice(control.get("type"), f"{path}.cache_control.type", ("ephemeral",))
+    if control.get("ttl") is not None:
+        expect_choice(control["ttl"], f"{path}.cache_control.ttl", _CACHE_TTLS)
+    return {k: v for k, v in control.items() if k in ("type", "ttl") and v is not None}
 
 
 def _messages(value: Any) -> list[Message]:
@@ -162,7 +176,8 @@ def _user_turn(content: Any, path: str, asked: set[str], out: list[Message]) -> 
 
 def _part(block: dict[str, Any], path: str) -> ContentPart:
     if block["type"] == "text":
-        return TextPart(expect_str(block.get("text"), f"{path}.text", allow_empty=False))
+        text = expect_str(block.get("text"), f"{path}.text", allow_empty=False)
+        return TextPart(text, cache_control=_cache_control(block, path))
     source = expect_dict(block.get("source"), f"{path}.source")
     kind = expect_choice(source.get("type"), f"{path}.source.type", ("base64", "url"))
     if kind == "url":
@@ -237,7 +252,7 @@ def _tool(raw: Any, path: str) -> ToolSpec:
     description = optional_str(tool, "description", f"{path}.description")
     schema = expect_dict(tool.get("input_schema"), f"{path}.input_schema")
     expect_choice(schema.get("type"), f"{path}.input_schema.type", ("object",))
-    return ToolSpec(name, description, schema)
+    return ToolSpec(name, description, schema, _cache_control(tool, path))
 
 
 def _tool_choice(value: Any) -> ToolChoice | None:
