@@ -29,11 +29,11 @@ _tokenhub() {
         "tokenhub logs") words="requests --help" ;;
         "tokenhub logs requests") words="--model --provider --status --key --limit --follow --json --help" ;;
         "tokenhub models") words="add discover list rm update --help" ;;
-        "tokenhub models add") words="--provider --upstream-model --weight --max-context-tokens --max-output-tokens --input-usd-per-mtok --output-usd-per-mtok --expected-latency-ms --alias --capability --disabled --enabled --json --help" ;;
+        "tokenhub models add") words="--provider --upstream-model --weight --max-context-tokens --max-output-tokens --input-usd-per-mtok --output-usd-per-mtok --cache-read-usd-per-mtok --cache-write-usd-per-mtok --expected-latency-ms --alias --capability --disabled --enabled --json --help" ;;
         "tokenhub models discover") words="--add --json --help" ;;
         "tokenhub models list") words="--json --help" ;;
         "tokenhub models rm") words="--help" ;;
-        "tokenhub models update") words="--provider --upstream-model --weight --max-context-tokens --max-output-tokens --input-usd-per-mtok --output-usd-per-mtok --expected-latency-ms --alias --capability --disabled --enabled --json --help" ;;
+        "tokenhub models update") words="--provider --upstream-model --weight --max-context-tokens --max-output-tokens --input-usd-per-mtok --output-usd-per-mtok --cache-read-usd-per-mtok --cache-write-usd-per-mtok --expected-latency-ms --alias --capability --disabled --enabled --json --help" ;;
         "tokenhub providers") words="add list rm set-key show test update --help" ;;
         "tokenhub providers add") words="--type --base-url --credential --timeout-s --header --disabled --enabled --key-stdin --json --help" ;;
         "tokenhub providers list") words="--json --help" ;;

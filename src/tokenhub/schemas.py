@@ -84,6 +84,9 @@ class ModelConfig(_Strict):
     max_output_tokens: int = Field(4096, ge=1)
     input_usd_per_mtok: float = Field(0.0, ge=0)
     output_usd_per_mtok: float = Field(0.0, ge=0)
+    # Prompt-cache prices; None bills those tokens at the input price.
+    cache_read_usd_per_mtok: float | None = Field(None, ge=0)
+    cache_write_usd_per_mtok: float | None = Field(None, ge=0)
     expected_latency_ms: float = Field(1000.0, ge=0)
     enabled: bool = True
     aliases: list[str] = []

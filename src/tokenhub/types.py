@@ -130,6 +130,9 @@ class Usage:
 
     input_tokens: int = 0
     output_tokens: int = 0
+    # Parts of input_tokens the provider served from, or wrote to, its prompt cache.
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
 
     @property
     def total_tokens(self) -> int:

@@ -34,11 +34,14 @@ def test_known_models_by_kind(offline):
     assert mini.values() == {
         "input_usd_per_mtok": 0.15,
         "output_usd_per_mtok": 0.6,
+        "cache_read_usd_per_mtok": 0.075,
+        "cache_write_usd_per_mtok": None,
         "max_context_tokens": 128000,
     }
     sonnet = catalog.lookup("claude-sonnet-4-5", ANTHROPIC)
     assert sonnet is not None
     assert (sonnet.input_usd_per_mtok, sonnet.output_usd_per_mtok) == (3.0, 15.0)
+    assert (sonnet.cache_read_usd_per_mtok, sonnet.cache_write_usd_per_mtok) == (0.3, 3.75)
     assert "genai-prices" in sonnet.source
 
 
@@ -64,8 +67,10 @@ def test_fill_keeps_what_the_user_gave(offline):
     assert model["input_usd_per_mtok"] == 0.1
     assert (model["output_usd_per_mtok"], model["max_context_tokens"]) == (0.6, 128000)
     assert note is not None
-    assert note.startswith("output_usd_per_mtok, max_context_tokens from genai-prices")
-    given = {"id": "x", "input_usd_per_mtok": 1, "output_usd_per_mtok": 2, "max_context_tokens": 3}
+    assert note.startswith(
+        "output_usd_per_mtok, cache_read_usd_per_mtok, max_context_tokens from genai-prices"
+    )
+    given = dict.fromkeys(catalog.FIELDS, 1)
     assert catalog.fill(dict(given), OPENAI) is None
 
 

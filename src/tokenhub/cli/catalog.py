@@ -19,7 +19,13 @@ from typing import Any
 PRICED_KINDS = {"openai": "openai", "anthropic": "anthropic"}
 """Provider kinds with public prices, and the genai-prices provider id of each."""
 
-FIELDS = ("input_usd_per_mtok", "output_usd_per_mtok", "max_context_tokens")
+FIELDS = (
+    "input_usd_per_mtok",
+    "output_usd_per_mtok",
+    "cache_read_usd_per_mtok",
+    "cache_write_usd_per_mtok",
+    "max_context_tokens",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +34,8 @@ class Known:
 
     input_usd_per_mtok: float | None
     output_usd_per_mtok: float | None
+    cache_read_usd_per_mtok: float | None
+    cache_write_usd_per_mtok: float | None
     max_context_tokens: int | None
     source: str
 
@@ -36,6 +44,8 @@ class Known:
         return {
             "input_usd_per_mtok": self.input_usd_per_mtok,
             "output_usd_per_mtok": self.output_usd_per_mtok,
+            "cache_read_usd_per_mtok": self.cache_read_usd_per_mtok,
+            "cache_write_usd_per_mtok": self.cache_write_usd_per_mtok,
             "max_context_tokens": self.max_context_tokens,
         }
 
@@ -65,6 +75,8 @@ def lookup(upstream_model: str, provider: dict[str, Any]) -> Known | None:
     return Known(
         _per_mtok(prices.input_mtok),
         _per_mtok(prices.output_mtok),
+        _per_mtok(prices.cache_read_mtok),
+        _per_mtok(prices.cache_write_mtok),
         model.context_window,
         f"genai-prices {__version__} (bundled data): {vendor.id}/{model.id}",
     )

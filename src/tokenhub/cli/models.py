@@ -35,6 +35,14 @@ InPriceOpt = Annotated[float | None, _opt("--input-usd-per-mtok", "USD per milli
 OutPriceOpt = Annotated[
     float | None, _opt("--output-usd-per-mtok", "USD per million output tokens.")
 ]
+CacheReadOpt = Annotated[
+    float | None,
+    _opt("--cache-read-usd-per-mtok", "USD per million prompt-cache reads [input price]."),
+]
+CacheWriteOpt = Annotated[
+    float | None,
+    _opt("--cache-write-usd-per-mtok", "USD per million prompt-cache writes [input price]."),
+]
 LatencyOpt = Annotated[float | None, _opt("--expected-latency-ms", "Latency before measured.")]
 AliasOpt = Annotated[list[str] | None, _opt("--alias", "Another name; repeatable.")]
 CapabilityOpt = Annotated[
@@ -60,6 +68,8 @@ def add(
     max_output_tokens: OutputOpt = None,
     input_usd_per_mtok: InPriceOpt = None,
     output_usd_per_mtok: OutPriceOpt = None,
+    cache_read_usd_per_mtok: CacheReadOpt = None,
+    cache_write_usd_per_mtok: CacheWriteOpt = None,
     expected_latency_ms: LatencyOpt = None,
     alias: AliasOpt = None,
     capability: CapabilityOpt = None,
@@ -91,6 +101,8 @@ def update(
     max_output_tokens: OutputOpt = None,
     input_usd_per_mtok: InPriceOpt = None,
     output_usd_per_mtok: OutPriceOpt = None,
+    cache_read_usd_per_mtok: CacheReadOpt = None,
+    cache_write_usd_per_mtok: CacheWriteOpt = None,
     expected_latency_ms: LatencyOpt = None,
     alias: AliasOpt = None,
     capability: CapabilityOpt = None,

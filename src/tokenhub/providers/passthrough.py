@@ -29,7 +29,7 @@ import orjson
 
 from tokenhub.errors import ErrorKind, ProviderError
 from tokenhub.providers.http import parse_event
-from tokenhub.providers.wire.openai_stream import FINISH_REASONS
+from tokenhub.providers.wire.openai_stream import FINISH_REASONS, parse_usage
 from tokenhub.types import FinishReason, StreamEnd, StreamEvent, Usage
 
 if TYPE_CHECKING:
@@ -131,7 +131,7 @@ class UsageLearner:
         usage = chunk.get("usage")
         choices = chunk.get("choices")
         if usage:
-            self.usage = Usage(usage.get("prompt_tokens") or 0, usage.get("completion_tokens") or 0)
+            self.usage = parse_usage(usage)
         for choice in choices or ():
             reason = choice.get("finish_reason")
             if reason and choice.get("index", 0) == 0:

@@ -245,7 +245,7 @@ def test_parse_tool_use_message():
             tool_calls=[ToolCall("toolu_01A", "get_weather", '{"location":"SF"}')],
         ),
         finish_reason="tool_calls",
-        usage=Usage(142, 40),
+        usage=Usage(142, 40, cache_read_tokens=30, cache_write_tokens=100),
     )
 
 

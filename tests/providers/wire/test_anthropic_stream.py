@@ -112,7 +112,7 @@ def test_decode_real_shaped_stream():
         ToolCallStart(0, "toolu_01K", "json"),
         ToolCallDelta(0, '{"a": '),
         ToolCallDelta(0, "1}"),
-        StreamEnd("tool_calls", Usage(949, 47)),
+        StreamEnd("tool_calls", Usage(949, 47, cache_read_tokens=100)),
     ]
 
 
@@ -128,7 +128,7 @@ def test_stop_sequence_and_unknown_events():
         },
         {"type": "message_stop"},
     ]
-    assert decode(events)[-1] == StreamEnd("stop", Usage(949, 3), "END")
+    assert decode(events)[-1] == StreamEnd("stop", Usage(949, 3, cache_read_tokens=100), "END")
 
 
 @pytest.mark.parametrize(

@@ -64,9 +64,14 @@ def stop_reason(finish: FinishReason, stop_sequence: str | None) -> str:
 
 
 def parse_usage(usage: dict[str, Any]) -> Usage:
-    """Anthropic usage to canonical; cache reads and writes count as input tokens."""
+    """Anthropic usage to canonical; cache reads and writes count as input tokens too."""
     total = sum(usage.get(k) or 0 for k in _INPUT_KEYS)
-    return Usage(total, usage.get("output_tokens") or 0)
+    return Usage(
+        total,
+        usage.get("output_tokens") or 0,
+        cache_read_tokens=usage.get("cache_read_input_tokens") or 0,
+        cache_write_tokens=usage.get("cache_creation_input_tokens") or 0,
+    )
 
 
 def stream_error(error: Any) -> ProviderError:
@@ -119,7 +124,12 @@ class StreamDecoder:
             return []
         if kind == "message_stop":
             self._ended = True
-            usage = Usage(sum(self._input.values()), self._output)
+            usage = Usage(
+                sum(self._input.values()),
+                self._output,
+                cache_read_tokens=self._input.get("cache_read_input_tokens", 0),
+                cache_write_tokens=self._input.get("cache_creation_input_tokens", 0),
+            )
             return [StreamEnd(self._stop, usage, self._stop_sequence)]
         if kind == "error":
             raise stream_error(event.get("error"))

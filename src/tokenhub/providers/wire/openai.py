@@ -20,6 +20,7 @@ from tokenhub.providers.wire.openai_stream import (
     FINISH_REASONS,
     StreamDecoder,
     StreamEncoder,
+    parse_usage,
     render_usage,
 )
 from tokenhub.types import (
@@ -33,7 +34,6 @@ from tokenhub.types import (
     ToolCall,
     ToolChoice,
     ToolSpec,
-    Usage,
 )
 
 __all__ = [
@@ -196,7 +196,7 @@ def _parse_response(body: dict[str, Any]) -> ChatResponse:
         model=body["model"],
         message=Message("assistant", [TextPart(text)] if text else [], tool_calls=calls),
         finish_reason=FINISH_REASONS.get(choice.get("finish_reason"), "stop"),
-        usage=Usage(usage.get("prompt_tokens") or 0, usage.get("completion_tokens") or 0),
+        usage=parse_usage(usage),
         created=body.get("created") or 0,
     )
 

@@ -45,6 +45,17 @@ def render_usage(usage: Usage) -> dict[str, int]:
     }
 
 
+def parse_usage(usage: dict[str, Any]) -> Usage:
+    """OpenAI usage to canonical; cached prompt tokens are part of prompt_tokens."""
+    details = usage.get("prompt_tokens_details")
+    cached = details.get("cached_tokens") if isinstance(details, dict) else None
+    return Usage(
+        usage.get("prompt_tokens") or 0,
+        usage.get("completion_tokens") or 0,
+        cache_read_tokens=cached or 0,
+    )
+
+
 def stream_error(error: Any) -> ProviderError:
     """Turn an ``{"error": ...}`` payload met mid-stream into a classified ``ProviderError``."""
     detail = error if isinstance(error, dict) else {"message": str(error)}
@@ -92,9 +103,7 @@ class StreamDecoder:
             out.append(StreamStart(chunk["id"], chunk["model"], chunk.get("created") or 0))
         usage = chunk.get("usage")
         if usage:
-            self._usage = Usage(
-                usage.get("prompt_tokens") or 0, usage.get("completion_tokens") or 0
-            )
+            self._usage = parse_usage(usage)
         choices = chunk.get("choices")
         for choice in choices or ():
             if choice.get("index", 0) == 0:
