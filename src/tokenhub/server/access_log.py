@@ -39,22 +39,41 @@ class JsonAccessLogger(AbstractAccessLogger):
             self.logger.info("request", extra=fields)
             return
         stream, formatter = fast
-        fields["path"] = formatter.redactor.text(fields["path"])
+        if not _is_route_template(request):  # a fixed route's path holds no secret
+            fields["path"] = formatter.redactor.text(fields["path"])
         now = time.time()
         line = {
-            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now))
-            + f".{int(now % 1 * 1000):03d}Z",
+            "ts": _timestamp(now),
             "level": "info",
             "logger": self.logger.name,
             "msg": "request",
             **fields,
         }
-        stream.write(orjson.dumps(line).decode() + "\n")
+        stream.write(orjson.dumps(line, option=orjson.OPT_APPEND_NEWLINE).decode())
 
     @property
     def enabled(self) -> bool:
         """Skip formatting entirely when the access logger is switched off."""
         return self.logger.isEnabledFor(logging.INFO)
+
+
+def _is_route_template(request: web.BaseRequest) -> bool:
+    """Whether the path is exactly a route without parameters (so nothing was filled in)."""
+    match_info = getattr(request, "match_info", None)
+    resource = match_info.route.resource if match_info is not None else None
+    return resource is not None and resource.canonical == request.path
+
+
+_second: tuple[int, str] = (-1, "")
+
+
+def _timestamp(now: float) -> str:
+    """UTC ISO time with milliseconds; the seconds part is formatted once per second."""
+    global _second  # noqa: PLW0603 - a one-entry cache of the formatted second
+    whole = int(now)
+    if whole != _second[0]:
+        _second = (whole, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole)))
+    return f"{_second[1]}.{int(now % 1 * 1000):03d}Z"
 
 
 def _json_stream(logger: logging.Logger) -> tuple[TextIO, JsonFormatter] | None:

@@ -31,7 +31,10 @@ def peer_uid(request: web.BaseRequest) -> int | None:
 
 
 def describe_peer(request: web.BaseRequest) -> str:
-    """'unix:uid=1000' or the remote address."""
+    """The remote address, or 'unix:uid=1000' for a Unix-socket peer (which has none)."""
+    remote = request.remote  # aiohttp reads the peer name once per connection
+    if remote:
+        return remote
     if is_unix_socket(request):
         return f"unix:uid={peer_uid(request)}"
-    return request.remote or "unknown"
+    return "unknown"
