@@ -158,3 +158,12 @@ def test_events_cli_prints_live_events(tokenhub_home):
         assert follower.returncode == 0, err
         assert "admin.action" in out
         assert "routing.decision" in out
+
+
+def test_newcomer_mode_is_off_with_a_database_url(tokenhub_home, tmp_path):
+    """A database URL set on purpose is a deployment: --newcomer never turns it into a demo."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'chosen.db'}"
+    with start_daemon("--newcomer", "--db-url", url) as daemon:
+        status = json.loads(cli("status", "--json").stdout)
+        assert status["demo"] is False
+        assert daemon.stop() == 0

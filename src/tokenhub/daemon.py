@@ -76,10 +76,11 @@ async def serve(
 ) -> int:
     """Bind, serve until SIGTERM/SIGINT, then shut down gracefully (demo mode included).
 
-    ``newcomer``: demo mode when neither the config nor the store holds a provider.
+    ``newcomer``: demo mode when neither the config nor the default store holds a
+    provider. A database URL set on purpose means a deployment, never a demo.
     """
     settings = loaded.settings
-    if newcomer and not settings.demo and not settings.providers:
+    if newcomer and not settings.demo and not settings.providers and settings.db_url is None:
         from tokenhub.store.registry_store import holds_providers
 
         if not await holds_providers(loaded.db_url):

@@ -39,7 +39,8 @@ def serve(
         bool,
         typer.Option(
             "--newcomer",
-            help="Like --demo, but only when neither the config nor the store has a provider.",
+            help="Like --demo, but only when no provider is configured (config or default store)"
+            " and no --db-url is set.",
         ),
     ] = False,
 ) -> None:
