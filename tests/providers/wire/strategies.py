@@ -262,6 +262,15 @@ def requests(draw: st.DrawFn, fmt: str, *, object_args: bool = False) -> ChatReq
 
 
 @st.composite
+def usages(draw: st.DrawFn, fmt: str) -> Usage:
+    """Token counts: OpenAI reports cache reads inside the prompt; Anthropic reads and writes."""
+    total = draw(counts)
+    read = draw(st.integers(0, total))
+    write = 0 if fmt == OPENAI else draw(st.integers(0, total - read))
+    return Usage(total, draw(counts), cache_read_tokens=read, cache_write_tokens=write)
+
+
+@st.composite
 def responses(draw: st.DrawFn, fmt: str) -> ChatResponse:
     """A canonical response: OpenAI has one text string; only Anthropic names stop sequences."""
     openai = fmt == OPENAI
@@ -273,7 +282,7 @@ def responses(draw: st.DrawFn, fmt: str) -> ChatResponse:
         model=draw(names),
         message=Message("assistant", draw(content), tool_calls=draw(tool_calls(fmt))),
         finish_reason=finish,
-        usage=Usage(draw(counts), draw(counts)),
+        usage=draw(usages(fmt)),
         created=draw(counts) if openai else 0,
         stop_sequence=stop_sequence,
     )
@@ -308,7 +317,7 @@ def stream_events(draw: st.DrawFn, fmt: str) -> list[StreamEvent]:
 def _stream_end(draw: st.DrawFn, fmt: str) -> StreamEnd:
     finish = draw(st.sampled_from(["stop", "length", "tool_calls", "content_filter"]))
     stop_sequence = None if fmt == OPENAI or finish != "stop" else draw(st.none() | texts)
-    return StreamEnd(finish, Usage(draw(counts), draw(counts)), stop_sequence)
+    return StreamEnd(finish, draw(usages(fmt)), stop_sequence)
 
 
 @st.composite

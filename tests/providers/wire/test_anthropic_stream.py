@@ -260,7 +260,10 @@ def test_sdk_accumulates_every_rendered_stream(events: list[StreamEvent]):
         assert block.input == orjson.loads(pieces)  # type: ignore[union-attr]
     end = events[-1]
     assert isinstance(end, StreamEnd)
-    assert snapshot.usage.input_tokens == end.usage.input_tokens
+    usage = snapshot.usage  # Anthropic's input_tokens excludes the cache reads and writes
+    read, write = usage.cache_read_input_tokens or 0, usage.cache_creation_input_tokens or 0
+    assert (read, write) == (end.usage.cache_read_tokens, end.usage.cache_write_tokens)
+    assert usage.input_tokens + read + write == end.usage.input_tokens
     assert snapshot.stop_reason == stop_reason(end.finish_reason, end.stop_sequence)
     assert snapshot.stop_sequence == end.stop_sequence
 

@@ -24,6 +24,7 @@ from tokenhub.providers.wire.anthropic_stream import (
     StreamDecoder,
     StreamEncoder,
     parse_usage,
+    render_usage,
     stop_reason,
 )
 from tokenhub.types import (
@@ -231,10 +232,7 @@ def render_response(resp: ChatResponse) -> dict[str, Any]:
         "content": content,
         "stop_reason": reason,
         "stop_sequence": resp.stop_sequence if reason == "stop_sequence" else None,
-        "usage": {
-            "input_tokens": resp.usage.input_tokens,
-            "output_tokens": resp.usage.output_tokens,
-        },
+        "usage": render_usage(resp.usage),
     }
 
 

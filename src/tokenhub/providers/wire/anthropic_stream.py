@@ -63,6 +63,18 @@ def stop_reason(finish: FinishReason, stop_sequence: str | None) -> str:
     return _FINISH_TO_STOP[finish]
 
 
+def render_usage(usage: Usage) -> dict[str, int]:
+    """Anthropic's usage: ``input_tokens`` excludes the cache reads and writes beside it."""
+    read, write = usage.cache_read_tokens, usage.cache_write_tokens
+    out = {"input_tokens": max(0, usage.input_tokens - read - write)}
+    if write:
+        out["cache_creation_input_tokens"] = write
+    if read:
+        out["cache_read_input_tokens"] = read
+    out["output_tokens"] = usage.output_tokens
+    return out
+
+
 def parse_usage(usage: dict[str, Any]) -> Usage:
     """Anthropic usage to canonical; cache reads and writes count as input tokens too."""
     total = sum(usage.get(k) or 0 for k in _INPUT_KEYS)
@@ -237,11 +249,7 @@ class StreamEncoder:
             "stop_reason": reason,
             "stop_sequence": event.stop_sequence if reason == "stop_sequence" else None,
         }
-        usage = {
-            "input_tokens": event.usage.input_tokens,
-            "output_tokens": event.usage.output_tokens,
-        }
-        payload = {"type": "message_delta", "delta": delta, "usage": usage}
+        payload = {"type": "message_delta", "delta": delta, "usage": render_usage(event.usage)}
         return (
             self._close()
             + _frame(b"message_delta", payload)

@@ -36,13 +36,16 @@ FINISH_REASONS: dict[Any, FinishReason] = {
 _DONE = b"data: [DONE]\n\n"
 
 
-def render_usage(usage: Usage) -> dict[str, int]:
-    """OpenAI's usage object."""
-    return {
+def render_usage(usage: Usage) -> dict[str, Any]:
+    """OpenAI's usage object; cache reads as ``prompt_tokens_details.cached_tokens``."""
+    out: dict[str, Any] = {
         "prompt_tokens": usage.input_tokens,
         "completion_tokens": usage.output_tokens,
         "total_tokens": usage.total_tokens,
     }
+    if usage.cache_read_tokens:
+        out["prompt_tokens_details"] = {"cached_tokens": usage.cache_read_tokens}
+    return out
 
 
 def parse_usage(usage: dict[str, Any]) -> Usage:
