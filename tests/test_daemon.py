@@ -14,7 +14,7 @@ from aiohttp import web
 
 from tokenhub.config import load_settings
 from tokenhub.daemon import DaemonAlreadyRunningError, claim_socket, reload_settings, serve
-from tokenhub.testing import start_daemon, wait_until
+from tokenhub.testing import run_cli, start_daemon, wait_until
 from tokenhub.testing.polling import async_wait_until
 
 
@@ -22,17 +22,6 @@ def get_json(url: str) -> dict:
     """GET a URL and decode its JSON body."""
     with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 (loopback)
         return json.loads(response.read())
-
-
-def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    """Run the CLI as a subprocess."""
-    return subprocess.run(
-        [sys.executable, "-m", "tokenhub", *args],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
 
 
 def test_serve_answers_on_both_listeners_and_stops_on_sigterm(tokenhub_home):

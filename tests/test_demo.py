@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import urllib.request
@@ -11,19 +12,12 @@ import anthropic
 import openai
 
 from tokenhub.demo import GREETING
-from tokenhub.testing import start_daemon, wait_until
+from tokenhub.testing import run_cli, start_daemon, wait_until
 
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
-    """Run the CLI against the daemon on the default socket."""
-    return subprocess.run(
-        [sys.executable, "-m", "tokenhub", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-        env={**__import__("os").environ, "COLUMNS": "200"},
-    )
+    """Run the CLI against the daemon on the default socket, with wide tables."""
+    return run_cli(*args, env={**os.environ, "COLUMNS": "200"})
 
 
 def test_newcomer_mode_answers_curl_and_the_openai_sdk(tokenhub_home):

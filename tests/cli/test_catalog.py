@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import json
 import socket
-import subprocess
-import sys
 
 import pytest
 
 from tokenhub.cli import catalog
+from tokenhub.testing import run_cli as cli
 from tokenhub.testing import start_daemon
 
 OPENAI = {"type": "openai", "base_url": "https://api.openai.com/v1"}
@@ -72,17 +71,6 @@ def test_fill_keeps_what_the_user_gave(offline):
     )
     given = dict.fromkeys(catalog.FIELDS, 1)
     assert catalog.fill(dict(given), OPENAI) is None
-
-
-def cli(*args: str) -> subprocess.CompletedProcess[str]:
-    """Run the CLI against the daemon on the default socket."""
-    return subprocess.run(
-        [sys.executable, "-m", "tokenhub", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
 
 
 def test_models_add_fills_prices_through_the_daemon(tokenhub_home):

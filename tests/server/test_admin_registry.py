@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from tokenhub.config import load_settings
@@ -138,14 +140,20 @@ async def test_registry_persists_across_restart(tokenhub_home):
         assert (await call(http, "GET", "/admin/v1/routing"))[1]["attempt_budget"] == 2
 
 
-async def test_config_declared_entries_are_read_only(tokenhub_home, tmp_path):
-    """Providers from the config file are listed with source=config and refuse API edits."""
+def config_with_filed_provider(tmp_path) -> Path:
+    """Write ./config/config.yaml declaring the provider ``filed``; return its path."""
     config = tmp_path / "config" / "config.yaml"
     config.parent.mkdir(exist_ok=True)
     config.write_text(
         "providers:\n  - {id: filed, type: openai, base_url: 'http://127.0.0.1:9/v1'}\n",
         encoding="utf-8",
     )
+    return config
+
+
+async def test_config_declared_entries_are_read_only(tokenhub_home, tmp_path):
+    """Providers from the config file are listed with source=config and refuse API edits."""
+    config_with_filed_provider(tmp_path)
     loaded = load_settings()
     async with (
         run_app(loaded, create_app(loaded, environ={})) as running,
@@ -163,12 +171,7 @@ async def test_api_model_on_a_config_file_provider(tokenhub_home, tmp_path):
 
     It is stored; after a restart without that provider it is dropped with a warning.
     """
-    config = tmp_path / "config" / "config.yaml"
-    config.parent.mkdir(exist_ok=True)
-    config.write_text(
-        "providers:\n  - {id: filed, type: openai, base_url: 'http://127.0.0.1:9/v1'}\n",
-        encoding="utf-8",
-    )
+    config = config_with_filed_provider(tmp_path)
     loaded = load_settings()
     async with (
         run_app(loaded, create_app(loaded, environ={})) as running,

@@ -4,6 +4,6 @@ Nothing here is imported by the product itself.
 """
 
 from tokenhub.testing.polling import wait_until
-from tokenhub.testing.process import DaemonProcess, start_daemon
+from tokenhub.testing.process import DaemonProcess, run_cli, start_daemon
 
-__all__ = ["DaemonProcess", "start_daemon", "wait_until"]
+__all__ = ["DaemonProcess", "run_cli", "start_daemon", "wait_until"]

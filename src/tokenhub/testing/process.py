@@ -40,6 +40,20 @@ class DaemonProcess:
         return "\n".join(self.stderr)
 
 
+def run_cli(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 60.0
+) -> subprocess.CompletedProcess[str]:
+    """Run ``tokenhub ARGS`` as a child process (against the daemon on the default socket)."""
+    return subprocess.run(  # noqa: S603 - our own CLI
+        [sys.executable, "-m", "tokenhub", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+        env=env,
+    )
+
+
 def _pump(stream: IO[str], sink: list[str]) -> None:
     # Appending line by line (not extend) makes each line visible to the poller at once.
     for line in stream:
