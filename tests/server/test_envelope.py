@@ -29,6 +29,7 @@ async def test_envelope_reports_the_decision(stack):
     assert body["attempts"][0]["outcome"] == "ok"
     assert body["response"]["message"]["content"]
     assert body["response"]["usage"]["output_tokens"] > 0
+    assert body["response"]["usage"]["cache_read_tokens"] == 0  # the simulator caches nothing
     assert response.headers["X-Tokenhub-Model"] == "claude-x"
 
 

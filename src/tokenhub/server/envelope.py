@@ -122,6 +122,8 @@ def render(response: ChatResponse) -> dict[str, Any]:
         "usage": {
             "input_tokens": response.usage.input_tokens,
             "output_tokens": response.usage.output_tokens,
+            "cache_read_tokens": response.usage.cache_read_tokens,
+            "cache_write_tokens": response.usage.cache_write_tokens,
         },
     }
 
