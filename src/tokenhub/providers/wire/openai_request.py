@@ -48,6 +48,10 @@ _FORMATS: tuple[Literal["text", "json_object", "json_schema"], ...] = (
 )
 _MAX_STOP = 4
 _SEED_MIN = -(2**63)
+_EXTRA_KEYS = frozenset(
+    {"user", "seed", "presence_penalty", "frequency_penalty", "reasoning_effort",
+     "parallel_tool_calls"}
+)  # fmt: skip
 _TEXT = ("text",)
 _USER_PARTS = ("text", "image_url")
 _ASSISTANT_PARTS = ("text", "refusal")
@@ -71,21 +75,30 @@ def parse_request(body: dict[str, Any]) -> ChatRequest:
         tool_choice=_tool_choice(body.get("tool_choice"), has_tools=bool(tools)),
         response_format=_response_format(body.get("response_format")),
         stream=_stream(body),
-        user=optional_str(body, "user", "user"),
-        seed=optional_int(body, "seed", "seed", _SEED_MIN),
-        presence_penalty=optional_number(body, "presence_penalty", "presence_penalty", 2.0, -2.0),
-        frequency_penalty=optional_number(
-            body, "frequency_penalty", "frequency_penalty", 2.0, -2.0
-        ),
-        reasoning_effort=_reasoning_effort(body),
-        parallel_tool_calls=optional_bool(body, "parallel_tool_calls", "parallel_tool_calls"),
+        **_extras(body),
     )
 
 
-def _reasoning_effort(body: dict[str, Any]) -> str | None:
-    """Passed on as given: the upstream knows which efforts its models accept."""
-    value = body.get("reasoning_effort")
-    return None if value is None else expect_str(value, "reasoning_effort", allow_empty=False)
+def _extras(body: dict[str, Any]) -> dict[str, Any]:
+    """The less common options, validated only when any is present (most requests: none)."""
+    if body.keys().isdisjoint(_EXTRA_KEYS):
+        return {}
+    effort = body.get("reasoning_effort")
+    return {
+        "user": optional_str(body, "user", "user"),
+        "seed": optional_int(body, "seed", "seed", _SEED_MIN),
+        "presence_penalty": optional_number(
+            body, "presence_penalty", "presence_penalty", 2.0, -2.0
+        ),
+        "frequency_penalty": optional_number(
+            body, "frequency_penalty", "frequency_penalty", 2.0, -2.0
+        ),
+        # Passed on as given: the upstream knows which efforts its models accept.
+        "reasoning_effort": None
+        if effort is None
+        else expect_str(effort, "reasoning_effort", allow_empty=False),
+        "parallel_tool_calls": optional_bool(body, "parallel_tool_calls", "parallel_tool_calls"),
+    }
 
 
 def include_usage(body: dict[str, Any]) -> bool:
