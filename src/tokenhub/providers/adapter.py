@@ -202,11 +202,8 @@ class HttpAdapter(ABC):
             raw, snapshot = await self._fetch("POST", endpoint.chat_url, call, "the answer")
             response = self._parse_raw(raw)
             latency = self._clock.monotonic() - start
-        except ProviderError as exc:
-            self._endpoints.release(endpoint, exc)
-            raise
-        except BaseException:
-            self._endpoints.release(endpoint, None, counted=False)
+        except BaseException as exc:
+            self._endpoints.release_failed(endpoint, exc)
             raise
         self._endpoints.release(endpoint, None)
         return CallResult(response, endpoint.url, latency, ratelimit=snapshot)
@@ -215,11 +212,8 @@ class HttpAdapter(ABC):
         endpoint = self._endpoints.acquire()
         try:
             resp, snapshot = await self._post_stream(endpoint, call)
-        except ProviderError as exc:
-            self._endpoints.release(endpoint, exc)
-            raise
-        except BaseException:
-            self._endpoints.release(endpoint, None, counted=False)
+        except BaseException as exc:
+            self._endpoints.release_failed(endpoint, exc)
             raise
         stream = HttpStream(
             resp,

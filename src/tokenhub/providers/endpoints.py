@@ -109,17 +109,21 @@ class EndpointSet:
         if counted:
             self.record(endpoint, error)
 
+    def release_failed(self, endpoint: Endpoint, exc: BaseException) -> None:
+        """End a request that raised: a ProviderError is judged, anything else (a cancel) not."""
+        if isinstance(exc, ProviderError):
+            self.release(endpoint, exc)
+        else:
+            self.release(endpoint, None, counted=False)
+
     @contextmanager
     def using(self) -> Iterator[Endpoint]:
         """Acquire an endpoint for the block; its outcome (error, success, cancel) is recorded."""
         endpoint = self.acquire()
         try:
             yield endpoint
-        except ProviderError as exc:
-            self.release(endpoint, exc)
-            raise
-        except BaseException:
-            self.release(endpoint, None, counted=False)
+        except BaseException as exc:
+            self.release_failed(endpoint, exc)
             raise
         self.release(endpoint, None)
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from tokenhub.routing.estimate import estimate_input_tokens
 from tokenhub.server.consumer_auth import API_KEY, allowed_models
 from tokenhub.server.errors import json_response
 from tokenhub.server.flavours import ANTHROPIC
@@ -27,11 +26,11 @@ async def count_tokens(request: web.Request) -> web.Response:
     body.setdefault("max_tokens", PLACEHOLDER_MAX_TOKENS)
     chat = ANTHROPIC.parse(body)
     # Resolving the route checks the model name and the key's allowed models, as a
-    # message to it would be checked.
-    request.app[GATEWAY].route_request(
+    # message to it would be checked, and makes the estimate routing would use.
+    route = request.app[GATEWAY].route_request(
         chat, NO_POLICY, allowed_models=allowed_models(request.get(API_KEY))
     )
-    return json_response(200, {"input_tokens": estimate_input_tokens(chat)})
+    return json_response(200, {"input_tokens": route.input_tokens})
 
 
 def add_routes(routes: RouteTable) -> None:

@@ -1,8 +1,8 @@
 """The one place that turns an error into an HTTP response, in the format of the API called.
 
 ``/v1/chat/completions`` answers with OpenAI's error object, ``/v1/messages`` with
-Anthropic's, everything else with tokenhub's envelope ``{"error": {type, message,
-request_id}}``. All three carry the stable tokenhub ``type`` and the request id.
+Anthropic's, ``/v1/models`` with either (by the ``anthropic-version`` header), everything
+else with tokenhub's envelope ``{"error": {type, message, request_id}}``. All three carry the stable tokenhub ``type`` and the request id.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from aiohttp import web
 
 from tokenhub.errors import RateLimitedError, TokenhubError
 
-OPENAI_PATHS = frozenset({"/v1/chat/completions", "/v1/models", "/v1/embeddings"})
+OPENAI_PATHS = frozenset({"/v1/chat/completions", "/v1/embeddings"})  # /v1/models: see api_flavour
 ANTHROPIC_PATHS = frozenset({"/v1/messages", "/v1/messages/count_tokens"})
 
 HTTP_ERROR_TYPES = {
