@@ -2,7 +2,8 @@
 
 ``/v1/chat/completions`` answers with OpenAI's error object, ``/v1/messages`` with
 Anthropic's, ``/v1/models`` with either (by the ``anthropic-version`` header), everything
-else with tokenhub's envelope ``{"error": {type, message, request_id}}``. All three carry the stable tokenhub ``type`` and the request id.
+else with tokenhub's envelope ``{"error": {type, message, request_id}}``. All three
+carry the stable tokenhub ``type`` and the request id.
 """
 
 from __future__ import annotations
