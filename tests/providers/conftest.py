@@ -1,11 +1,10 @@
-"""Fixtures for the adapter tests: a simulator on port 0, a session, adapters built on both."""
+"""Fixtures for the adapter tests: a simulator on port 0, a client, adapters built on both."""
 
 from __future__ import annotations
 
 import random
 from collections.abc import AsyncIterator, Callable
 
-import aiohttp
 import pytest
 from tests.providers.support import ADAPTERS, RecordingSleep, scenario
 
@@ -13,6 +12,7 @@ from tokenhub.clock import Clock, FakeClock, SystemClock
 from tokenhub.providers.adapter import HttpAdapter
 from tokenhub.providers.endpoints import HealthPolicy
 from tokenhub.providers.http import RetryPolicy
+from tokenhub.providers.transport import UpstreamClient
 from tokenhub.schemas import ProviderConfig
 from tokenhub.sim import Simulator, start_simulator
 
@@ -25,10 +25,13 @@ async def sim() -> AsyncIterator[Simulator]:
 
 
 @pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    """One client session for the test's adapters."""
-    async with aiohttp.ClientSession() as client:
-        yield client
+async def client() -> AsyncIterator[UpstreamClient]:
+    """One upstream client for the test's adapters, closed after the test."""
+    upstream = UpstreamClient()
+    try:
+        yield upstream
+    finally:
+        await upstream.close()
 
 
 @pytest.fixture
@@ -47,9 +50,7 @@ AdapterFactory = Callable[..., HttpAdapter]
 
 
 @pytest.fixture
-def make_adapter(
-    sim: Simulator, session: aiohttp.ClientSession, sleeps: RecordingSleep
-) -> AdapterFactory:
+def make_adapter(sim: Simulator, client: UpstreamClient, sleeps: RecordingSleep) -> AdapterFactory:
     """Build an adapter for simulated providers; keyword arguments tune it."""
 
     def build(
@@ -73,7 +74,7 @@ def make_adapter(
         )
         return ADAPTERS[kind](
             config,
-            session,
+            client,
             clock or sleeps.clock,
             policy=policy or RetryPolicy(),
             health=health or HealthPolicy(),

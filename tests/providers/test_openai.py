@@ -374,10 +374,10 @@ async def flaky_upstream() -> AsyncIterator[str]:
         await runner.cleanup()
 
 
-async def test_error_before_the_first_event_is_retried(flaky_upstream, session, fake_clock, sleeps):
+async def test_error_before_the_first_event_is_retried(flaky_upstream, client, fake_clock, sleeps):
     """An error frame before any event fails ``open_stream`` itself, so it is retried."""
     config = ProviderConfig(id="flaky", type="openai", base_url=flaky_upstream)
-    adapter = OpenAIAdapter(config, session, fake_clock, sleep=sleeps)
+    adapter = OpenAIAdapter(config, client, fake_clock, sleep=sleeps)
     handle = await adapter.open_stream(ask(), GPT, options(fake_clock))
     events = [event async for event in handle.events()]
     assert handle.retries == 1

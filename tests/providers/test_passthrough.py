@@ -80,10 +80,10 @@ def parsed(raw: bytes) -> list[dict[str, Any]]:
 
 
 @pytest.fixture
-async def relay_for(session):
+async def relay_for(client):
     """Build a relay whose frames go through a real OpenAI adapter's ``frame``."""
     config = ProviderConfig(id="oa", type="openai", base_url="http://127.0.0.1:9/v1")
-    adapter = OpenAIAdapter(config, session, FakeClock())
+    adapter = OpenAIAdapter(config, client, FakeClock())
 
     def build(*, include_usage: bool = False, upstream: str | None = "gpt-up") -> OpenAIRelay:
         edit = RelayEdit("fast", include_usage, upstream)

@@ -1,10 +1,9 @@
-"""The provider pool: one pooled session per provider, kept in step with configuration."""
+"""The provider pool: one pooled client per provider, kept in step with configuration."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-import aiohttp
 import pytest
 from tests.providers.support import OPENAI_KEY, ask, model, options
 
@@ -13,7 +12,8 @@ from tokenhub.errors import ConfigError, NotFoundError
 from tokenhub.providers.anthropic import AnthropicAdapter
 from tokenhub.providers.kinds import default_kinds
 from tokenhub.providers.openai import OpenAIAdapter
-from tokenhub.providers.pool import CONNECTION_LIMIT, ProviderPool
+from tokenhub.providers.pool import CONNECTION_LIMIT, KEEPALIVE_S, ProviderPool
+from tokenhub.providers.transport import UpstreamClient
 from tokenhub.providers.vllm import VLLMAdapter
 from tokenhub.schemas import ProviderConfig
 from tokenhub.sim import Simulator
@@ -40,35 +40,36 @@ def configs(sim: Simulator) -> list[ProviderConfig]:
     ]
 
 
-async def closed(session: aiohttp.ClientSession) -> None:
-    """Wait (with a deadline) until ``session`` is closed."""
+async def closed(client: UpstreamClient) -> None:
+    """Wait (with a deadline) until ``client`` is closed."""
 
     async def probe() -> bool:
-        return session.closed
+        return client.closed
 
-    await async_wait_until(probe, timeout=5.0, what="the old session to close")
+    await async_wait_until(probe, timeout=5.0, what="the old client to close")
 
 
 async def test_sync_builds_an_adapter_per_provider(pool, sim):
-    """Each provider gets the adapter of its kind and its own session."""
+    """Each provider gets the adapter of its kind and its own client."""
     await pool.sync(configs(sim))
     assert pool.ids == ["an", "oa", "vl"]
     assert isinstance(pool.get("oa"), OpenAIAdapter)
     assert isinstance(pool.get("an"), AnthropicAdapter)
     assert isinstance(pool.get("vl"), VLLMAdapter)
     assert "oa" in pool
-    sessions = {pool.session(i) for i in pool.ids}
-    assert len(sessions) == 3
+    clients = {pool.client(i) for i in pool.ids}
+    assert len(clients) == 3
 
 
-async def test_sessions_are_pooled_with_limits(pool, sim):
-    """Each session has a keep-alive connector with the connection limit, no raising."""
+async def test_clients_are_pooled_with_limits(pool, sim, fake_clock):
+    """Each client keeps connections alive under the connection limit: calls reuse one."""
     await pool.sync(configs(sim))
-    session = pool.session("oa")
-    assert isinstance(session.connector, aiohttp.TCPConnector)
-    assert session.connector.limit == CONNECTION_LIMIT
-    assert session.connector.force_close is False
-    assert session._raise_for_status is False
+    client = pool.client("oa")
+    assert (client.limit, client.keepalive_s) == (CONNECTION_LIMIT, KEEPALIVE_S)
+    adapter = pool.get("oa")
+    for _ in range(3):
+        await adapter.complete(ask(), GPT, options(fake_clock, api_key=OPENAI_KEY))
+    assert (client.in_use, client.idle) == (0, 1)
 
 
 async def test_unknown_provider_is_not_found(pool):
@@ -86,47 +87,47 @@ async def test_unknown_type_is_rejected_whole(pool, sim):
 
 
 async def test_unchanged_config_keeps_the_adapter(pool, sim):
-    """Syncing the same configs again keeps adapters and sessions as they are."""
+    """Syncing the same configs again keeps adapters and clients as they are."""
     await pool.sync(configs(sim))
-    adapter, session = pool.get("oa"), pool.session("oa")
+    adapter, client = pool.get("oa"), pool.client("oa")
     await pool.sync(configs(sim))
     assert pool.get("oa") is adapter
-    assert pool.session("oa") is session
-    assert not session.closed
+    assert pool.client("oa") is client
+    assert not client.closed
 
 
-async def test_changed_config_rebuilds_and_closes_the_old_session(pool, sim):
-    """A changed provider gets a new adapter; its old session closes, others are untouched."""
+async def test_changed_config_rebuilds_and_closes_the_old_client(pool, sim):
+    """A changed provider gets a new adapter; its old client closes, others are untouched."""
     await pool.sync(configs(sim))
-    old_adapter, old_session = pool.get("oa"), pool.session("oa")
-    untouched = pool.session("an")
+    old_adapter, old_client = pool.get("oa"), pool.client("oa")
+    untouched = pool.client("an")
     changed = [c.model_copy(update={"timeout_s": 5.0}) if c.id == "oa" else c for c in configs(sim)]
     await pool.sync(changed)
     assert pool.get("oa") is not old_adapter
     assert pool.get("oa").config.timeout_s == 5.0
-    await closed(old_session)
+    await closed(old_client)
     assert not untouched.closed
 
 
 async def test_removed_provider_goes_away(pool, sim):
-    """A provider missing from the configs is dropped and its session closed."""
+    """A provider missing from the configs is dropped and its client closed."""
     await pool.sync(configs(sim))
-    session = pool.session("vl")
+    client = pool.client("vl")
     await pool.sync([c for c in configs(sim) if c.id != "vl"])
     assert "vl" not in pool
-    await closed(session)
+    await closed(client)
 
 
 async def test_replaced_provider_drains_in_flight_streams(pool, sim, fake_clock):
-    """An open stream on a replaced provider finishes before its old session closes."""
+    """An open stream on a replaced provider finishes before its old client closes."""
     await pool.sync(configs(sim))
     handle = await pool.get("oa").open_stream(ask(), GPT, options(fake_clock, api_key=OPENAI_KEY))
-    old_session = pool.session("oa")
+    old_client = pool.client("oa")
     await pool.sync([c for c in configs(sim) if c.id != "oa"])
-    assert not old_session.closed
+    assert not old_client.closed
     events = [event async for event in handle.events()]
     assert events[-1].finish_reason == "stop"
-    await closed(old_session)
+    await closed(old_client)
 
 
 async def test_sequential_calls_reuse_one_connection(pool, sim, fake_clock):
@@ -144,14 +145,14 @@ async def test_sequential_calls_reuse_one_connection(pool, sim, fake_clock):
 
 
 async def test_close_closes_everything(fake_clock, sim):
-    """Leaving the pool closes every session, draining ones included."""
+    """Leaving the pool closes every client, draining ones included."""
     async with ProviderPool(default_kinds(plugins=False), fake_clock) as pool:
         await pool.sync(configs(sim))
-        sessions = [pool.session(i) for i in pool.ids]
+        clients = [pool.client(i) for i in pool.ids]
         handle = await pool.get("oa").open_stream(
             ask(), GPT, options(fake_clock, api_key=OPENAI_KEY)
         )
         await pool.sync([])
-    assert all(s.closed for s in sessions)
+    assert all(s.closed for s in clients)
     await handle.aclose()
     assert pool.ids == []

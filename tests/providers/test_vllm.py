@@ -180,12 +180,12 @@ async def test_probe_checks_every_replica(make_adapter, fake_clock, sim):
     assert sorted(r.path for r in sim.received) == ["/vllm-a/v1/models", "/vllm-b/v1/models"]
 
 
-async def test_probe_marks_an_unreachable_replica(session, sim, fake_clock, sleeps):
+async def test_probe_marks_an_unreachable_replica(client, sim, fake_clock, sleeps):
     """A replica nobody listens on fails its probe and leaves rotation at once."""
     dead = closed_port_url()
     config = ProviderConfig(id="v", type="vllm", base_urls=[dead, sim.base_url("vllm-a")])
     adapter = VLLMAdapter(
-        config, session, fake_clock, health=HealthPolicy(failure_threshold=1), sleep=sleeps
+        config, client, fake_clock, health=HealthPolicy(failure_threshold=1), sleep=sleeps
     )
     states = await adapter.probe(options(fake_clock, seconds=5))
     assert [s.healthy for s in states] == [False, True]

@@ -15,12 +15,11 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any, ClassVar, TypeVar
 
-import aiohttp
 import orjson
 from yarl import URL
 
 from tokenhub.clock import Clock
-from tokenhub.errors import ProviderError
+from tokenhub.errors import ErrorKind, ProviderError
 from tokenhub.providers.base import CallOptions, CallResult, EndpointState, RateLimitSnapshot
 from tokenhub.providers.classify import malformed, response_error, transport_error
 from tokenhub.providers.endpoints import DEFAULT_HEALTH, Endpoint, EndpointSet, HealthPolicy
@@ -34,6 +33,12 @@ from tokenhub.providers.http import (
 )
 from tokenhub.providers.ratelimit import wait_hint
 from tokenhub.providers.stream import Decoder, HttpStream
+from tokenhub.providers.transport import (
+    AttemptTimeout,
+    HeaderError,
+    UpstreamClient,
+    UpstreamResponse,
+)
 from tokenhub.schemas import ModelConfig, ProviderConfig
 from tokenhub.types import ChatRequest, ChatResponse, StreamEvent
 
@@ -52,7 +57,7 @@ def join_url(base: str, path: str) -> URL:
 
 
 class HttpAdapter(ABC):
-    """A ``ProviderAdapter`` over aiohttp; subclasses fill in the wire-format hooks."""
+    """A ``ProviderAdapter`` over an ``UpstreamClient``; subclasses fill in the wire hooks."""
 
     kind: ClassVar[str]
     chat_path: ClassVar[str]
@@ -63,7 +68,7 @@ class HttpAdapter(ABC):
     def __init__(
         self,
         config: ProviderConfig,
-        session: aiohttp.ClientSession,
+        client: UpstreamClient,
         clock: Clock,
         *,
         policy: RetryPolicy = DEFAULT_POLICY,
@@ -72,7 +77,7 @@ class HttpAdapter(ABC):
         rng: random.Random | None = None,
     ) -> None:
         self.config = config
-        self._session = session
+        self._client = client
         self._clock = clock
         self._policy = policy
         self._retrier = Retrier(clock, policy, sleep=sleep, rng=rng)
@@ -83,12 +88,15 @@ class HttpAdapter(ABC):
         self._endpoints = EndpointSet(members, clock, health)
         self._templated = any(API_KEY_PLACEHOLDER in v for v in config.headers.values())
         self._static = {
-            "content-type": "application/json",
-            **self.default_headers(),
-            **config.headers,
+            name.lower(): value
+            for name, value in {
+                "content-type": "application/json",
+                **self.default_headers(),
+                **config.headers,
+            }.items()
         }
         self._ratelimit: RateLimitSnapshot | None = None
-        self._unparsed: tuple[Mapping[str, str], float, float] | None = None
+        self._unparsed: tuple[UpstreamResponse, float, float] | None = None
 
     # Hooks a kind provides.
 
@@ -183,9 +191,9 @@ class HttpAdapter(ABC):
     def ratelimit(self) -> RateLimitSnapshot | None:
         """The last rate-limit headers seen from this provider (parsed on first read)."""
         if self._unparsed is not None:
-            headers, now, observed_at = self._unparsed
+            resp, now, observed_at = self._unparsed
             self._unparsed = None
-            self._ratelimit = self.snapshot_at(headers, now, observed_at) or self._ratelimit
+            self._ratelimit = self.snapshot_at(resp.headers, now, observed_at) or self._ratelimit
         return self._ratelimit
 
     def in_flight(self) -> int:
@@ -257,32 +265,28 @@ class HttpAdapter(ABC):
         timeout = self._timeout(call.deadline)
         body = call.body if method == "POST" else None
         try:
-            async with self._session.request(
-                method, url, data=body, headers=call.headers, timeout=timeout
-            ) as resp:
+            resp = await self._send(method, url, call, body, timeout)
+            try:
                 raw = await resp.read()
-                status = resp.status
-                snapshot = self._observe(resp)
-        except (aiohttp.ClientError, TimeoutError) as exc:
+            finally:
+                resp.close()
+        except (OSError, TimeoutError) as exc:
             phase = f"waiting for {what}"
             raise transport_error(exc, provider=self.config.id, phase=phase) from exc
+        status = resp.status
+        snapshot = self._observe(resp)
         if not _OK_MIN <= status < _OK_MAX:
             raise self._refused(status, raw, call, snapshot)
         return raw, snapshot
 
     async def _post_stream(
         self, endpoint: Endpoint, call: _Call
-    ) -> tuple[aiohttp.ClientResponse, RateLimitSnapshot | None]:
+    ) -> tuple[UpstreamResponse, RateLimitSnapshot | None]:
         """Send a streaming request; raise the classified error unless it is accepted."""
+        timeout = self._timeout(call.deadline)
         try:
-            resp = await self._session.request(
-                "POST",
-                endpoint.chat_url,
-                data=call.body,
-                headers=call.headers,
-                timeout=self._timeout(call.deadline),
-            )
-        except (aiohttp.ClientError, TimeoutError) as exc:
+            resp = await self._send("POST", endpoint.chat_url, call, call.body, timeout)
+        except (OSError, TimeoutError) as exc:
             phase = "opening the stream"
             raise transport_error(exc, provider=self.config.id, phase=phase) from exc
         snapshot = self._observe(resp)
@@ -290,15 +294,26 @@ class HttpAdapter(ABC):
             raise await self._stream_refused(resp, call, snapshot)
         return resp, snapshot
 
+    async def _send(
+        self, method: str, url: URL, call: _Call, body: bytes | None, timeouts: AttemptTimeout
+    ) -> UpstreamResponse:
+        """One request through the client; a header that cannot be sent is an auth error."""
+        try:
+            return await self._client.request(
+                method, url, headers=call.headers, body=body, timeouts=timeouts
+            )
+        except HeaderError as exc:
+            raise ProviderError(ErrorKind.AUTH, str(exc), provider=self.config.id) from None
+
     async def _stream_refused(
-        self, resp: aiohttp.ClientResponse, call: _Call, snapshot: RateLimitSnapshot | None
+        self, resp: UpstreamResponse, call: _Call, snapshot: RateLimitSnapshot | None
     ) -> ProviderError:
         try:
             raw = await resp.read()
-        except (aiohttp.ClientError, TimeoutError):
+        except (OSError, TimeoutError):
             raw = b""
         finally:
-            resp.release()
+            resp.close()
         return self._refused(resp.status, raw, call, snapshot)
 
     def _refused(
@@ -312,7 +327,7 @@ class HttpAdapter(ABC):
             retry_after=wait_hint(snapshot),
         )
 
-    def _timeout(self, deadline: float) -> aiohttp.ClientTimeout:
+    def _timeout(self, deadline: float) -> AttemptTimeout:
         try:
             return attempt_timeout(
                 deadline,
@@ -324,12 +339,12 @@ class HttpAdapter(ABC):
             exc.provider = self.config.id
             raise
 
-    def _observe(self, resp: aiohttp.ClientResponse) -> RateLimitSnapshot | None:
+    def _observe(self, resp: UpstreamResponse) -> RateLimitSnapshot | None:
         # Successful answers are the hot path: keep their headers and parse them only if
         # somebody reads ``ratelimit`` (health view, metrics scrape). Errors parse now,
         # because a 429's wait comes from them.
         if _OK_MIN <= resp.status < _OK_MAX:
-            self._unparsed = (resp.headers, self._clock.time(), self._clock.monotonic())
+            self._unparsed = (resp, self._clock.time(), self._clock.monotonic())
             return None
         self._unparsed = None
         snapshot = self.snapshot(resp.headers)

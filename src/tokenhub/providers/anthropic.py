@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import aiohttp
 from yarl import URL
 
 from tokenhub.clock import Clock
@@ -23,6 +22,7 @@ from tokenhub.providers.http import ServerSentEvent
 from tokenhub.providers.kinds import ProviderKinds
 from tokenhub.providers.ratelimit import anthropic_snapshot
 from tokenhub.providers.stream import Decoder, load_frame
+from tokenhub.providers.transport import UpstreamClient
 from tokenhub.providers.wire import anthropic as anthropic_wire
 from tokenhub.schemas import ModelConfig, ProviderConfig
 from tokenhub.types import ChatRequest, ChatResponse, StreamEvent
@@ -96,11 +96,9 @@ class AnthropicAdapter(HttpAdapter):
         return None
 
 
-def create(
-    config: ProviderConfig, session: aiohttp.ClientSession, clock: Clock
-) -> AnthropicAdapter:
+def create(config: ProviderConfig, client: UpstreamClient, clock: Clock) -> AnthropicAdapter:
     """The factory registered for ``type: anthropic``."""
-    return AnthropicAdapter(config, session, clock)
+    return AnthropicAdapter(config, client, clock)
 
 
 def register(kinds: ProviderKinds) -> None:

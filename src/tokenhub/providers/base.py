@@ -11,9 +11,8 @@ from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-import aiohttp
-
 from tokenhub.clock import Clock
+from tokenhub.providers.transport import UpstreamClient
 from tokenhub.schemas import ModelConfig, ProviderConfig
 from tokenhub.types import ChatRequest, ChatResponse, StreamEvent
 
@@ -133,4 +132,4 @@ class ProviderAdapter(Protocol):
         ...
 
 
-AdapterFactory = Callable[[ProviderConfig, aiohttp.ClientSession, Clock], ProviderAdapter]
+AdapterFactory = Callable[[ProviderConfig, UpstreamClient, Clock], ProviderAdapter]

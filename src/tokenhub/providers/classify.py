@@ -17,6 +17,7 @@ from typing import Any
 import orjson
 
 from tokenhub.errors import ErrorKind, ProviderError
+from tokenhub.providers.transport import TRANSPORT_ERRORS
 
 MAX_MESSAGE = 300
 """Upstream text kept in ``ProviderError.message``; the rest is cut (after scrubbing)."""
@@ -74,6 +75,7 @@ _PSEUDO_STATUS: dict[str, int] = {
 _TRANSIENT_4XX = frozenset({HTTPStatus.REQUEST_TIMEOUT, HTTPStatus.CONFLICT})
 
 _TRANSPORT_WORDS = {
+    # aiohttp's, for plugin kinds that make their own calls with it
     "ClientPayloadError": "the upstream cut the body short",
     "ServerDisconnectedError": "the upstream closed the connection",
 }
@@ -188,7 +190,9 @@ def transport_error(exc: BaseException, *, provider: str, phase: str) -> Provide
         text = f"timed out {phase}"
     else:
         name = type(exc).__name__
-        detail = getattr(exc, "strerror", None) or _TRANSPORT_WORDS.get(name, name)
+        detail = getattr(exc, "strerror", None) or _TRANSPORT_WORDS.get(name)
+        if detail is None:
+            detail = str(exc) if isinstance(exc, TRANSPORT_ERRORS) else name
         text = f"connection failed {phase}: {detail}"
     return ProviderError(ErrorKind.TRANSIENT, text, provider=provider)
 

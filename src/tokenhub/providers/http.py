@@ -10,20 +10,15 @@ import asyncio
 import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TypeVar
-
-import aiohttp
+from typing import Protocol, TypeVar
 
 from tokenhub.clock import Clock
 from tokenhub.errors import ErrorKind, ProviderError
+from tokenhub.providers.transport import AttemptTimeout
 
 T = TypeVar("T")
 
 Sleep = Callable[[float], Awaitable[None]]
-
-_NO_CEILING = 365 * 86400.0
-"""aiohttp rounds timeouts above ``ceil_threshold`` up to a whole second; a deadline may
-not be overshot, so rounding is switched off."""
 
 
 @dataclass(slots=True, frozen=True)
@@ -47,19 +42,16 @@ DEFAULT_POLICY = RetryPolicy()
 
 def attempt_timeout(
     deadline: float, now: float, *, first_byte_s: float, connect_s: float
-) -> aiohttp.ClientTimeout:
-    """The timeouts of one attempt: connect, first byte (``sock_read``) and total, all ≤ deadline.
+) -> AttemptTimeout:
+    """The timeouts of one attempt: connect, first byte (and silence) and total, all ≤ deadline.
 
     Raises a transient ``ProviderError`` when the deadline has already passed.
     """
     remaining = deadline - now
     if remaining <= 0:
         raise ProviderError(ErrorKind.TRANSIENT, "deadline exceeded before the upstream call")
-    return aiohttp.ClientTimeout(
-        total=remaining,
-        connect=min(connect_s, remaining),
-        sock_read=min(first_byte_s, remaining),
-        ceil_threshold=_NO_CEILING,
+    return AttemptTimeout(
+        total=remaining, connect=min(connect_s, remaining), read=min(first_byte_s, remaining)
     )
 
 
@@ -159,14 +151,22 @@ def _field_value(line: bytes, start: int) -> bytes:
     return value[1:] if value.startswith(b" ") else value
 
 
+class Body(Protocol):
+    """An answer's body as it arrives (``UpstreamResponse``)."""
+
+    async def readany(self) -> bytes:
+        """What has arrived, waiting for some if nothing has; b"" at the end."""
+        ...
+
+
 class SseReader:
-    """Reads server-sent events from an aiohttp response body, one network read at a time.
+    """Reads server-sent events from an answer's body, one network read at a time.
 
     With ``record`` it keeps the raw bytes it has read until ``take_recording``, so a
     stream primed here can still be relayed byte for byte (providers/passthrough.py).
     """
 
-    def __init__(self, content: aiohttp.StreamReader, *, record: bool = False) -> None:
+    def __init__(self, content: Body, *, record: bool = False) -> None:
         self._content = content
         self._parser = SseParser()
         self._raw: list[bytes] | None = [] if record else None

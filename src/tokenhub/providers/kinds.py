@@ -10,11 +10,10 @@ from __future__ import annotations
 import importlib
 from importlib.metadata import entry_points
 
-import aiohttp
-
 from tokenhub.clock import Clock
 from tokenhub.errors import ConfigError
 from tokenhub.providers.base import AdapterFactory, ProviderAdapter
+from tokenhub.providers.transport import UpstreamClient
 from tokenhub.schemas import ProviderConfig
 
 ENTRY_POINT_GROUP = "tokenhub.providers"
@@ -49,11 +48,11 @@ class ProviderKinds:
             raise ConfigError(f"unknown provider type '{type_name}' (known: {known})")
 
     def create(
-        self, config: ProviderConfig, session: aiohttp.ClientSession, clock: Clock
+        self, config: ProviderConfig, client: UpstreamClient, clock: Clock
     ) -> ProviderAdapter:
         """Build the adapter for one provider instance."""
         self.check(config.type)
-        return self._factories[config.type](config, session, clock)
+        return self._factories[config.type](config, client, clock)
 
 
 def default_kinds(*, plugins: bool = True) -> ProviderKinds:

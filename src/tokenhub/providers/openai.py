@@ -12,8 +12,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-import aiohttp
-
 from tokenhub.clock import Clock
 from tokenhub.providers.adapter import HttpAdapter
 from tokenhub.providers.base import RateLimitSnapshot
@@ -22,6 +20,7 @@ from tokenhub.providers.http import ServerSentEvent
 from tokenhub.providers.kinds import ProviderKinds
 from tokenhub.providers.ratelimit import openai_snapshot
 from tokenhub.providers.stream import Decoder, load_frame
+from tokenhub.providers.transport import UpstreamClient
 from tokenhub.providers.wire import openai as openai_wire
 from tokenhub.schemas import ModelConfig, ProviderConfig
 from tokenhub.types import ChatRequest, ChatResponse, StreamEvent
@@ -82,9 +81,9 @@ class OpenAIAdapter(HttpAdapter):
         return openai_snapshot(headers, now, observed_at)
 
 
-def create(config: ProviderConfig, session: aiohttp.ClientSession, clock: Clock) -> OpenAIAdapter:
+def create(config: ProviderConfig, client: UpstreamClient, clock: Clock) -> OpenAIAdapter:
     """The factory registered for ``type: openai``."""
-    return OpenAIAdapter(config, session, clock)
+    return OpenAIAdapter(config, client, clock)
 
 
 def register(kinds: ProviderKinds) -> None:

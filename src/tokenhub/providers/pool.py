@@ -1,8 +1,8 @@
-"""The live adapters, one pooled ``aiohttp.ClientSession`` per provider.
+"""The live adapters, one pooled ``UpstreamClient`` per provider.
 
-Each provider gets its own session and connector (keep-alive, a connection limit), so
-one slow or broken upstream cannot starve another's connections and a changed provider
-can be rebuilt without touching the rest. The app holds one pool for its lifetime.
+Each provider gets its own client (keep-alive connections, a connection limit), so one
+slow or broken upstream cannot starve another's connections and a changed provider can be
+rebuilt without touching the rest. The app holds one pool for its lifetime.
 """
 
 from __future__ import annotations
@@ -13,12 +13,11 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Self
 
-import aiohttp
-
 from tokenhub.clock import Clock
 from tokenhub.errors import NotFoundError
 from tokenhub.providers.base import ProviderAdapter
 from tokenhub.providers.kinds import ProviderKinds
+from tokenhub.providers.transport import UpstreamClient
 from tokenhub.schemas import ProviderConfig
 
 CONNECTION_LIMIT = 100
@@ -28,7 +27,7 @@ KEEPALIVE_S = 30.0
 """How long an idle connection stays open for reuse."""
 
 DRAIN_S = 30.0
-"""How long a replaced provider's in-flight requests may finish before its session closes."""
+"""How long a replaced provider's in-flight requests may finish before its client closes."""
 
 _DRAIN_POLL_S = 0.05
 USER_AGENT = "tokenhub"
@@ -38,11 +37,11 @@ USER_AGENT = "tokenhub"
 class _Live:
     config: ProviderConfig
     adapter: ProviderAdapter
-    session: aiohttp.ClientSession
+    client: UpstreamClient
 
 
 class ProviderPool:
-    """Owns every provider's session and adapter; ``sync`` keeps them in step with config."""
+    """Owns every provider's client and adapter; ``sync`` keeps them in step with config."""
 
     def __init__(
         self,
@@ -71,13 +70,13 @@ class ProviderPool:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        """Close every session."""
+        """Close every client."""
         await self.close()
 
     async def sync(self, configs: list[ProviderConfig]) -> None:
         """Add new providers, rebuild changed ones and drop removed ones.
 
-        A replaced or removed provider's session closes once its in-flight requests end
+        A replaced or removed provider's client closes once its in-flight requests end
         (or after ``drain_s``), so a config change does not cut answers in progress.
         """
         for config in configs:
@@ -109,34 +108,27 @@ class ProviderPool:
         """The providers held, sorted."""
         return sorted(self._live)
 
-    def session(self, provider_id: str) -> aiohttp.ClientSession:
-        """The session of a provider (for diagnostics and tests)."""
+    def client(self, provider_id: str) -> UpstreamClient:
+        """The HTTP client of a provider (for diagnostics and tests)."""
         live = self._live.get(provider_id)
         if live is None:
             raise NotFoundError(f"provider '{provider_id}' is not loaded")
-        return live.session
+        return live.client
 
     async def close(self) -> None:
-        """Close every session now, including those still draining."""
+        """Close every client now, including those still draining."""
         live = [*self._live.values(), *self._retiring.values()]
         self._live = {}
         for task in list(self._retiring):
             task.cancel()
         await asyncio.gather(*self._retiring, return_exceptions=True)
-        await asyncio.gather(*(entry.session.close() for entry in live))
+        await asyncio.gather(*(entry.client.close() for entry in live))
 
     def _build(self, config: ProviderConfig) -> _Live:
-        connector = aiohttp.TCPConnector(
-            limit=self._limit, keepalive_timeout=self._keepalive_s, ttl_dns_cache=300
+        client = UpstreamClient(
+            limit=self._limit, keepalive_s=self._keepalive_s, user_agent=USER_AGENT
         )
-        session = aiohttp.ClientSession(
-            connector=connector,
-            raise_for_status=False,
-            auto_decompress=True,
-            timeout=aiohttp.ClientTimeout(total=None),
-            headers={"user-agent": USER_AGENT},
-        )
-        return _Live(config, self._kinds.create(config, session, self._clock), session)
+        return _Live(config, self._kinds.create(config, client, self._clock), client)
 
     def _retire(self, entry: _Live) -> None:
         task = asyncio.get_running_loop().create_task(self._drain(entry))
@@ -154,7 +146,7 @@ class ProviderPool:
                 await asyncio.sleep(_DRAIN_POLL_S)
         finally:
             with contextlib.suppress(Exception):
-                await entry.session.close()
+                await entry.client.close()
 
 
 def _in_flight(adapter: ProviderAdapter) -> int:

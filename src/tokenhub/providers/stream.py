@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator, Callable
 from typing import Any, Protocol
 
-import aiohttp
 import orjson
 
 from tokenhub.errors import ProviderError
@@ -20,6 +19,7 @@ from tokenhub.providers.classify import malformed, transport_error
 from tokenhub.providers.endpoints import Endpoint, EndpointSet
 from tokenhub.providers.http import ServerSentEvent, SseReader, parse_event
 from tokenhub.providers.passthrough import RELAYS, RelayEdit
+from tokenhub.providers.transport import UpstreamResponse
 from tokenhub.types import StreamEnd, StreamEvent
 
 
@@ -48,7 +48,7 @@ def load_frame(data: bytes, provider: str) -> Any:
 
 
 class HttpStream:
-    """A ``StreamHandle`` over one aiohttp response; closes itself when iteration ends.
+    """A ``StreamHandle`` over one upstream answer; closes itself when iteration ends.
 
     Events come in batches: everything one network read completes, decoded together, so
     the handler can write them with one send. With a ``wire`` that has a relay
@@ -58,7 +58,7 @@ class HttpStream:
 
     def __init__(
         self,
-        response: aiohttp.ClientResponse,
+        response: UpstreamResponse,
         endpoint: Endpoint,
         endpoints: EndpointSet,
         decoder: Decoder,
@@ -74,7 +74,7 @@ class HttpStream:
         self.wire = wire
         self._relay = RELAYS.get(wire) if wire else None
         self._response = response
-        self._reader = SseReader(response.content, record=self._relay is not None)
+        self._reader = SseReader(response, record=self._relay is not None)
         self._slot = endpoint
         self._endpoints = endpoints
         self._decoder = decoder
@@ -161,10 +161,7 @@ class HttpStream:
         if self._closed:
             return
         self._closed = True
-        if self._ended and self._response.content.at_eof():
-            self._response.release()
-        else:
-            self._response.close()
+        self._response.close()
         counted = self._ended or self._error is not None  # an early close judges nothing
         self._endpoints.release(self._slot, self._error, counted=counted)
 
@@ -185,7 +182,7 @@ class HttpStream:
     async def _next_batch(self, *, lazy: bool) -> list[StreamEvent]:
         try:
             blocks = await self._reader.blocks()
-        except (aiohttp.ClientError, TimeoutError) as exc:
+        except (OSError, TimeoutError) as exc:
             raise transport_error(exc, provider=self._provider, phase="mid-stream") from exc
         if not blocks:
             events = self._decoder.finish()
@@ -226,8 +223,8 @@ class HttpStream:
     async def _read(self) -> bytes:
         """The next bytes of the body as they arrived; b"" at its end."""
         try:
-            return await self._response.content.readany()
-        except (aiohttp.ClientError, TimeoutError) as exc:
+            return await self._response.readany()
+        except (OSError, TimeoutError) as exc:
             raise self._failed(
                 transport_error(exc, provider=self._provider, phase="mid-stream")
             ) from exc
@@ -239,9 +236,9 @@ class HttpStream:
 
     async def _drain(self) -> None:
         """Read the little that follows the end (``[DONE]``, EOF) so the connection is reused."""
-        if self._response.content.at_eof():
+        if self._response.at_eof():
             return
         try:
-            await self._response.content.read()
-        except (aiohttp.ClientError, TimeoutError):
+            await self._response.read()
+        except (OSError, TimeoutError):
             self._response.close()

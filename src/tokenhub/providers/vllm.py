@@ -14,11 +14,10 @@ send ``Retry-After``, which is read.
 
 from __future__ import annotations
 
-import aiohttp
-
 from tokenhub.clock import Clock
 from tokenhub.providers.kinds import ProviderKinds
 from tokenhub.providers.openai import OpenAIAdapter
+from tokenhub.providers.transport import UpstreamClient
 from tokenhub.schemas import ProviderConfig
 
 
@@ -29,9 +28,9 @@ class VLLMAdapter(OpenAIAdapter):
     stream_client_errors_fatal = False  # vLLM labels any in-stream failure BadRequestError
 
 
-def create(config: ProviderConfig, session: aiohttp.ClientSession, clock: Clock) -> VLLMAdapter:
+def create(config: ProviderConfig, client: UpstreamClient, clock: Clock) -> VLLMAdapter:
     """The factory registered for ``type: vllm``."""
-    return VLLMAdapter(config, session, clock)
+    return VLLMAdapter(config, client, clock)
 
 
 def register(kinds: ProviderKinds) -> None:
