@@ -50,7 +50,7 @@ def parse_collapsed(text: str) -> tuple[Counter[str], Counter[str], int]:
 
 # Where a gateway request's event-loop time goes, by the frame that starts each part.
 COMPONENTS = (
-    ("upstream call (aiohttp client, adapter)", "HttpAdapter._fetch ("),
+    ("upstream call (upstream client, adapter)", "HttpAdapter._fetch ("),
     ("writing the response (aiohttp)", "RequestHandler.finish_response ("),
     ("API-key admission (hash, budget period, rate limit)", "KeyRing.admit ("),
     ("access log line (logging, JSON, redaction)", "JsonAccessLogger.log ("),
