@@ -12,6 +12,7 @@ import math
 import random
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from operator import attrgetter
 
 from tokenhub.errors import Rejection
 from tokenhub.registry import Registry
@@ -76,19 +77,18 @@ class Candidate:
     failure_rate: float
     weight_norm: float
     score: float = 0.0
-    weight_part: float = 0.0
-    cost_part: float = 0.0
-    latency_part: float = 0.0
-    failure_part: float = 0.0
+    scale: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)
+    """The multipliers of weight, cost, latency and failure rate the score was made with."""
 
     @property
     def components(self) -> dict[str, float]:
-        """The weighted score parts, for explanations (``route test``)."""
+        """The weighted score parts, for explanations (``route test``); they sum to ``score``."""
+        weight, cost, latency, failure = self.scale
         return {
-            "weight": self.weight_part,
-            "cost": self.cost_part,
-            "latency": self.latency_part,
-            "failure": self.failure_part,
+            "weight": weight * self.weight_norm,
+            "cost": -cost * self.est_cost_usd,
+            "latency": -latency * self.expected_latency_ms,
+            "failure": -failure * self.failure_rate,
         }
 
 
@@ -195,6 +195,7 @@ class Router:
         eligible: list[Candidate] = []
         rejections: list[Rejection] = []
         creds: dict[str, str | None] = {}
+        max_cost = max_latency_seen = 0.0
         now = self.health.clock.monotonic()
         provider_health = self.health.providers.get
         model_health = self.health.models.get
@@ -215,8 +216,9 @@ class Router:
             if mh is not None and mh.latency_ewma_s is not None:
                 latency = mh.latency_ewma_s * 1000.0
             pid = st.provider_id
-            if pid not in creds:
-                creds[pid] = credentials(st.provider)
+            cred = creds.get(pid, _UNCHECKED)
+            if cred is _UNCHECKED:
+                cred = creds[pid] = credentials(st.provider)
             ph = provider_health(pid)
             if (
                 not st.enabled
@@ -227,19 +229,23 @@ class Router:
                 or (max_latency is not None and latency > max_latency)
                 or (caps and not caps <= st.caps)
                 or (allowed is not None and mid not in allowed)
-                or creds[pid] is not None
+                or cred is not None
                 or (ph is not None and ph.state not in ROUTABLE and ph.blocked_reason(now))
                 or (mh is not None and mh.state not in ROUTABLE and mh.blocked_reason(now))
             ):
-                reasons = self._rejection(st, limits, cost, latency, now, creds[pid])
+                reasons = self._rejection(st, limits, cost, latency, now, cred)
                 if reasons:
                     rejections.append(Rejection(mid, reasons))
                     continue
+            if cost > max_cost:  # noqa: PLR1730 - cheaper than calling max() per model
+                max_cost = cost
+            if latency > max_latency_seen:  # noqa: PLR1730
+                max_latency_seen = latency
             failure = mh.error_rate if mh is not None else 0.0
             eligible.append(Candidate(st.model, cost, latency, failure, st.weight_norm))
-        _score(eligible, profile)
+        _score(eligible, profile, max_cost or 1.0, max_latency_seen or 1.0)
         # Stable sort, candidates arrive in model-id order: ties stay in id order.
-        eligible.sort(key=_by_score, reverse=True)
+        eligible.sort(key=_BY_SCORE, reverse=True)
         return Scored(eligible, rejections, request.input_tokens, self._recheck_at)
 
     def _rejection(
@@ -329,19 +335,21 @@ def _precompute(model: ModelConfig, registry: Registry) -> _Static:
     )
 
 
-def _score(candidates: list[Candidate], profile: WeightProfile) -> None:
-    if not candidates:
-        return
-    max_cost = max(c.est_cost_usd for c in candidates) or 1.0
-    max_latency = max(c.expected_latency_ms for c in candidates) or 1.0
+def _score(
+    candidates: list[Candidate], profile: WeightProfile, max_cost: float, max_latency: float
+) -> None:
+    """Score each candidate: cost and latency scaled by the largest among the candidates."""
     w_weight, w_cost = profile.weight, profile.cost / max_cost
     w_latency, w_failure = profile.latency / max_latency, profile.failure
+    scale = (w_weight, w_cost, w_latency, w_failure)
     for c in candidates:
-        c.weight_part = w_weight * c.weight_norm
-        c.cost_part = -w_cost * c.est_cost_usd
-        c.latency_part = -w_latency * c.expected_latency_ms
-        c.failure_part = -w_failure * c.failure_rate
-        c.score = c.weight_part + c.cost_part + c.latency_part + c.failure_part
+        c.score = (
+            w_weight * c.weight_norm
+            - w_cost * c.est_cost_usd
+            - w_latency * c.expected_latency_ms
+            - w_failure * c.failure_rate
+        )
+        c.scale = scale
 
 
 def _select(
@@ -381,8 +389,9 @@ def _draw(pool: list[Candidate], weights: list[float], point: float) -> Candidat
     return pool[-1]
 
 
-def _by_score(candidate: Candidate) -> float:
-    return candidate.score
+_BY_SCORE = attrgetter("score")
+_UNCHECKED = "\x00unchecked"
+"""A provider whose credential has not been checked yet in this scoring (by identity)."""
 
 
 def model_ids(candidates: Iterable[Candidate]) -> list[str]:
