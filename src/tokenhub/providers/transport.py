@@ -13,8 +13,9 @@ One ``UpstreamClient`` serves one provider (all its endpoints): at most ``limit`
 connections in use at once (a request beyond waits, within its connect timeout), idle
 ones reused newest first and closed after ``keepalive_s``. A request whose reused
 connection turns out to have been closed by the upstream before any answer is sent again
-once on a fresh connection, as browsers and urllib3 do: such a request never reached the
-upstream's application.
+once on a fresh connection, as browsers do: the upstream closed an idle connection as the
+request arrived, so its application never saw it (only an upstream that crashed after
+reading the request and before answering would see it twice).
 
 Timeouts (``AttemptTimeout``): ``connect`` bounds waiting for a connection and opening it,
 ``read`` the wait for the first byte and every silence after it, ``total`` everything up to
