@@ -38,6 +38,7 @@ from tokenhub.providers.transport import (
     UpstreamBodyCutError,
     UpstreamClient,
     UpstreamDisconnectedError,
+    UpstreamResponse,
     UpstreamTimeoutError,
 )
 from tokenhub.schemas import ProviderConfig
@@ -163,6 +164,26 @@ async def post(client: UpstreamClient, url: URL, body: bytes = b"{}", **headers:
         return await response.read()
     finally:
         response.close()
+
+
+async def send(client: UpstreamClient, url: URL, timeouts: AttemptTimeout) -> UpstreamResponse:
+    """POST an empty JSON object with ``timeouts``; the answer once its head arrived."""
+    return await client.request("POST", url, headers={}, body=b"{}", timeouts=timeouts)
+
+
+async def never(_: Request, writer: asyncio.StreamWriter) -> bool:
+    """Read the request, never answer."""
+    await asyncio.sleep(3600)
+    return False
+
+
+async def arrived(script: Script, count: int = 1) -> None:
+    """Wait (with a deadline) until the server has read ``count`` requests."""
+
+    async def enough() -> bool:
+        return len(script.requests) >= count
+
+    await async_wait_until(enough, timeout=5.0, what=f"{count} request(s) at the server")
 
 
 async def test_request_framing_and_answer(client):
@@ -296,13 +317,7 @@ async def test_silence_after_the_request_times_out(client):
     script = await serve(raw(b""))
     started = asyncio.get_running_loop().time()
     with pytest.raises(UpstreamTimeoutError, match="silent upstream"):
-        await client.request(
-            "POST",
-            script.url(),
-            headers={},
-            body=b"{}",
-            timeouts=AttemptTimeout(total=5.0, connect=1.0, read=0.2),
-        )
+        await send(client, script.url(), AttemptTimeout(total=5.0, connect=1.0, read=0.2))
     assert asyncio.get_running_loop().time() - started < 2.0
     assert (client.in_use, client.idle) == (0, 0)
 
@@ -320,13 +335,7 @@ async def test_silence_mid_body_times_out_but_steady_data_does_not(client):
         return False
 
     script = await serve(trickle)
-    response = await client.request(
-        "POST",
-        script.url(),
-        headers={},
-        body=b"{}",
-        timeouts=AttemptTimeout(total=10.0, connect=1.0, read=0.2),
-    )
+    response = await send(client, script.url(), AttemptTimeout(total=10.0, connect=1.0, read=0.2))
     received = b""
     while len(received) < 6:
         received += await response.readany()
@@ -335,13 +344,7 @@ async def test_silence_mid_body_times_out_but_steady_data_does_not(client):
     assert received == b"x" * 6  # 6 x 50 ms of data outlived the 200 ms silence limit
 
     script = await serve(trickle)
-    response = await client.request(
-        "POST",
-        script.url(),
-        headers={},
-        body=b"{}",
-        timeouts=AttemptTimeout(total=0.15, connect=1.0, read=5.0),
-    )
+    response = await send(client, script.url(), AttemptTimeout(total=0.15, connect=1.0, read=5.0))
     with pytest.raises(UpstreamTimeoutError, match="attempt's time"):
         await response.read()
 
@@ -361,19 +364,10 @@ async def test_the_connection_limit_queues_and_times_out():
     try:
         first = [asyncio.create_task(post(client, script.url())) for _ in range(3)]
 
-        async def two_in_use() -> bool:
-            return len(script.requests) == 2
-
-        await async_wait_until(two_in_use, timeout=5.0, what="two requests at the server")
+        await arrived(script, 2)
         assert client.in_use == 2
         with pytest.raises(UpstreamTimeoutError, match="no free connection"):
-            await client.request(
-                "POST",
-                script.url(),
-                headers={},
-                body=b"{}",
-                timeouts=AttemptTimeout(total=5.0, connect=0.1, read=5.0),
-            )
+            await send(client, script.url(), AttemptTimeout(total=5.0, connect=0.1, read=5.0))
         release.set()
         assert await asyncio.gather(*first) == [b'{"ok":true}'] * 3
         assert script.connections == 2  # the third waited and reused one
@@ -453,19 +447,11 @@ async def test_idle_connections_expire_after_keepalive():
 
 async def test_close_fails_requests_in_progress():
     """Closing the client ends a waiting request with ``ClientClosedError``."""
-
-    async def never(_: Request, writer: asyncio.StreamWriter) -> bool:
-        await asyncio.sleep(3600)
-        return False
-
     script = await serve(never)
     client = UpstreamClient()
     pending = asyncio.create_task(post(client, script.url()))
 
-    async def sent() -> bool:
-        return len(script.requests) == 1
-
-    await async_wait_until(sent, timeout=5.0, what="the request to arrive")
+    await arrived(script)
     await client.close()
     with pytest.raises((ClientClosedError, UpstreamDisconnectedError)):
         await pending
@@ -475,18 +461,10 @@ async def test_close_fails_requests_in_progress():
 
 async def test_a_cancelled_request_frees_its_connection(client):
     """Cancelling mid-answer closes that connection and frees its slot."""
-
-    async def never(_: Request, writer: asyncio.StreamWriter) -> bool:
-        await asyncio.sleep(3600)
-        return False
-
     script = await serve(never)
     pending = asyncio.create_task(post(client, script.url()))
 
-    async def sent() -> bool:
-        return len(script.requests) == 1
-
-    await async_wait_until(sent, timeout=5.0, what="the request to arrive")
+    await arrived(script)
     pending.cancel()
     with pytest.raises(asyncio.CancelledError):
         await pending
