@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import math
 import ssl
 import zlib
 from collections import deque
@@ -448,7 +449,7 @@ class UpstreamClient:
     @property
     def idle(self) -> int:
         """Open connections waiting for a request."""
-        return sum(len(conns) for conns in self._idle.values())
+        return sum(not c.closed for conns in self._idle.values() for c in conns)
 
     async def request(
         self,
@@ -470,20 +471,23 @@ class UpstreamClient:
         started = loop.time()
         data = self._frame(method, url, headers, body)
         origin = _origin(url)
-        timeout = timeouts
-        conn = await self._acquire(origin, loop, started + min(timeout.connect, timeout.total))
+        connect_by = started + min(timeouts.connect, timeouts.total)
+        conn = await self._acquire(origin, loop, connect_by)
         try:
-            return await self._exchange(conn, data, loop, timeout)
+            return await self._exchange(conn, data, loop, timeouts)
         except UpstreamDisconnectedError as exc:
             if not exc.stale:
                 raise
         # The upstream had closed the reused connection: once more on a new one.
-        elapsed = loop.time() - started
-        timeout = AttemptTimeout(timeout.total - elapsed, timeout.connect, timeout.read)
-        if timeout.total <= 0:
+        left = timeouts.total - (loop.time() - started)
+        if left <= 0:
             raise UpstreamTimeoutError("timed out: the attempt's time")
-        conn = await self._acquire(origin, loop, loop.time() + timeout.connect, fresh=True)
-        return await self._exchange(conn, data, loop, timeout)
+        conn = await self._acquire(
+            origin, loop, loop.time() + min(timeouts.connect, left), fresh=True
+        )
+        return await self._exchange(
+            conn, data, loop, AttemptTimeout(left, timeouts.connect, timeouts.read)
+        )
 
     async def close(self) -> None:
         """Close every connection; requests in progress fail with ``ClientClosedError``."""
@@ -644,19 +648,20 @@ class UpstreamClient:
         self._sweep = None
         loop = asyncio.get_running_loop()
         now = loop.time()
-        oldest: float | None = None
+        oldest = math.inf
         for origin, conns in list(self._idle.items()):
-            kept = [c for c in conns if not c.closed and now - c.idle_since < self.keepalive_s]
+            kept: list[_Connection] = []
             for conn in conns:
-                if conn not in kept:
+                if not conn.closed and now - conn.idle_since < self.keepalive_s:
+                    kept.append(conn)
+                else:
                     conn.abort()
-            if kept:
+            if kept:  # in release order, so the first is the oldest
                 self._idle[origin] = kept
-                first = min(c.idle_since for c in kept)
-                oldest = first if oldest is None else min(oldest, first)
+                oldest = min(oldest, kept[0].idle_since)
             else:
                 del self._idle[origin]
-        if oldest is not None and not self.closed:
+        if oldest < math.inf and not self.closed:
             self._sweep = loop.call_at(oldest + self.keepalive_s, self._expire)
 
 
