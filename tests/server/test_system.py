@@ -10,7 +10,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from tokenhub.config import load_settings
 from tokenhub.server.app import create_app
 from tokenhub.store.engine import create_engine
-from tokenhub.store.migrate import upgrade
+from tokenhub.store.migrate import current_revision, head_revision, upgrade
 
 
 async def test_healthz(client):
@@ -55,6 +55,22 @@ async def test_readyz_after_manual_upgrade(tokenhub_home):
     await engine.dispose()
     async with TestClient(TestServer(create_app(loaded, migrate=False))) as client:
         assert (await client.get("/readyz")).status == 200
+
+
+@pytest.mark.parametrize("start_at", [None, "0004"])
+async def test_daemon_start_migrates_in_child(tokenhub_home, start_at):
+    """Started as the daemon starts it, the app reaches head from empty and from older.
+
+    An empty database is created at head in-process; an older one is migrated by the child.
+    """
+    loaded = load_settings()
+    engine = create_engine(loaded.db_url)
+    if start_at is not None:
+        await upgrade(engine, start_at)
+    async with TestClient(TestServer(create_app(loaded, migrate_in_child=True))) as client:
+        assert (await client.get("/readyz")).status == 200
+    assert await current_revision(engine) == head_revision()
+    await engine.dispose()
 
 
 async def test_not_found_is_json(client):

@@ -5,12 +5,12 @@ from __future__ import annotations
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import MetaData, inspect
 from sqlmodel import SQLModel
 
 import tokenhub.store.tables  # noqa: F401
 from tokenhub.store.engine import create_engine
-from tokenhub.store.migrate import current_revision, head_revision, upgrade
+from tokenhub.store.migrate import create_fresh, current_revision, head_revision, upgrade
 from tokenhub.testing.postgres import temporary_database
 
 EXPECTED_TABLES = {
@@ -87,6 +87,73 @@ async def test_upgrade_postgres():
         assert await _schema_diff(url) == []
 
 
+async def _reflected(url: str) -> MetaData:
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as conn:
+            metadata = MetaData()
+            await conn.run_sync(metadata.reflect)
+            return metadata
+    finally:
+        await engine.dispose()
+
+
+async def _fresh_vs_migrated(fresh_url: str, migrated_url: str) -> list[object]:
+    """What differs between a database made by ``create_fresh`` and a migrated one."""
+    engine = create_engine(migrated_url)
+    # The head's name rather than "head": the whole migration line, not create_fresh.
+    await upgrade(engine, head_revision())
+    await engine.dispose()
+    engine = create_engine(fresh_url)
+    try:
+        assert await create_fresh(engine)
+        assert await current_revision(engine) == head_revision()
+    finally:
+        await engine.dispose()
+    migrated = await _reflected(migrated_url)
+    assert "alembic_version" in migrated.tables
+    engine = create_engine(fresh_url)
+    try:
+        async with engine.connect() as conn:
+            return await conn.run_sync(
+                lambda c: compare_metadata(
+                    MigrationContext.configure(
+                        c, opts={"compare_type": True, "compare_server_default": True}
+                    ),
+                    migrated,
+                )
+            )
+    finally:
+        await engine.dispose()
+
+
+async def test_fresh_schema_equals_migrated_sqlite(tmp_path):
+    """An empty database made at once is the schema the migrations build, column by column."""
+    fresh = f"sqlite+aiosqlite:///{tmp_path / 'fresh.db'}"
+    migrated = f"sqlite+aiosqlite:///{tmp_path / 'migrated.db'}"
+    assert await _fresh_vs_migrated(fresh, migrated) == []
+
+
+@pytest.mark.postgres
+async def test_fresh_schema_equals_migrated_postgres():
+    """The same on PostgreSQL."""
+    async with temporary_database() as fresh, temporary_database() as migrated:
+        assert await _fresh_vs_migrated(fresh, migrated) == []
+
+
+async def test_create_fresh_refuses_a_database_with_tables(tmp_path):
+    """A database holding any table is left to the migrations."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'used.db'}"
+    engine = create_engine(url)
+    try:
+        async with engine.begin() as conn:
+            await conn.exec_driver_sql("CREATE TABLE somebody_else (x INTEGER)")
+        assert not await create_fresh(engine)
+        assert await current_revision(engine) is None
+    finally:
+        await engine.dispose()
+
+
 def test_head_agrees_with_alembic():
     """The head read from the scripts is the one Alembic computes."""
     from alembic.script import ScriptDirectory
@@ -114,6 +181,28 @@ def test_daemon_start_does_not_import_alembic_when_current(tmp_path):
         "    e = create_engine(url); await upgrade(e)\n"
         "    assert await current_revision(e) == head_revision(); await e.dispose()\n"
         "asyncio.run(again())\n"
+        "print(any(m.startswith('alembic') for m in sys.modules))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert out.stdout.strip() == "False"
+
+
+def test_empty_database_upgrade_does_not_import_alembic(tmp_path):
+    """An empty database reaches head without loading Alembic (the daemon's first start)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import asyncio, sys\n"
+        "from tokenhub.store.engine import create_engine\n"
+        "from tokenhub.store.migrate import upgrade, current_revision, head_revision\n"
+        f"url = 'sqlite+aiosqlite:///{tmp_path / 'e.db'}'\n"
+        "async def main():\n"
+        "    e = create_engine(url); await upgrade(e)\n"
+        "    assert await current_revision(e) == head_revision(); await e.dispose()\n"
+        "asyncio.run(main())\n"
         "print(any(m.startswith('alembic') for m in sys.modules))\n"
     )
     out = subprocess.run(

@@ -69,6 +69,7 @@ from tokenhub.store import apikey_store
 from tokenhub.store.engine import create_engine
 from tokenhub.store.meta import get_meta
 from tokenhub.store.migrate import (
+    create_fresh,
     current_revision,
     head_revision,
     upgrade,
@@ -161,10 +162,13 @@ def _database(*, migrate: bool, in_child: bool) -> Callable[[web.Application], A
         engine = create_engine(app[SETTINGS].db_url)
         app[ENGINE] = engine
         try:
-            if migrate and await current_revision(engine) != head_revision():
-                if in_child:
+            current = await current_revision(engine) if migrate else head_revision()
+            if current != head_revision():
+                # An empty database gets the head schema in-process without Alembic;
+                # migrating an older one loads Alembic, in a child if asked.
+                if in_child and not (current is None and await create_fresh(engine)):
                     await upgrade_in_child(app[SETTINGS].db_url)
-                else:
+                elif not in_child:
                     await upgrade(engine)
             revision = await current_revision(engine)
             if revision == head_revision():

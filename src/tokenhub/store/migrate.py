@@ -4,6 +4,12 @@ Alembic itself (about 11 MB of memory) is imported only when a migration actuall
 run. Knowing the build's head and the database's revision needs no Alembic: the head is
 read from the migration scripts' ``revision``/``down_revision`` lines (a test checks it
 agrees with Alembic), the current revision from the ``alembic_version`` table.
+
+An empty database is not walked through every migration: the tables are created from the
+models and the database is stamped at head (Alembic's cookbook recipe for building an up
+to date database from scratch), without importing Alembic. tests/store/test_migrate.py
+checks that this schema and the migrated one are the same. A migration that moves data
+must keep that true for empty databases too (there is none so far).
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Column, Connection, MetaData, PrimaryKeyConstraint, String, Table, text
 from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -57,12 +63,55 @@ def head_revision() -> str:
     return heads.pop()
 
 
+_VERSION_TABLE = Table(  # as Alembic creates it
+    "alembic_version",
+    MetaData(),
+    Column("version_num", String(32), nullable=False),
+    PrimaryKeyConstraint("version_num", name="alembic_version_pkc"),
+)
+
+
 async def upgrade(engine: AsyncEngine, target: str = "head") -> None:
-    """Apply every pending migration up to ``target`` in one transaction."""
-    if target == "head" and await current_revision(engine) == head_revision():
-        return
+    """Apply every pending migration up to ``target`` in one transaction.
+
+    An empty database going to head gets the current schema at once (:func:`create_fresh`).
+    """
+    if target == "head":
+        current = await current_revision(engine)
+        if current == head_revision() or (current is None and await create_fresh(engine)):
+            return
     async with engine.begin() as conn:
         await conn.run_sync(_upgrade_sync, target)
+
+
+async def create_fresh(engine: AsyncEngine) -> bool:
+    """Create the head schema in a database holding no table; False if it holds any.
+
+    The tables from the models, then the ``alembic_version`` stamp, in one transaction. A
+    failure leaves the database empty again: PostgreSQL rolls the DDL back; SQLite's
+    driver commits DDL as it goes, so the tables created so far are dropped.
+    """
+    async with engine.begin() as conn:
+        return bool(await conn.run_sync(_create_fresh_sync))
+
+
+def _create_fresh_sync(conn: Connection) -> bool:
+    from sqlalchemy import inspect
+    from sqlmodel import SQLModel
+
+    import tokenhub.store.tables  # noqa: F401  (registers the tables on SQLModel.metadata)
+
+    if inspect(conn).get_table_names():
+        return False
+    try:
+        SQLModel.metadata.create_all(conn)
+        _VERSION_TABLE.create(conn)
+        conn.execute(_VERSION_TABLE.insert().values(version_num=head_revision()))
+    except Exception:
+        _VERSION_TABLE.drop(conn, checkfirst=True)
+        SQLModel.metadata.drop_all(conn, checkfirst=True)
+        raise
+    return True
 
 
 async def upgrade_in_child(url: str) -> None:
