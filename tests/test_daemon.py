@@ -187,3 +187,25 @@ async def _socket_ready(server: asyncio.Task, path) -> bool:
     if server.done():
         server.result()  # surface the daemon's error instead of timing out
     return path.exists()
+
+
+def test_settle_collector_turns_the_collector_back_on():
+    """Once listening, the collector is on, start-up frozen, serving thresholds set.
+
+    (`tokenhub serve` starts with the collector off.)
+    """
+    import gc
+
+    from tokenhub.daemon import GC_THRESHOLDS, settle_collector
+
+    thresholds, was_enabled = gc.get_threshold(), gc.isenabled()
+    gc.disable()
+    try:
+        settle_collector()
+        assert gc.isenabled()
+        assert gc.get_freeze_count() > 0
+        assert gc.get_threshold() == GC_THRESHOLDS
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*thresholds)
+        (gc.enable if was_enabled else gc.disable)()

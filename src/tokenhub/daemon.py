@@ -59,6 +59,19 @@ def run(
     return asyncio.run(serve(loaded, app_factory, newcomer=newcomer))
 
 
+def settle_collector() -> None:
+    """Freeze what start-up built, set the serving thresholds and turn the collector on.
+
+    Everything built at start-up lives as long as the process: frozen, full collections
+    stop re-scanning it under load. No collection first: start-up leaves about 3,000
+    unreachable objects of 107,000 (a few hundred KiB), and a full collection would cost
+    ~0.1 s before the first answer. ``tokenhub serve`` starts with the collector off.
+    """
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
+    gc.enable()
+
+
 def _install_uvloop() -> None:
     try:
         import uvloop
@@ -114,11 +127,7 @@ async def _serve(loaded: LoadedSettings, app_factory: AppFactory | None) -> int:
         listeners = await _start_sites(runner, loaded, socket_path)
         app[LISTENERS].extend(listeners)
         loaded.paths.pid_file.write_text(f"{os.getpid()}\n", encoding="utf-8")
-        # Everything built at start-up lives as long as the process: move it out of the
-        # collector's view, so full collections stop re-scanning it under load.
-        gc.collect()
-        gc.freeze()
-        gc.set_threshold(*GC_THRESHOLDS)
+        settle_collector()
         _announce(listeners)
         flusher = asyncio.create_task(_flush_logs_forever())
         await stop.wait()
