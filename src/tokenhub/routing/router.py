@@ -2,8 +2,9 @@
 
 Pure and synchronous: no I/O, no awaits. Every model is either eligible (with each score
 component shown) or rejected with every reason that applies. Per-model facts that do not
-change between requests are precomputed once per registry version, which keeps a decision
-over 100 models well under 100 µs.
+change between requests are precomputed once per registry version (and context headroom);
+what holds for a whole provider is decided once per provider. docs/ROUTING.md gives the
+measured cost of a decision over 100 models.
 """
 
 from __future__ import annotations
@@ -139,6 +140,8 @@ class _Static:
     weight: int
     weight_norm: float
     max_context: int
+    usable_context: int
+    """The context a request may fill: ``max_context`` less the configured headroom."""
     expected_latency_ms: float
     in_price: float
     out_price: float
@@ -154,15 +157,18 @@ class Router:
         self.rng = rng
         self._static: list[_Static] = []
         self._version = -1
+        self._headroom = -1.0
         self._recheck_at = math.inf
 
-    def _statics(self) -> list[_Static]:
-        if self._version != self.registry.version:
+    def _statics(self, headroom: float) -> list[_Static]:
+        if self._version != self.registry.version or self._headroom != headroom:
             self._static = [
-                _precompute(m.config, self.registry) for m in self.registry.models.values()
+                _precompute(m.config, self.registry, headroom)
+                for m in self.registry.models.values()
             ]
             self._static.sort(key=lambda s: s.model.id)
             self._version = self.registry.version
+            self._headroom = headroom
         return self._static
 
     def route(
@@ -184,56 +190,67 @@ class Router:
     ) -> Scored:
         """Every model eligible (scored, best first) or rejected with every reason.
 
-        The loop is the hot path: each model gets a cheap all-clear test first; only a
-        model that fails it goes through ``_rejection`` to collect every reason.
+        The loop is the hot path. What holds for a whole provider (enabled, credential,
+        health) is decided once per provider; each model then gets a cheap all-clear test,
+        and only a model that fails it goes through ``_rejection`` to collect every reason.
+        Candidates are built once the maxima are known, with their score.
         """
         self._recheck_at = math.inf
         profile = settings.profiles.get(request.mode) or settings.profiles[settings.default_mode]
         min_weight = request.min_weight if request.min_weight is not None else profile.min_weight
-        headroom = 1.0 - settings.context_headroom
-        limits = _Limits(request, min_weight, headroom)
-        eligible: list[Candidate] = []
+        limits = _Limits(request, min_weight, 1.0 - settings.context_headroom)
+        rows: list[tuple[_Static, float, float, float]] = []
         rejections: list[Rejection] = []
+        provider_ok: dict[str, bool] = {}
         creds: dict[str, str | None] = {}
         max_cost = max_latency_seen = 0.0
         now = self.health.clock.monotonic()
-        provider_health = self.health.providers.get
         model_health = self.health.models.get
-        needed, in_tokens, out_tokens = limits.needed, request.input_tokens, request.output_tokens
+        needed, min_context = limits.needed, limits.min_context
+        in_tokens, out_tokens = request.input_tokens, request.output_tokens
         only, exclude, allowed = request.only_models, request.exclude, request.allowed_models
         caps, budget, max_latency = (
             request.capabilities,
             request.max_budget_usd,
             request.max_latency_ms,
         )
-        for st in self._statics():
+        listed = only is not None or bool(exclude)
+        constrained = bool(caps) or allowed is not None or budget is not None
+        for st in self._statics(limits.headroom):
             mid = st.model_id
-            if (only is not None and mid not in only) or mid in exclude:
+            if listed and ((only is not None and mid not in only) or mid in exclude):
                 continue
             cost = in_tokens * st.in_price + out_tokens * st.out_price
             mh = model_health(mid)
-            latency = st.expected_latency_ms
-            if mh is not None and mh.latency_ewma_s is not None:
-                latency = mh.latency_ewma_s * 1000.0
+            if mh is None:
+                latency, failure, model_ok = st.expected_latency_ms, 0.0, True
+            else:
+                ewma = mh.latency_ewma_s
+                latency = st.expected_latency_ms if ewma is None else ewma * 1000.0
+                failure = mh.error_rate
+                model_ok = mh.state in ROUTABLE or mh.blocked_reason(now) is None
             pid = st.provider_id
-            cred = creds.get(pid, _UNCHECKED)
-            if cred is _UNCHECKED:
-                cred = creds[pid] = credentials(st.provider)
-            ph = provider_health(pid)
-            if (
-                not st.enabled
-                or needed > st.max_context * headroom
-                or limits.min_context > st.max_context
-                or st.weight < min_weight
-                or (budget is not None and cost > budget)
-                or (max_latency is not None and latency > max_latency)
-                or (caps and not caps <= st.caps)
-                or (allowed is not None and mid not in allowed)
-                or cred is not None
-                or (ph is not None and ph.state not in ROUTABLE and ph.blocked_reason(now))
-                or (mh is not None and mh.state not in ROUTABLE and mh.blocked_reason(now))
+            ok = provider_ok.get(pid)
+            if ok is None:
+                ok = provider_ok[pid] = self._provider_ok(st.provider, credentials, creds, now)
+            if not (
+                ok
+                and model_ok
+                and st.enabled
+                and needed <= st.usable_context
+                and min_context <= st.max_context
+                and st.weight >= min_weight
+                and (max_latency is None or latency <= max_latency)
+                and (
+                    not constrained
+                    or (
+                        (budget is None or cost <= budget)
+                        and (not caps or caps <= st.caps)
+                        and (allowed is None or mid in allowed)
+                    )
+                )
             ):
-                reasons = self._rejection(st, limits, cost, latency, now, cred)
+                reasons = self._rejection(st, limits, cost, latency, now, creds.get(pid))
                 if reasons:
                     rejections.append(Rejection(mid, reasons))
                     continue
@@ -241,12 +258,25 @@ class Router:
                 max_cost = cost
             if latency > max_latency_seen:  # noqa: PLR1730
                 max_latency_seen = latency
-            failure = mh.error_rate if mh is not None else 0.0
-            eligible.append(Candidate(st.model, cost, latency, failure, st.weight_norm))
-        _score(eligible, profile, max_cost or 1.0, max_latency_seen or 1.0)
+            rows.append((st, cost, latency, failure))
+        eligible = _candidates(rows, profile, max_cost or 1.0, max_latency_seen or 1.0)
         # Stable sort, candidates arrive in model-id order: ties stay in id order.
         eligible.sort(key=_BY_SCORE, reverse=True)
         return Scored(eligible, rejections, request.input_tokens, self._recheck_at)
+
+    def _provider_ok(
+        self,
+        provider: ProviderConfig,
+        credentials: CredentialCheck,
+        creds: dict[str, str | None],
+        now: float,
+    ) -> bool:
+        """Whether ``provider`` may take a request now; its credential verdict goes in ``creds``."""
+        problem = creds[provider.id] = credentials(provider)
+        if problem is not None:
+            return False
+        health = self.health.providers.get(provider.id)
+        return health is None or health.state in ROUTABLE or health.blocked_reason(now) is None
 
     def _rejection(
         self,
@@ -260,9 +290,8 @@ class Router:
         """Every reason ``st`` is not eligible (empty if it is, e.g. a half-open probe)."""
         request = limits.request
         reasons = self._reasons(st, request, now)
-        usable = int(st.max_context * limits.headroom)
-        if limits.needed > usable or limits.min_context > st.max_context:
-            reasons.append(f"context_too_small (needs {limits.needed}, fits {usable})")
+        if limits.needed > st.usable_context or limits.min_context > st.max_context:
+            reasons.append(f"context_too_small (needs {limits.needed}, fits {st.usable_context})")
         if st.weight < limits.min_weight:
             reasons.append(f"weight_below_min ({st.weight} < {limits.min_weight})")
         if request.max_budget_usd is not None and cost > request.max_budget_usd:
@@ -317,7 +346,7 @@ class _Limits:
         self.min_context = self.request.min_context_tokens
 
 
-def _precompute(model: ModelConfig, registry: Registry) -> _Static:
+def _precompute(model: ModelConfig, registry: Registry, headroom: float) -> _Static:
     provider = registry.providers[model.provider].config
     return _Static(
         model=model,
@@ -328,6 +357,7 @@ def _precompute(model: ModelConfig, registry: Registry) -> _Static:
         weight=model.weight,
         weight_norm=(model.weight - 1) / 9.0,
         max_context=model.max_context_tokens,
+        usable_context=int(model.max_context_tokens * headroom),
         expected_latency_ms=model.expected_latency_ms,
         in_price=model.input_usd_per_mtok / PER_MILLION,
         out_price=model.output_usd_per_mtok / PER_MILLION,
@@ -335,21 +365,28 @@ def _precompute(model: ModelConfig, registry: Registry) -> _Static:
     )
 
 
-def _score(
-    candidates: list[Candidate], profile: WeightProfile, max_cost: float, max_latency: float
-) -> None:
-    """Score each candidate: cost and latency scaled by the largest among the candidates."""
+def _candidates(
+    rows: list[tuple[_Static, float, float, float]],
+    profile: WeightProfile,
+    max_cost: float,
+    max_latency: float,
+) -> list[Candidate]:
+    """Candidates with their scores: cost and latency scaled by the largest among them."""
     w_weight, w_cost = profile.weight, profile.cost / max_cost
     w_latency, w_failure = profile.latency / max_latency, profile.failure
     scale = (w_weight, w_cost, w_latency, w_failure)
-    for c in candidates:
-        c.score = (
-            w_weight * c.weight_norm
-            - w_cost * c.est_cost_usd
-            - w_latency * c.expected_latency_ms
-            - w_failure * c.failure_rate
+    return [
+        Candidate(
+            st.model,
+            cost,
+            latency,
+            failure,
+            st.weight_norm,
+            w_weight * st.weight_norm - w_cost * cost - w_latency * latency - w_failure * failure,
+            scale,
         )
-        c.scale = scale
+        for st, cost, latency, failure in rows
+    ]
 
 
 def _select(
@@ -390,8 +427,6 @@ def _draw(pool: list[Candidate], weights: list[float], point: float) -> Candidat
 
 
 _BY_SCORE = attrgetter("score")
-_UNCHECKED = "\x00unchecked"
-"""A provider whose credential has not been checked yet in this scoring (by identity)."""
 
 
 def model_ids(candidates: Iterable[Candidate]) -> list[str]:
