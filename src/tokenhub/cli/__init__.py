@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import sys
 
 
@@ -11,12 +10,9 @@ def main() -> None:
 
     ``tokenhub serve`` takes a short path that loads only the serve command, so the
     long-lived daemon does not carry the rest of the CLI (Rich, every sub-command) in its
-    memory. The collector stays off while the daemon loads and builds its long-lived state
-    (the daemon freezes that state and turns it back on once listening): collections
-    scanning half-built module state are start-up time spent on nothing.
+    memory.
     """
     if sys.argv[1:2] == ["serve"]:
-        gc.disable()
         from tokenhub.cli.serve import serve_main
 
         serve_main(sys.argv[2:])
