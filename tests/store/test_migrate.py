@@ -163,8 +163,8 @@ def test_head_agrees_with_alembic():
     assert head_revision() == ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 
-def test_daemon_start_does_not_import_alembic_when_current(tmp_path):
-    """With the schema current, starting the app and checking readiness loads no Alembic."""
+def _loads_alembic(script: str) -> bool:
+    """Run ``script`` in a fresh interpreter; whether Alembic was loaded at its end."""
     import subprocess
     import sys
 
@@ -172,43 +172,49 @@ def test_daemon_start_does_not_import_alembic_when_current(tmp_path):
         "import asyncio, sys\n"
         "from tokenhub.store.engine import create_engine\n"
         "from tokenhub.store.migrate import upgrade, current_revision, head_revision\n"
+        f"{script}"
+        "print(any(m.startswith('alembic') for m in sys.modules))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    return out.stdout.strip() == "True"
+
+
+def test_daemon_start_does_not_import_alembic_when_current(tmp_path):
+    """With the schema current, starting the app and checking readiness loads no Alembic."""
+    assert not _loads_alembic(
         f"url = 'sqlite+aiosqlite:///{tmp_path / 'a.db'}'\n"
         "async def main():\n"
-        "    e = create_engine(url); await upgrade(e); await e.dispose()\n"
+        "    e = create_engine(url); await upgrade(e, head_revision()); await e.dispose()\n"
         "asyncio.run(main())\n"
         "for m in [m for m in sys.modules if m.startswith('alembic')]: del sys.modules[m]\n"
         "async def again():\n"
         "    e = create_engine(url); await upgrade(e)\n"
         "    assert await current_revision(e) == head_revision(); await e.dispose()\n"
         "asyncio.run(again())\n"
-        "print(any(m.startswith('alembic') for m in sys.modules))\n"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
-    )
-    assert out.stdout.strip() == "False"
 
 
 def test_empty_database_upgrade_does_not_import_alembic(tmp_path):
     """An empty database reaches head without loading Alembic (the daemon's first start)."""
-    import subprocess
-    import sys
-
-    code = (
-        "import asyncio, sys\n"
-        "from tokenhub.store.engine import create_engine\n"
-        "from tokenhub.store.migrate import upgrade, current_revision, head_revision\n"
+    assert not _loads_alembic(
         f"url = 'sqlite+aiosqlite:///{tmp_path / 'e.db'}'\n"
         "async def main():\n"
         "    e = create_engine(url); await upgrade(e)\n"
         "    assert await current_revision(e) == head_revision(); await e.dispose()\n"
         "asyncio.run(main())\n"
-        "print(any(m.startswith('alembic') for m in sys.modules))\n"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+
+
+def test_migrating_loads_alembic(tmp_path):
+    """The check above can fail: walking the migrations does load Alembic."""
+    assert _loads_alembic(
+        f"url = 'sqlite+aiosqlite:///{tmp_path / 'm.db'}'\n"
+        "async def main():\n"
+        "    e = create_engine(url); await upgrade(e, head_revision()); await e.dispose()\n"
+        "asyncio.run(main())\n"
     )
-    assert out.stdout.strip() == "False"
 
 
 async def test_upgrade_in_child_process(tmp_path):
