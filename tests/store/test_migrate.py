@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -239,3 +241,48 @@ async def test_upgrade_in_child_reports_failure(tmp_path):
         await upgrade_in_child("postgresql+asyncpg://u:pw-secret-1@127.0.0.1:1/none")
     assert "pw-secret-1" not in info.value.message
     assert "unavailable" in info.value.message
+
+
+async def _create_together(url: str) -> list[bool]:
+    engines = [create_engine(url) for _ in range(3)]
+    try:
+        return list(await asyncio.gather(*(create_fresh(e) for e in engines)))
+    finally:
+        for engine in engines:
+            await engine.dispose()
+
+
+async def test_replicas_creating_one_sqlite_database_together(tmp_path):
+    """Three engines creating the same empty database at once: one creates, two find it."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'shared.db'}"
+    assert sorted(await _create_together(url)) == [False, False, True]
+    assert await _schema_diff(url) == []
+
+
+@pytest.mark.postgres
+async def test_replicas_creating_one_postgres_database_together():
+    """The same on PostgreSQL (an advisory lock serialises them)."""
+    async with temporary_database() as url:
+        assert sorted(await _create_together(url)) == [False, False, True]
+        assert await _schema_diff(url) == []
+
+
+async def test_failed_creation_leaves_the_database_empty(tmp_path, monkeypatch):
+    """A failure half-way (after the tables, before the stamp) rolls every table back."""
+    from tokenhub.store import migrate
+
+    url = f"sqlite+aiosqlite:///{tmp_path / 'half.db'}"
+
+    def refuse(*_args: object, **_kwargs: object) -> None:
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(migrate._VERSION_TABLE, "create", refuse)
+    engine = create_engine(url)
+    try:
+        with pytest.raises(RuntimeError, match="disk full"):
+            await create_fresh(engine)
+        async with engine.connect() as conn:
+            tables = await conn.run_sync(lambda c: inspect(c).get_table_names())
+        assert tables == []
+    finally:
+        await engine.dispose()

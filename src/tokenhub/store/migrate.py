@@ -63,6 +63,7 @@ def head_revision() -> str:
     return heads.pop()
 
 
+SCHEMA_LOCK_KEY = 0x746F6B68  # "tokh": PostgreSQL advisory lock held while creating the schema
 _VERSION_TABLE = Table(  # as Alembic creates it
     "alembic_version",
     MetaData(),
@@ -87,9 +88,10 @@ async def upgrade(engine: AsyncEngine, target: str = "head") -> None:
 async def create_fresh(engine: AsyncEngine) -> bool:
     """Create the head schema in a database holding no table; False if it holds any.
 
-    The tables from the models, then the ``alembic_version`` stamp, in one transaction. A
-    failure leaves the database empty again: PostgreSQL rolls the DDL back; SQLite's
-    driver commits DDL as it goes, so the tables created so far are dropped.
+    The tables from the models, then the ``alembic_version`` stamp, in one transaction that
+    first takes the database's schema lock (``_lock_schema``), so a failure leaves the
+    database empty and replicas starting together create it once: the others wait, then
+    find the tables and return False.
     """
     async with engine.begin() as conn:
         return bool(await conn.run_sync(_create_fresh_sync))
@@ -101,17 +103,28 @@ def _create_fresh_sync(conn: Connection) -> bool:
 
     import tokenhub.store.tables  # noqa: F401  (registers the tables on SQLModel.metadata)
 
+    _lock_schema(conn)
     if inspect(conn).get_table_names():
         return False
-    try:
-        SQLModel.metadata.create_all(conn)
-        _VERSION_TABLE.create(conn)
-        conn.execute(_VERSION_TABLE.insert().values(version_num=head_revision()))
-    except Exception:
-        _VERSION_TABLE.drop(conn, checkfirst=True)
-        SQLModel.metadata.drop_all(conn, checkfirst=True)
-        raise
+    SQLModel.metadata.create_all(conn)
+    _VERSION_TABLE.create(conn)
+    conn.execute(_VERSION_TABLE.insert().values(version_num=head_revision()))
     return True
+
+
+def _lock_schema(conn: Connection) -> None:
+    """Hold the database's write lock until this transaction ends.
+
+    SQLite: ``BEGIN IMMEDIATE`` takes the write lock now (others wait, up to the busy
+    timeout) and puts the DDL inside the transaction; Python's driver would otherwise
+    commit each ``CREATE TABLE`` on its own. PostgreSQL: a transaction-scoped advisory
+    lock; its DDL is transactional anyway.
+    """
+    dialect = conn.dialect.name
+    if dialect == "sqlite":
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+    elif dialect == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SCHEMA_LOCK_KEY})
 
 
 async def upgrade_in_child(url: str) -> None:
