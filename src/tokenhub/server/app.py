@@ -68,13 +68,7 @@ from tokenhub.server.routes import RouteTable
 from tokenhub.store import apikey_store
 from tokenhub.store.engine import create_engine
 from tokenhub.store.meta import get_meta
-from tokenhub.store.migrate import (
-    create_fresh,
-    current_revision,
-    head_revision,
-    upgrade,
-    upgrade_in_child,
-)
+from tokenhub.store.migrate import current_revision, head_revision, migrate_to_head
 from tokenhub.store.vault_store import SqlVaultStorage
 from tokenhub.store.writer import BackgroundWriter
 from tokenhub.vault import PASSWORD_FILE_ENV, KdfCost, Vault
@@ -162,14 +156,8 @@ def _database(*, migrate: bool, in_child: bool) -> Callable[[web.Application], A
         engine = create_engine(app[SETTINGS].db_url)
         app[ENGINE] = engine
         try:
-            current = await current_revision(engine) if migrate else head_revision()
-            if current != head_revision():
-                # An empty database gets the head schema in-process without Alembic;
-                # migrating an older one loads Alembic, in a child if asked.
-                if in_child and not (current is None and await create_fresh(engine)):
-                    await upgrade_in_child(app[SETTINGS].db_url)
-                elif not in_child:
-                    await upgrade(engine)
+            if migrate:
+                await migrate_to_head(engine, app[SETTINGS].db_url, in_child=in_child)
             revision = await current_revision(engine)
             if revision == head_revision():
                 await _load_state(app)

@@ -22,7 +22,16 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Column, Connection, MetaData, PrimaryKeyConstraint, String, Table, text
+from sqlalchemy import (
+    Column,
+    Connection,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    inspect,
+    text,
+)
 from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -77,12 +86,31 @@ async def upgrade(engine: AsyncEngine, target: str = "head") -> None:
 
     An empty database going to head gets the current schema at once (:func:`create_fresh`).
     """
-    if target == "head":
-        current = await current_revision(engine)
-        if current == head_revision() or (current is None and await create_fresh(engine)):
-            return
+    if target == "head" and await _at_head_without_alembic(engine):
+        return
     async with engine.begin() as conn:
         await conn.run_sync(_upgrade_sync, target)
+
+
+async def migrate_to_head(engine: AsyncEngine, url: str, *, in_child: bool) -> None:
+    """Bring the database at ``url`` to head as the daemon starts.
+
+    Current or empty: no Alembic at all. Older: Alembic migrates it, in a child process
+    when ``in_child`` (:func:`upgrade_in_child`), so its modules stay out of the daemon.
+    """
+    if await _at_head_without_alembic(engine):
+        return
+    if in_child:
+        await upgrade_in_child(url)
+    else:
+        async with engine.begin() as conn:
+            await conn.run_sync(_upgrade_sync, "head")
+
+
+async def _at_head_without_alembic(engine: AsyncEngine) -> bool:
+    """True when the database is at head, or was empty and has just been created at head."""
+    current = await current_revision(engine)
+    return current == head_revision() or (current is None and await create_fresh(engine))
 
 
 async def create_fresh(engine: AsyncEngine) -> bool:
@@ -98,7 +126,6 @@ async def create_fresh(engine: AsyncEngine) -> bool:
 
 
 def _create_fresh_sync(conn: Connection) -> bool:
-    from sqlalchemy import inspect
     from sqlmodel import SQLModel
 
     import tokenhub.store.tables  # noqa: F401  (registers the tables on SQLModel.metadata)

@@ -6,7 +6,7 @@ fresh random 96-bit nonce and binds associated data, so a ciphertext copied to a
 row, or a wrapped key used as a secret, fails to authenticate.
 
 ``cryptography`` and ``argon2`` load on first use: a daemon whose vault is never
-initialised or unlocked does not carry them (6.8 MiB of resident memory).
+initialised or unlocked does not carry them (about 6.7 MiB of resident memory).
 """
 
 from __future__ import annotations
