@@ -90,13 +90,11 @@ def main() -> None:
                         spec.model,
                         api_key=spec.api_key,
                     )
-                    before = procs.snapshot(target.pid)
-                    out = wrk.run(run, cpus.load)
-                    after = procs.snapshot(target.pid)
-                    cpu = procs.cpu_ms(before, after) / max(1, out.requests)
+                    measured = wrk.measured(run, target.pid, cpus.load)
+                    out = measured.result
                     cell = f"{out.rps:6.0f} req/s p50 {out.latency_us['p50'] / 1000:.3f} ms"
                     if target is not upstream:
-                        cell += f" cpu {cpu:.3f} ms/req"
+                        cell += f" cpu {measured.cpu_ms_per_request or 0.0:.3f} ms/req"
                     if out.error_count:
                         cell += f" errors {out.error_count}"
                     results.setdefault((connections, spec.name), []).append(cell)

@@ -254,3 +254,12 @@ def litellm_version() -> str | None:
         if match := re.match(r"litellm-([\w.]+)\.dist-info", path.name):
             return match.group(1)
     return None
+
+
+def bare_spec(upstream: Spec, server: str, cpu: int | None) -> Spec:
+    """A bare proxy (bench/bare_proxy.py): ``raw`` or ``aiohttp`` in front of a bare client."""
+    port = free_port()
+    argv = [sys.executable, str(BENCH / "bare_proxy.py"), "--server", server]
+    argv += ["--port", str(port), "--upstream", f"{upstream.url}/openai/v1"]
+    name = f"bare-{server}"
+    return Spec(name, argv, port, "/v1/chat/completions", "gpt-4o-mini", cpu=cpu)

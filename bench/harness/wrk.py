@@ -12,6 +12,8 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness import procs
+
 MARKER = "WRK_JSON "
 WRK_DIR = Path(__file__).resolve().parent.parent / "wrk"
 
@@ -110,3 +112,19 @@ def run(spec: WrkRun, cpu: int | None) -> WrkResult:
     if done.returncode != 0:
         raise WrkError(f"wrk exited {done.returncode}: {done.stderr.strip() or done.stdout}")
     return parse_output(done.stdout)
+
+
+@dataclass(frozen=True, slots=True)
+class Measured:
+    """One wrk run against one server, with the server's CPU over the run."""
+
+    result: WrkResult
+    cpu_ms_per_request: float | None
+
+
+def measured(spec: WrkRun, server_pid: int, cpu: int | None) -> Measured:
+    """Run wrk (pinned to ``cpu``) and read the server's CPU before and after."""
+    before = procs.snapshot(server_pid)
+    result = run(spec, cpu)
+    after = procs.snapshot(server_pid)
+    return Measured(result, procs.cpu_ms_per_request(before, after, result.requests))

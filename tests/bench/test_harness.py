@@ -177,3 +177,14 @@ def test_docs_block_is_replaced_between_markers(results):
     assert "| chat-c8 | tokenhub | 2005 | 3.90 | +3.10 | 0.500 |" in new
     with pytest.raises(ValueError, match="no <!-- bench:latest:start -->"):
         docs.replace_block("# no markers\n", "x")
+
+
+def test_bare_proxy_splits_whole_messages_only():
+    """The floor ladder's bare proxies wait for whole Content-Length messages."""
+    import bare_proxy
+
+    head = b"POST /v1/chat/completions HTTP/1.1\r\nContent-Length: 4\r\n\r\n"
+    assert bare_proxy.split_message(head + b"ab") is None
+    assert bare_proxy.split_message(head[:-2]) is None
+    assert bare_proxy.split_message(head + b"abcdNEXT") == (b"abcd", b"NEXT")
+    assert bare_proxy.split_message(b"GET / HTTP/1.1\r\n\r\nx") == (b"", b"x")
