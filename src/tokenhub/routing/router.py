@@ -69,7 +69,7 @@ class Candidate(NamedTuple):
     """An eligible model with its estimate and weighted score parts (higher score is better).
 
     A named tuple: a decision over 100 models builds 100 of them, and ``_candidates`` builds
-    each in C from a plain tuple (0.30 µs here, against 0.33–0.51 µs for a slotted
+    each in C from a plain tuple (0.30 µs here, against 0.33 to 0.51 µs for a slotted
     dataclass's ``__init__``).
     """
 
