@@ -82,14 +82,7 @@ def main() -> None:
             for connections in (1, 8):
                 for target in [upstream, *running]:
                     spec = target.spec
-                    run = wrk.WrkRun(
-                        script,
-                        spec.url + spec.chat_path,
-                        connections,
-                        args.seconds,
-                        spec.model,
-                        api_key=spec.api_key,
-                    )
+                    run = spec.wrk_run(script, connections, args.seconds)
                     measured = wrk.measured(run, target.pid, cpus.load)
                     out = measured.result
                     cell = f"{out.rps:6.0f} req/s p50 {out.latency_us['p50'] / 1000:.3f} ms"

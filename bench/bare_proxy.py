@@ -124,14 +124,20 @@ async def serve(kind: str, upstream_url: str, port: int) -> None:
     """Listen on 127.0.0.1:``port`` until cancelled."""
     upstream = Upstream(upstream_url)
     if kind == "raw":
-        loop = asyncio.get_running_loop()
-        server = await loop.create_server(
-            lambda: RawServer(upstream), "127.0.0.1", port, backlog=1024
-        )
-        async with server:
-            print(f"bare proxy (raw) listening on http://127.0.0.1:{port}", flush=True)
-            await asyncio.Event().wait()
+        await _serve_raw(upstream, port)
+    else:
+        await _serve_aiohttp(upstream, port)
 
+
+async def _serve_raw(upstream: Upstream, port: int) -> None:
+    loop = asyncio.get_running_loop()
+    server = await loop.create_server(lambda: RawServer(upstream), "127.0.0.1", port, backlog=1024)
+    async with server:
+        print(f"bare proxy (raw) listening on http://127.0.0.1:{port}", flush=True)
+        await asyncio.Event().wait()
+
+
+async def _serve_aiohttp(upstream: Upstream, port: int) -> None:
     async def chat(request: web.Request) -> web.Response:
         payload = await upstream.post(await request.read())
         return web.Response(body=payload, content_type="application/json")

@@ -62,14 +62,7 @@ def main() -> None:
             direct = 0.0
             for target in [upstream, *running]:
                 spec = target.spec
-                run = wrk.WrkRun(
-                    "chat.lua",
-                    spec.url + spec.chat_path,
-                    args.connections,
-                    args.seconds,
-                    spec.model,
-                    api_key=spec.api_key,
-                )
+                run = spec.wrk_run("chat.lua", args.connections, args.seconds)
                 out = wrk.measured(run, target.pid, cpus.load)
                 if out.result.error_count:
                     raise SystemExit(f"{spec.name}: {out.result.error_count} errors")

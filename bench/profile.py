@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from harness import procs, targets, wrk
+from harness import procs, targets
 from harness.plan import Cpus
 
 BENCH = Path(__file__).resolve().parent
@@ -133,8 +133,7 @@ def record(seconds: float, connections: int, script: str) -> tuple[str, str]:
 
 def _record(tokenhub, seconds: float, connections: int, script: str, cpus: Cpus):
     spec = tokenhub.spec
-    url = spec.url + spec.chat_path
-    run = wrk.WrkRun(script, url, connections, seconds + 4, spec.model, api_key=spec.api_key)
+    run = spec.wrk_run(script, connections, seconds + 4)
     load = subprocess.Popen(run.argv(cpus.load), env=run.env(), stdout=subprocess.DEVNULL)
     try:
         time.sleep(2)  # past warm-up

@@ -68,14 +68,7 @@ def _load(scenario: Scenario, target: targets.Running, plan: Plan, cpus: Cpus, *
         return _probe_record(result)
     path = spec.plan_path if scenario.endpoint == "plan" else spec.chat_path
     secs = plan.warmup_s if warmup else plan.duration_s
-    run = wrk.WrkRun(
-        scenario.script,
-        spec.url + path,
-        scenario.connections,
-        secs,
-        spec.model,
-        api_key=spec.api_key,
-    )
+    run = spec.wrk_run(scenario.script, scenario.connections, secs, path=path)
     return _wrk_record(wrk.run(run, cpus.load))
 
 

@@ -52,14 +52,8 @@ def run_soak(plan: Plan, cpus: Cpus, workdir: Path, log) -> dict:
 
 def _soak(target: targets.Running, plan: Plan, cpus: Cpus, log) -> dict:
     spec = target.spec
-    run = wrk.WrkRun(
-        "chat.lua",
-        spec.url + spec.chat_path,
-        CONNECTIONS,
-        plan.soak_s,
-        spec.model,
-        delay_ms=CONNECTIONS / plan.soak_rps * 1000,
-        api_key=spec.api_key,
+    run = spec.wrk_run(
+        "chat.lua", CONNECTIONS, plan.soak_s, delay_ms=CONNECTIONS / plan.soak_rps * 1000
     )
     samples: list[tuple[float, float]] = []
     started = time.monotonic()

@@ -21,6 +21,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from harness import wrk
+
 BENCH = Path(__file__).resolve().parent.parent
 ROOT = BENCH.parent
 LITELLM_VENV = BENCH / ".venv-litellm"
@@ -73,6 +75,21 @@ class Spec:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    def wrk_run(
+        self,
+        script: str,
+        connections: int,
+        seconds: float,
+        *,
+        path: str | None = None,
+        delay_ms: float = 0.0,
+    ) -> wrk.WrkRun:
+        """A wrk run of ``script`` against this server (``path``: the chat path if None)."""
+        url = self.url + (self.chat_path if path is None else path)
+        return wrk.WrkRun(
+            script, url, connections, seconds, self.model, delay_ms, api_key=self.api_key
+        )
 
 
 @dataclass

@@ -53,6 +53,19 @@ def test_wrk_command_is_pinned_and_carries_the_load_shape():
     assert wrk.WrkRun("chat.lua", "u", 1, 1, "m").argv(cpu=None)[0] == "wrk"
 
 
+def test_a_targets_wrk_run_carries_its_url_model_and_key():
+    """A target's wrk run hits its chat path (or the path given) with its model and key."""
+    from harness import targets
+
+    spec = targets.Spec("t", [], 8000, "/v1/chat/completions", "auto", api_key="k")
+    run = spec.wrk_run("chat.lua", 8, 3)
+    assert run.url == "http://127.0.0.1:8000/v1/chat/completions"
+    assert (run.model, run.api_key, run.connections, run.duration_s) == ("auto", "k", 8, 3)
+    paced = spec.wrk_run("plan.lua", 4, 60, path="/v1/plan", delay_ms=20)
+    assert paced.url == "http://127.0.0.1:8000/v1/plan"
+    assert paced.env()["BENCH_DELAY_MS"] == "20"
+
+
 def test_stat_line_with_spaces_and_parentheses_in_the_name():
     """Ppid and utime+stime are read after the last ')' of the command name."""
     text = (FIXTURES / "proc" / "100" / "stat").read_text()
