@@ -114,6 +114,20 @@ def _limit_check(value: float | None, limit: float, what: str, goal: str, unit: 
     return _check(what, goal, f"{value:.3g} {unit}", value <= limit)
 
 
+def _added_check(
+    rows: list[dict], scenario: str, field: str, limit: float, what: str, goal: str
+) -> dict:
+    """An absolute latency target, with what the lean floor added in the same run beside it.
+
+    The floor's figure says how much of the limit the machine leaves to any Python gateway.
+    """
+    check = _limit_check(_get(rows, scenario, "tokenhub", field), limit, what, goal, "ms")
+    floor = _get(rows, scenario, "lean", field)
+    if check["status"] != "not measured" and floor is not None:
+        check["measured"] += f" (lean floor: {floor:.3g} ms)"
+    return check
+
+
 def checks(result: dict) -> list[dict]:
     """Each of the issue's targets with its measured value and pass / fail / not measured."""
     rows = result["summary"]
@@ -127,20 +141,12 @@ def checks(result: dict) -> list[dict]:
         _ratio_check(
             rows, "chat-c8", "cpu_ms_per_req", "lean", 2, "CPU ms/request, c=8", at_most=True
         ),
-        _limit_check(
-            _get(rows, "chat-c1", "tokenhub", "added_p50_ms"),
-            0.5,
-            "added p50 latency, c=1",
-            "≤ 0.5 ms over direct",
-            "ms",
+        _added_check(
+            rows, "chat-c1", "added_p50_ms", 0.5, "added p50 latency, c=1", "≤ 0.5 ms over direct"
         ),
         _ratio_check(rows, "stream-c8", "rps", "lean", 0.5, "req/s, streaming c=8"),
-        _limit_check(
-            _get(rows, "ttft-c1", "tokenhub", "added_ttft_ms"),
-            1.0,
-            "added TTFT (streaming)",
-            "≤ 1 ms over direct",
-            "ms",
+        _added_check(
+            rows, "ttft-c1", "added_ttft_ms", 1.0, "added TTFT (streaming)", "≤ 1 ms over direct"
         ),
         _limit_check(
             micro.get("route_100_p50_us"),

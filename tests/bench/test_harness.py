@@ -139,6 +139,7 @@ def test_markdown_report_from_a_results_file(results):
     assert "Test CPU, 2 cores" in text
     assert "| chat-c1 | tokenhub | 1505 | ±1% | 0.64 | 1.20 | +0.45 | 0.600 |" in text
     assert "| chat-c8 | litellm | 55 |" in text
+    assert "| added p50 latency, c=1 | ≤ 0.5 ms over direct | 0.45 ms (lean floor: " in text
     assert "| tokenhub | 1.20 | 90.0 | 99.5 | tokenhub 0.1.0 |" in text
     assert "| req/s, streaming c=8 | ≥ 0.5 x lean | 0.33 x (1000 vs 3000) | **FAIL** |" in text
     assert "- `plan-c8`: not available — tokenhub answers 404 to POST /v1/plan" in text
