@@ -10,7 +10,7 @@ from tokenhub.observability.metrics import Metrics
 from tokenhub.store.engine import create_engine
 from tokenhub.store.migrate import upgrade
 from tokenhub.store.tables import AuditRow
-from tokenhub.store.writer import BackgroundWriter
+from tokenhub.store.writer import SLICE_ROWS, BackgroundWriter
 from tokenhub.testing.polling import async_wait_until
 
 AUDIT = AuditRow.__table__
@@ -121,6 +121,31 @@ async def test_failed_flush_counts_dropped_rows(engine):
     writer.submit(AUDIT, row(2))
     await writer.flush()
     assert await count(engine) == 1
+
+
+async def test_flush_larger_than_a_slice_writes_every_row_in_order(engine):
+    """A batch of several driver slices lands whole, in the order it was submitted."""
+    rows = 2 * SLICE_ROWS + 7
+    writer = BackgroundWriter(engine, WriterSettings(batch_size=rows), Metrics())
+    for i in range(rows):
+        writer.submit(AUDIT, row(i))
+    assert await writer.flush() == rows
+    async with engine.connect() as conn:
+        stamps = (await conn.execute(select(AUDIT.c.ts).order_by(AUDIT.c.id))).scalars().all()
+    assert stamps == [float(i) for i in range(rows)]
+
+
+async def test_flush_of_several_slices_is_one_transaction(engine):
+    """A row the database rejects in the last slice takes the earlier slices with it."""
+    metrics = Metrics()
+    rows = 2 * SLICE_ROWS + 7
+    writer = BackgroundWriter(engine, WriterSettings(batch_size=rows), metrics)
+    for i in range(rows - 1):
+        writer.submit(AUDIT, row(i))
+    writer.submit(AUDIT, {**row(rows), "actor": None})  # NOT NULL, same columns
+    await writer.flush()
+    assert await count(engine) == 0
+    assert sample(metrics, "tokenhub_writer_rows_dropped_total", table="audit_log") == rows
 
 
 async def test_mixed_rows_and_defaults(engine):
