@@ -10,7 +10,7 @@ from tokenhub.observability.metrics import Metrics
 from tokenhub.store.engine import create_engine
 from tokenhub.store.migrate import upgrade
 from tokenhub.store.tables import AuditRow
-from tokenhub.store.writer import SLICE_ROWS, BackgroundWriter
+from tokenhub.store.writer import BackgroundWriter
 from tokenhub.testing.polling import async_wait_until
 
 AUDIT = AuditRow.__table__
@@ -123,9 +123,9 @@ async def test_failed_flush_counts_dropped_rows(engine):
     assert await count(engine) == 1
 
 
-async def test_flush_larger_than_a_slice_writes_every_row_in_order(engine):
-    """A batch of several driver slices lands whole, in the order it was submitted."""
-    rows = 2 * SLICE_ROWS + 7
+async def test_large_flush_writes_every_row_in_order(engine):
+    """A batch of over a hundred rows lands whole, in the order it was submitted."""
+    rows = 107
     writer = BackgroundWriter(engine, WriterSettings(batch_size=rows), Metrics())
     for i in range(rows):
         writer.submit(AUDIT, row(i))
@@ -135,10 +135,10 @@ async def test_flush_larger_than_a_slice_writes_every_row_in_order(engine):
     assert stamps == [float(i) for i in range(rows)]
 
 
-async def test_flush_of_several_slices_is_one_transaction(engine):
-    """A row the database rejects in the last slice takes the earlier slices with it."""
+async def test_flush_is_one_transaction(engine):
+    """A row the database rejects at the end of a flush takes the rows before it with it."""
     metrics = Metrics()
-    rows = 2 * SLICE_ROWS + 7
+    rows = 107
     writer = BackgroundWriter(engine, WriterSettings(batch_size=rows), metrics)
     for i in range(rows - 1):
         writer.submit(AUDIT, row(i))

@@ -2,9 +2,8 @@
 
 A request never waits for the disk: ``submit`` appends to a list and returns. A flush runs
 when ``batch_size`` rows are waiting or ``flush_interval_s`` has passed, writing everything
-queued in one transaction per flush, ``SLICE_ROWS`` rows per driver call. ``stop`` drains
-the queue, so a graceful shutdown loses nothing; only a full queue (a database that cannot
-keep up) drops rows, counted.
+queued in one transaction per flush. ``stop`` drains the queue, so a graceful shutdown
+loses nothing; only a full queue (a database that cannot keep up) drops rows, counted.
 """
 
 from __future__ import annotations
@@ -25,14 +24,6 @@ from tokenhub.config import WriterSettings
 from tokenhub.observability.metrics import Metrics
 
 log = logging.getLogger("tokenhub.store.writer")
-
-SLICE_ROWS = 50
-"""Rows encoded and sent to the driver per ``executemany``, all in the flush's one transaction.
-
-Encoding a row takes the event loop a few microseconds; a 500-row flush encoded at once
-held it for over a millisecond, and the request that arrived then waited for all of it.
-Between slices the loop serves requests while the driver inserts.
-"""
 
 
 class BackgroundWriter:
@@ -143,15 +134,14 @@ class BackgroundWriter:
                         sql, order = self._statement(table, keys)
                         json_keys = self._json_columns(table)
                         fill = self._defaults(table)
-                        for start in range(0, len(rows), SLICE_ROWS):
-                            values = [
-                                tuple(
-                                    _json(r.get(k)) if k in json_keys else r.get(k, fill.get(k))
-                                    for k in order
-                                )
-                                for r in rows[start : start + SLICE_ROWS]
-                            ]
-                            await conn.exec_driver_sql(sql, values)
+                        values = [
+                            tuple(
+                                _json(r.get(k)) if k in json_keys else r.get(k, fill.get(k))
+                                for k in order
+                            )
+                            for r in rows
+                        ]
+                        await conn.exec_driver_sql(sql, values)
         except SQLAlchemyError:
             log.exception("background writer flush failed; rows dropped")
             for table, rows in by_table.items():
