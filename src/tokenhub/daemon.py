@@ -25,7 +25,7 @@ from tokenhub.errors import ConfigError, TokenhubError
 from tokenhub.observability.logging import configure_logging, flush_logs
 from tokenhub.server.access_log import JsonAccessLogger
 from tokenhub.server.app import create_app
-from tokenhub.server.keys import GATEWAY, LISTENERS
+from tokenhub.server.app_keys import GATEWAY, LISTENERS
 
 log = logging.getLogger("tokenhub.daemon")
 SOCKET_MODE = 0o600

@@ -8,7 +8,7 @@ from tokenhub.clock import FakeClock
 from tokenhub.config import load_settings
 from tokenhub.observability.tsdb_query import METRICS
 from tokenhub.server.app import create_app
-from tokenhub.server.keys import TSDB
+from tokenhub.server.app_keys import TSDB
 from tokenhub.testing.inprocess import run_app
 
 T0 = 1_699_999_200.0  # a whole hour

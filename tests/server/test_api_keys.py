@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from tokenhub.config import load_settings
 from tokenhub.server.app import create_app
-from tokenhub.server.keys import ENGINE, KEYRING, WRITER
+from tokenhub.server.app_keys import ENGINE, KEYRING, WRITER
 from tokenhub.store.tables import ApiKeyRow, RequestLogRow
 from tokenhub.testing.inprocess import run_app
 from tokenhub.testing.stack import gateway_stack

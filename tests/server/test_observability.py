@@ -8,7 +8,7 @@ import orjson
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tokenhub.server.keys import EVENTS
+from tokenhub.server.app_keys import EVENTS
 
 from .test_consumer_openai import force_first
 

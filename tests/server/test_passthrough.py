@@ -11,7 +11,7 @@ import openai
 import orjson
 import pytest
 
-from tokenhub.server.keys import EVENTS
+from tokenhub.server.app_keys import EVENTS
 from tokenhub.sim import ModelSpec, ProviderSpec, Scenario
 from tokenhub.testing.stack import gateway_stack, provider_for
 

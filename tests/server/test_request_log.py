@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from tokenhub.clock import FakeClock
 from tokenhub.config import load_settings
 from tokenhub.server.app import create_app
-from tokenhub.server.keys import ENGINE, WRITER
+from tokenhub.server.app_keys import ENGINE, WRITER
 from tokenhub.server.request_log import REQUEST_LOG, prune_request_log
 from tokenhub.testing.stack import gateway_stack
 

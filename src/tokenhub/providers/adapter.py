@@ -31,7 +31,7 @@ from tokenhub.providers.http import (
     Sleep,
     attempt_timeout,
 )
-from tokenhub.providers.ratelimit import wait_hint
+from tokenhub.providers.ratelimit_headers import wait_hint
 from tokenhub.providers.stream import Decoder, HttpStream
 from tokenhub.providers.transport import (
     AttemptTimeout,

@@ -20,7 +20,7 @@ from tokenhub.providers.classify import stream_error
 from tokenhub.providers.endpoints import Endpoint
 from tokenhub.providers.http import ServerSentEvent
 from tokenhub.providers.kinds import ProviderKinds
-from tokenhub.providers.ratelimit import anthropic_snapshot
+from tokenhub.providers.ratelimit_headers import anthropic_snapshot
 from tokenhub.providers.stream import Decoder, load_frame
 from tokenhub.providers.transport import UpstreamClient
 from tokenhub.providers.wire import anthropic as anthropic_wire

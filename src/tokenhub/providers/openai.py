@@ -18,7 +18,7 @@ from tokenhub.providers.base import RateLimitSnapshot
 from tokenhub.providers.classify import stream_error
 from tokenhub.providers.http import ServerSentEvent
 from tokenhub.providers.kinds import ProviderKinds
-from tokenhub.providers.ratelimit import openai_snapshot
+from tokenhub.providers.ratelimit_headers import openai_snapshot
 from tokenhub.providers.stream import Decoder, load_frame
 from tokenhub.providers.transport import UpstreamClient
 from tokenhub.providers.wire import openai as openai_wire

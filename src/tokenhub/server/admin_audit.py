@@ -7,8 +7,8 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
+from tokenhub.server.app_keys import ENGINE, WRITER
 from tokenhub.server.errors import json_response
-from tokenhub.server.keys import ENGINE, WRITER
 from tokenhub.server.request_input import validate
 from tokenhub.server.routes import RouteTable
 from tokenhub.store.audit_store import AuditQuery, query_audit

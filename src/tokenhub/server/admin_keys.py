@@ -18,9 +18,9 @@ from tokenhub.auth.apikeys import (
 )
 from tokenhub.errors import ConflictError, NotFoundError
 from tokenhub.server.admin_auth import ADMIN_ACTOR
+from tokenhub.server.app_keys import CLOCK, ENGINE, KEYRING
 from tokenhub.server.audit import audit
 from tokenhub.server.errors import json_response
-from tokenhub.server.keys import CLOCK, ENGINE, KEYRING
 from tokenhub.server.request_input import read_json, validate
 from tokenhub.server.routes import RouteTable
 from tokenhub.store import apikey_store

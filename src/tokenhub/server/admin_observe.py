@@ -12,8 +12,8 @@ from aiohttp_sse import sse_response
 from pydantic import BaseModel, ConfigDict, Field
 
 from tokenhub.observability.events import BusClosedError
+from tokenhub.server.app_keys import ENGINE, EVENTS, GATEWAY, WRITER
 from tokenhub.server.errors import json_response
-from tokenhub.server.keys import ENGINE, EVENTS, GATEWAY, WRITER
 from tokenhub.server.request_input import validate
 from tokenhub.server.routes import RouteTable
 from tokenhub.store.request_log_store import RequestQuery, query_requests

@@ -11,9 +11,9 @@ from tokenhub.registry import ModelEntry, ProviderEntry
 from tokenhub.routing.policy import RoutingSettings
 from tokenhub.schemas import ModelConfig, ProviderConfig
 from tokenhub.server.admin_auth import ADMIN_ACTOR
+from tokenhub.server.app_keys import GATEWAY, REDACTOR, SETTINGS
 from tokenhub.server.audit import audit
 from tokenhub.server.errors import json_response
-from tokenhub.server.keys import GATEWAY, REDACTOR, SETTINGS
 from tokenhub.server.request_input import read_json, validate
 from tokenhub.server.routes import RouteTable
 

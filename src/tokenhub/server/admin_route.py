@@ -13,9 +13,9 @@ from tokenhub.providers.base import CallOptions
 from tokenhub.routing.policy import Policy
 from tokenhub.routing.router import Decision
 from tokenhub.schemas import Capability
+from tokenhub.server.app_keys import CLOCK, GATEWAY
 from tokenhub.server.envelope import render
 from tokenhub.server.errors import json_response
-from tokenhub.server.keys import CLOCK, GATEWAY
 from tokenhub.server.request_input import read_json, validate
 from tokenhub.server.routes import RouteTable
 from tokenhub.types import ChatRequest, Message, TextPart

@@ -12,9 +12,9 @@ from tokenhub.clock import new_id
 from tokenhub.config import mask_url
 from tokenhub.server.admin_auth import ADMIN_ACTOR, ADMIN_TOKENS, hash_token, new_admin_token
 from tokenhub.server.admin_sessions import ADMIN_SESSIONS
+from tokenhub.server.app_keys import CLOCK, ENGINE, LISTENERS, SETTINGS, STARTED_AT, VAULT
 from tokenhub.server.audit import audit
 from tokenhub.server.errors import json_response
-from tokenhub.server.keys import CLOCK, ENGINE, LISTENERS, SETTINGS, STARTED_AT, VAULT
 from tokenhub.server.routes import RouteTable
 from tokenhub.store.meta import set_meta
 from tokenhub.store.migrate import current_revision, head_revision

@@ -11,8 +11,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from tokenhub.errors import InvalidRequestError
 from tokenhub.observability.tsdb import TIER_NAMES, TIERS, Tsdb, retention_s
 from tokenhub.observability.tsdb_query import METRICS, Group, Plan, Series, plan_query
+from tokenhub.server.app_keys import CLOCK, ENGINE, SETTINGS, TSDB, TSDB_STORE
 from tokenhub.server.errors import json_response
-from tokenhub.server.keys import CLOCK, ENGINE, SETTINGS, TSDB, TSDB_STORE
 from tokenhub.server.request_input import validate
 from tokenhub.server.routes import RouteTable
 from tokenhub.store.migrate import current_revision, head_revision

@@ -19,9 +19,9 @@ from tokenhub.errors import InvalidRequestError
 from tokenhub.server.admin_auth import ADMIN_ACTOR, ADMIN_TOKENS, hash_token, new_admin_token
 from tokenhub.server.admin_sessions import ADMIN_SESSIONS
 from tokenhub.server.admin_system import ADMIN_TOKEN_KEY
+from tokenhub.server.app_keys import CLOCK, ENGINE, EVENTS, GATEWAY, REDACTOR, VAULT
 from tokenhub.server.audit import audit
 from tokenhub.server.errors import json_response
-from tokenhub.server.keys import CLOCK, ENGINE, EVENTS, GATEWAY, REDACTOR, VAULT
 from tokenhub.server.request_input import read_json, validate
 from tokenhub.server.routes import RouteTable
 from tokenhub.store.meta import set_meta

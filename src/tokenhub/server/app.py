@@ -44,7 +44,7 @@ from tokenhub.server import (
 from tokenhub.server.admin_auth import ADMIN_TOKENS, AdminTokens
 from tokenhub.server.admin_sessions import ADMIN_SESSIONS, AdminSessions
 from tokenhub.server.admin_vault import vault_event_sink
-from tokenhub.server.keys import (
+from tokenhub.server.app_keys import (
     CLOCK,
     ENGINE,
     EVENTS,

@@ -6,7 +6,7 @@ from typing import Any
 
 from aiohttp import web
 
-from tokenhub.server.keys import CLOCK, EVENTS, REDACTOR, WRITER
+from tokenhub.server.app_keys import CLOCK, EVENTS, REDACTOR, WRITER
 from tokenhub.store.tables import AuditRow
 
 AUDIT = AuditRow.__table__  # type: ignore[attr-defined]

@@ -17,11 +17,10 @@ from tokenhub.errors import (
     TokenhubError,
 )
 from tokenhub.server import passthrough
+from tokenhub.server.app_keys import CLOCK, GATEWAY, TRACING
 from tokenhub.server.consumer_auth import API_KEY, allowed_models
 from tokenhub.server.decision_headers import decision_headers
 from tokenhub.server.errors import json_response
-from tokenhub.server.flavours import ANTHROPIC, OPENAI, Flavour
-from tokenhub.server.keys import CLOCK, GATEWAY, TRACING
 from tokenhub.server.middleware import REQUEST_ID
 from tokenhub.server.request_input import read_json, read_policy
 from tokenhub.server.request_log import (
@@ -32,6 +31,7 @@ from tokenhub.server.request_log import (
 )
 from tokenhub.server.routes import RouteTable
 from tokenhub.server.streaming import CoalescedStreamResponse, Translator, translate
+from tokenhub.server.wire_flavours import ANTHROPIC, OPENAI, Flavour
 
 
 async def chat_completions(request: web.Request) -> web.StreamResponse:

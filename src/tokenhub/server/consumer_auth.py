@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from tokenhub.auth.apikeys import ApiKey
-from tokenhub.server.keys import KEYRING, SETTINGS
+from tokenhub.server.app_keys import KEYRING, SETTINGS
 
 CONSUMER_PREFIX = "/v1/"
 API_KEY: web.RequestKey[ApiKey | None] = web.RequestKey("api_key")

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from tokenhub.server.app_keys import GATEWAY
 from tokenhub.server.consumer_auth import API_KEY, allowed_models
 from tokenhub.server.errors import json_response
-from tokenhub.server.flavours import ANTHROPIC
-from tokenhub.server.keys import GATEWAY
 from tokenhub.server.request_input import NO_POLICY, read_json
 from tokenhub.server.routes import RouteTable
+from tokenhub.server.wire_flavours import ANTHROPIC
 
 PLACEHOLDER_MAX_TOKENS = 1
 """count_tokens takes no ``max_tokens``; the Messages parser requires one."""

@@ -12,10 +12,10 @@ from tokenhub.errors import ErrorKind, InvalidRequestError, ProviderError
 from tokenhub.providers.wire import openai as openai_wire
 from tokenhub.routing.policy import Policy
 from tokenhub.schemas import Capability
+from tokenhub.server.app_keys import GATEWAY, TRACING
 from tokenhub.server.consumer_auth import API_KEY, allowed_models
 from tokenhub.server.decision_headers import decision_headers
 from tokenhub.server.errors import json_response
-from tokenhub.server.keys import GATEWAY, TRACING
 from tokenhub.server.middleware import REQUEST_ID
 from tokenhub.server.request_input import read_json, validate
 from tokenhub.server.request_log import RequestSummary, log_request

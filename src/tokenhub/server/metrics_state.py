@@ -15,7 +15,7 @@ from tokenhub.routing.health import (
     HEALTHY,
     RATE_LIMITED,
 )
-from tokenhub.server.keys import EVENTS, GATEWAY, METRICS, VAULT
+from tokenhub.server.app_keys import EVENTS, GATEWAY, METRICS, VAULT
 
 STATES = (HEALTHY, DEGRADED, DOWN, HALF_OPEN, RATE_LIMITED, CREDENTIAL_INVALID)
 CIRCUIT = {HEALTHY: 0.0, DEGRADED: 0.0, HALF_OPEN: 0.5}

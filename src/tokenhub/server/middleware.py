@@ -14,8 +14,8 @@ from aiohttp import web
 
 from tokenhub.errors import PayloadTooLargeError, TokenhubError
 from tokenhub.server.admission import admit
+from tokenhub.server.app_keys import METRICS, NEW_ID, SETTINGS
 from tokenhub.server.errors import render_error, render_http_error, render_internal
-from tokenhub.server.keys import METRICS, NEW_ID, SETTINGS
 from tokenhub.server.routes import Handler
 
 log = logging.getLogger("tokenhub.server")

@@ -15,8 +15,8 @@ from aiohttp import web
 
 from tokenhub.errors import InvalidRequestError, ModelNotFoundError
 from tokenhub.routing.policy import routing_targets
+from tokenhub.server.app_keys import GATEWAY, STARTED_AT
 from tokenhub.server.errors import is_anthropic_client, json_response
-from tokenhub.server.keys import GATEWAY, STARTED_AT
 from tokenhub.server.routes import RouteTable
 
 ANTHROPIC_DEFAULT_LIMIT = 20

@@ -20,10 +20,10 @@ from tokenhub.dispatch.executor import Opened
 from tokenhub.providers.passthrough import RelayEdit
 from tokenhub.providers.stream import HttpStream
 from tokenhub.providers.wire import openai as openai_wire
-from tokenhub.server.flavours import Flavour
-from tokenhub.server.keys import METRICS
+from tokenhub.server.app_keys import METRICS
 from tokenhub.server.request_log import RequestSummary
 from tokenhub.server.streaming import send
+from tokenhub.server.wire_flavours import Flavour
 from tokenhub.types import StreamStart
 
 PASSTHROUGH = "passthrough"

@@ -10,7 +10,7 @@ from aiohttp import web
 from tokenhub.auth.apikeys import ApiKey
 from tokenhub.dispatch.executor import Attempted
 from tokenhub.errors import AttemptRecord
-from tokenhub.server.keys import (
+from tokenhub.server.app_keys import (
     CLOCK,
     ENGINE,
     EVENTS,

@@ -19,8 +19,8 @@ from dataclasses import dataclass, replace
 from aiohttp import web
 
 from tokenhub.dispatch.executor import Opened
-from tokenhub.server.flavours import Encoder
 from tokenhub.server.request_log import RequestSummary
+from tokenhub.server.wire_flavours import Encoder
 from tokenhub.types import StreamEnd, StreamEvent, StreamStart, TextDelta
 
 

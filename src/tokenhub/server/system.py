@@ -8,8 +8,8 @@ from aiohttp import web
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
+from tokenhub.server.app_keys import ENGINE, METRICS, ROUTES
 from tokenhub.server.errors import json_response
-from tokenhub.server.keys import ENGINE, METRICS, ROUTES
 from tokenhub.server.middleware import REQUEST_ID
 from tokenhub.server.routes import RouteTable
 from tokenhub.store.migrate import current_revision, head_revision

@@ -11,7 +11,7 @@ import aiohttp
 from aiohttp import web
 
 from tokenhub.config import LoadedSettings
-from tokenhub.server.keys import LISTENERS
+from tokenhub.server.app_keys import LISTENERS
 
 
 @dataclass

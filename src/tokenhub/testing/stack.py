@@ -15,7 +15,7 @@ from tokenhub.clock import Clock
 from tokenhub.config import LoadedSettings, load_settings
 from tokenhub.schemas import ModelConfig, ProviderConfig
 from tokenhub.server.app import create_app
-from tokenhub.server.keys import GATEWAY
+from tokenhub.server.app_keys import GATEWAY
 from tokenhub.sim import Scenario, Simulator, start_simulator
 from tokenhub.testing.inprocess import run_app
 

@@ -1,4 +1,4 @@
-"""Rate-limit headers to a ``RateLimitSnapshot`` the router can act on.
+"""Rate-limit response headers read into a ``RateLimitSnapshot`` the router can act on.
 
 OpenAI sends ``x-ratelimit-{limit,remaining,reset}-{requests,tokens}`` with resets as Go
 durations (``"1s"``, ``"6m0s"``, ``"12ms"``); Anthropic sends

@@ -1,4 +1,4 @@
-"""The two client-facing wire formats, as one table the consumer handlers share."""
+"""Each client API's wire flavour: its request decoder, response and stream encoders."""
 
 from __future__ import annotations
 

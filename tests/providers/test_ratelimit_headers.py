@@ -8,7 +8,7 @@ import pytest
 from multidict import CIMultiDict
 
 from tokenhub.providers.base import RateLimitSnapshot
-from tokenhub.providers.ratelimit import (
+from tokenhub.providers.ratelimit_headers import (
     anthropic_snapshot,
     openai_snapshot,
     parse_go_duration,
