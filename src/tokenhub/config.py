@@ -54,19 +54,24 @@ class WriterSettings(_Section):
 
 
 class HealthSettings(_Section):
-    """Circuit-breaker and cooldown tuning for providers and models."""
+    """Outlier ejection, cooldowns and adaptive timeouts for providers and models."""
 
     model_cooldown_s: float = Field(1.0, gt=0, le=600)
     model_cooldown_max_s: float = Field(60.0, gt=0, le=3600)
-    provider_trip_after: int = Field(3, ge=1, le=100)
+    eject_consecutive: int = Field(5, ge=1, le=1000)
+    eject_error_rate: float = Field(0.5, gt=0, le=1)
+    eject_min_requests: float = Field(10.0, ge=1, le=100_000)
+    error_halflife_s: float = Field(30.0, gt=0, le=3600)
     provider_cooldown_s: float = Field(5.0, gt=0, le=600)
     provider_cooldown_max_s: float = Field(300.0, gt=0, le=3600)
     rate_limit_default_s: float = Field(5.0, gt=0, le=3600)
     auth_cooldown_s: float = Field(600.0, gt=0, le=86400)
+    quota_cooldown_s: float = Field(3600.0, gt=0, le=7 * 86400)
     model_unavailable_cooldown_s: float = Field(600.0, gt=0, le=86400)
     probe_interval_s: float = Field(15.0, gt=0, le=3600)
     latency_alpha: float = Field(0.3, gt=0, le=1)
-    error_alpha: float = Field(0.1, gt=0, le=1)
+    adaptive_timeout_factor: float = Field(3.0, ge=1, le=100)
+    adaptive_timeout_floor_s: float = Field(1.0, gt=0, le=600)
 
 
 class TsdbSettings(_Section):

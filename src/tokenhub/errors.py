@@ -100,6 +100,14 @@ class RateLimitedError(TokenhubError):
         self.retry_after = retry_after
 
 
+class UpstreamRateLimitedError(RateLimitedError):
+    """Every model that could serve the request is waiting out a provider's rate limit."""
+
+    def details(self) -> dict[str, Any]:
+        """The wait the client should honour."""
+        return {"retry_after": self.retry_after}
+
+
 class BudgetExceededError(TokenhubError):
     """The request would exceed a budget (per request or per API key)."""
 
@@ -121,6 +129,7 @@ class ErrorKind(StrEnum):
     RATE_LIMITED = "rate_limited"
     TRANSIENT = "transient"
     AUTH = "auth"
+    QUOTA_EXHAUSTED = "quota_exhausted"
     MODEL_UNAVAILABLE = "model_unavailable"
     FATAL = "fatal"
 
@@ -175,9 +184,12 @@ class NoEligibleModelError(TokenhubError):
     type = "no_eligible_model"
     status = 503
 
-    def __init__(self, message: str, rejections: list[Rejection]) -> None:
+    def __init__(
+        self, message: str, rejections: list[Rejection], *, retry_after: float | None = None
+    ) -> None:
         super().__init__(message)
         self.rejections = rejections
+        self.retry_after = retry_after
 
     def details(self) -> dict[str, Any]:
         """List every model with its rejection reasons."""

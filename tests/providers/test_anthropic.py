@@ -150,7 +150,7 @@ async def test_rate_limit_headers_with_rfc3339_resets(make_adapter, real_clock):
         ({"status": 529}, ErrorKind.TRANSIENT, 529),
         ({"status": 500}, ErrorKind.TRANSIENT, 500),
         ({"status": 403}, ErrorKind.AUTH, 403),
-        ({"status": 402, "error_type": "billing_error"}, ErrorKind.AUTH, 402),
+        ({"status": 402, "error_type": "billing_error"}, ErrorKind.QUOTA_EXHAUSTED, 402),
         ({"status": 413}, ErrorKind.FATAL, 413),
         ({"status": 409}, ErrorKind.TRANSIENT, 409),
     ],

@@ -67,7 +67,7 @@ CASES = [
     (
         429,
         openai_body("You exceeded your current quota", "insufficient_quota", "insufficient_quota"),
-        "auth",
+        "quota_exhausted",
     ),
     (500, openai_body("The server had an error", "server_error"), "transient"),
     (503, openai_body("That model is currently overloaded", "server_error"), "transient"),
@@ -89,7 +89,16 @@ CASES = [
     ),
     (400, anthropic_body("invalid_request_error", "max_tokens: Field required"), "fatal"),
     (401, anthropic_body("authentication_error", "invalid x-api-key"), "auth"),
-    (402, anthropic_body("billing_error", "Your credit balance is too low"), "auth"),
+    (402, anthropic_body("billing_error", "Your credit balance is too low"), "quota_exhausted"),
+    (
+        400,
+        anthropic_body(
+            "invalid_request_error",
+            "Your credit balance is too low to access the Anthropic API. Please go to Plans"
+            " & Billing to upgrade or purchase credits.",
+        ),
+        "quota_exhausted",
+    ),
     (403, anthropic_body("permission_error", "not allowed"), "auth"),
     (404, anthropic_body("not_found_error", "model: claude-9"), "model_unavailable"),
     (413, anthropic_body("request_too_large", "Request exceeds the maximum size"), "fatal"),

@@ -194,7 +194,7 @@ async def test_body_echoing_the_key_is_scrubbed(adapter, fake_clock, sim):
         ({"status": 503}, ErrorKind.TRANSIENT, 503),
         ({"status": 403, "message": "Country not supported"}, ErrorKind.AUTH, 403),
         ({"status": 422, "message": "Unprocessable"}, ErrorKind.FATAL, 422),
-        ({"status": 429, "error_type": "insufficient_quota"}, ErrorKind.AUTH, 429),
+        ({"status": 429, "error_type": "insufficient_quota"}, ErrorKind.QUOTA_EXHAUSTED, 429),
     ],
 )
 async def test_error_classes_from_real_bodies(adapter, fake_clock, sim, enqueue, kind, status):

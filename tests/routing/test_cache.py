@@ -62,10 +62,10 @@ def test_each_request_still_draws_its_first_slot(health):
 
 
 def test_health_change_recomputes(health):
-    """A failure that cools a model down is seen by the very next request."""
+    """A failure that ejects a model is seen by the very next request."""
     inner, cached = setup(health)
     cached.route(req(), SETTINGS, no_credential_problem)
-    health.failure("p1", "a", ErrorKind.TRANSIENT, "500")
+    health.failure("p1", "a", ErrorKind.TRANSIENT, "timed out", timed_out=True)
     decision = cached.route(req(), SETTINGS, no_credential_problem)
     assert model_ids(decision.ranked) == ["b"]
     assert inner.scorings == 2

@@ -89,26 +89,27 @@ def test_cheap_mode_prefers_cheap_and_high_confidence_prefers_weight(health):
 
 
 def test_cooldowns_exclude_models_and_providers(health, clock):
-    """A transient failure cools the model down; a 429 cools the provider until Retry-After."""
+    """An ejected model cools down; a 429 holds that model alone until Retry-After."""
     registry = make_registry(
-        [provider("p1"), provider("p2")], [model("a"), model("b"), model("c", pid="p2")]
+        [provider("p1"), provider("p2")],
+        [model("a"), model("b"), model("c", pid="p2"), model("d", pid="p2")],
     )
     router = make_router(registry, health)
-    health.failure("p1", "a", ErrorKind.TRANSIENT, "500")
+    health.failure("p1", "a", ErrorKind.TRANSIENT, "timed out", timed_out=True)
     health.failure("p2", "c", ErrorKind.RATE_LIMITED, "429", retry_after=30)
     decision = router.route(request(), SETTINGS, no_credential_problem)
-    assert model_ids(decision.ranked) == ["b"]
+    assert sorted(model_ids(decision.ranked)) == ["b", "d"]
     assert rejection_map(decision) == {"a": ["model_cooldown"], "c": ["rate_limited_cooldown"]}
     clock.advance(31)
     decision = router.route(request(), SETTINGS, no_credential_problem)
-    assert sorted(model_ids(decision.ranked)) == ["a", "b", "c"]
+    assert sorted(model_ids(decision.ranked)) == ["a", "b", "c", "d"]
 
 
 def test_half_open_allows_one_probe(health, clock):
     """After the cooldown one request may probe; a second waits while the probe is in flight."""
     registry = make_registry([provider("p1")], [model("a")])
     router = make_router(registry, health)
-    health.failure("p1", "a", ErrorKind.TRANSIENT, "timeout")
+    health.failure("p1", "a", ErrorKind.TRANSIENT, "timeout", timed_out=True)
     clock.advance(1.5)
     first = router.route(request(), SETTINGS, no_credential_problem)
     assert model_ids(first.ranked) == ["a"]
@@ -189,7 +190,9 @@ def test_failures_lower_the_score(health):
     """A model with a worse recent error rate ranks below an identical healthy one."""
     registry = make_registry([provider("p1")], [model("a"), model("b")])
     router = make_router(registry, health)
-    health.model("a").error_rate = 0.5
+    for _ in range(2):
+        health.failure("p1", "a", ErrorKind.TRANSIENT, "500")
+        health.success("p1", "a", 0.5)
     decision = router.route(request(), SETTINGS, no_credential_problem)
     assert model_ids(decision.ranked) == ["b", "a"]
     assert decision.ranked[1].components["failure"] < 0

@@ -8,8 +8,12 @@ import orjson
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from tokenhub.clock import FakeClock
+from tokenhub.errors import ErrorKind
 from tokenhub.server.app_keys import EVENTS
+from tokenhub.testing.stack import gateway_stack
 
+from . import routing_stack
 from .test_consumer_openai import force_first
 
 
@@ -155,7 +159,7 @@ async def test_event_stream_reports_decisions_and_failovers(stack):
     assert await chat(stack, "tokenhub/cheap") == 200
     failover, *health, decision = await asyncio.wait_for(reader, 10)
     changes = {(h["target"], h["state"]) for h in health}
-    assert changes == {("model:small-oa", "down"), ("provider:oa", "degraded")}
+    assert changes == {("model:small-oa", "degraded"), ("provider:oa", "degraded")}
     assert (failover["type"], failover["model"], failover["kind"]) == (
         "routing.failover",
         "small-oa",
@@ -214,15 +218,52 @@ async def test_request_log_bad_query(stack, query):
 async def test_health_view(stack):
     """The health view shows a cooled-down model with its last error and cooldown left."""
     force_first(stack, "small-oa")
-    stack.sim.enqueue("oa", model="small-oa", status=503)
+    stack.sim.enqueue("oa", model="small-oa", status=429, retry_after=30)
     await chat(stack, "tokenhub/cheap")
     async with stack.admin.get("/admin/v1/health") as r:
         report = await r.json()
     models = {m["id"]: m for m in report["models"]}
-    assert models["small-oa"]["state"] == "down"
-    assert models["small-oa"]["cooldown_left_s"] > 0
-    assert "503" in models["small-oa"]["last_error"]
+    assert models["small-oa"]["state"] == "rate_limited"
+    assert 29 < models["small-oa"]["cooldown_left_s"] <= 30
+    assert "429" in models["small-oa"]["last_error"]
     assert models["small-ob"]["state"] == "healthy"
     providers = {p["id"]: p for p in report["providers"]}
     assert providers["oa"]["endpoints"][0]["url"].endswith("/oa/v1")
     assert providers["an"]["credential"] == "ok"
+
+
+async def test_scrapes_and_health_views_move_no_circuit(tokenhub_home):
+    """100 scrapes of /metrics and the health view move no circuit, open or past its cooldown."""
+    clock = FakeClock()
+    async with gateway_stack(
+        routing_stack.scenario(), routing_stack.registry, clock=clock
+    ) as stack:
+        await _scrape_an_open_circuit(stack, clock)
+
+
+async def _scrape_an_open_circuit(stack, clock) -> None:
+    gateway = stack.gateway
+    for _ in range(5):
+        gateway.health.failure("oa", "small-oa", ErrorKind.TRANSIENT, "HTTP 500")
+    records = (gateway.health.provider("oa"), gateway.health.model("small-oa"))
+    assert [r.state for r in records] == ["down", "down"]
+
+    async def scrape_all() -> None:
+        for _ in range(50):
+            async with stack.admin.get("/metrics") as r:
+                assert r.status == 200
+            async with stack.admin.get("/admin/v1/health") as r:
+                assert r.status == 200
+
+    def snapshot():
+        return [(r.state, r.probing, r.cooldown_until) for r in records], gateway.health.version
+
+    before = snapshot()
+    await scrape_all()
+    assert snapshot() == before
+    clock.advance(3600)  # every cooldown is over: a probe may go
+    async with stack.admin.get("/admin/v1/health") as r:
+        shown = {m["id"]: m["state"] for m in (await r.json())["models"]}
+    assert shown["small-oa"] == "half_open"
+    await scrape_all()
+    assert snapshot() == before

@@ -250,7 +250,7 @@ async def test_mid_stream_error_ends_stream_scrubbed(relay_stack):
     assert len(relayed) == 3  # the role chunk and two tokens
     assert all(c["choices"][0]["delta"]["content"] for c in relayed[1:])
     assert error["error"]["message"] == "stream error server_error: boom (key [redacted])"
-    assert relay_stack.gateway.health.model("fast").state == "down"
+    assert relay_stack.gateway.health.model("fast").state == "degraded"
     row = await last_logged(relay_stack)
     assert (row["status"], row["error_type"]) == ("error", "provider_error")
 
@@ -262,7 +262,7 @@ async def test_vllm_error_frame_raises_in_the_sdk(relay_stack, sdk):
     with pytest.raises(openai.APIError) as info:
         await collect_text(stream)
     assert "BadRequestError" in str(info.value.message)
-    assert relay_stack.gateway.health.model("local").state == "down"
+    assert relay_stack.gateway.health.model("local").state == "degraded"
 
 
 async def test_cut_connection_ends_with_error_frame(relay_stack, sdk):

@@ -2,39 +2,47 @@
 
 - ``context_overflow``: the prompt did not fit after all; escalate to a model whose
   context is larger than the one that refused.
-- ``rate_limited``: the provider is cooled down until Retry-After (health tracker); reroute.
-- ``transient`` / timeout: the model is cooled down (growing on repeats); reroute to a
-  peer of the same weight first, then the next best.
-- ``auth``: the provider's credential is marked invalid; reroute.
+- ``rate_limited``: that model waits out Retry-After (health tracker); reroute.
+- ``transient`` / timeout: counted against the model and its provider (ejected on
+  evidence, routing/health.py); reroute to a peer of the same weight first, then the next
+  best. Models already tried come back only when nothing untried is left, the one that
+  just failed last.
+- ``auth`` / ``quota_exhausted``: the provider is taken out; reroute.
 - ``model_unavailable``: the provider does not serve the model (404); the model alone is
   taken out for a long cooldown; reroute.
 - ``fatal``: the client's own bad request; returned as is, no reroute.
 
-Streams fail over only until their first event: once anything may have reached the
-client, an upstream error ends the stream instead (the handler renders it).
+Every upstream call counts against ``attempt_budget`` and is listed in the attempts
+(adapter retries included): with peers left the adapter does not retry, the last
+candidate standing gets the rest of the budget as retries. While peers remain, a try
+waits for its answer only ``HealthTracker.first_byte_timeout`` (an adaptive multiple of
+the model's recent p99), so a hang costs one try, not the request. When every eligible
+model is ejected for transient failures, the request is routed to the least bad of them
+(panic mode) rather than refused. Streams fail over only until their first event: once
+anything may have reached the client, an upstream error ends the stream instead.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable, Hashable
-from dataclasses import dataclass, replace
-from typing import Protocol, TypeVar
+from dataclasses import dataclass, field, replace
+from typing import Any, Protocol, cast
 
 from tokenhub.clock import Clock
 from tokenhub.dispatch.observe import ExecutionObserver
-from tokenhub.errors import (
-    AllProvidersFailedError,
-    AttemptRecord,
-    BudgetExceededError,
-    ErrorKind,
-    NoEligibleModelError,
-    ProviderError,
-    Rejection,
-    VaultLockedError,
-)
+from tokenhub.dispatch.outcomes import nothing_left, panic_possible
+from tokenhub.errors import AllProvidersFailedError, AttemptRecord, ErrorKind, ProviderError
 from tokenhub.observability.tracing import Tracing
-from tokenhub.providers.base import CallOptions, ProviderAdapter, StreamHandle
+from tokenhub.providers.base import (
+    CallOptions,
+    CallResult,
+    ProviderAdapter,
+    RateLimitSnapshot,
+    StreamHandle,
+)
+from tokenhub.providers.ratelimit_headers import wait_hint
 from tokenhub.routing.cache import CachedRouter
 from tokenhub.routing.health import HealthTracker
 from tokenhub.routing.policy import RoutingSettings
@@ -42,7 +50,6 @@ from tokenhub.routing.router import Decision, RouteRequest
 from tokenhub.schemas import ModelConfig, ProviderConfig
 from tokenhub.types import ChatRequest, ChatResponse, Usage
 
-T = TypeVar("T")
 PER_MILLION = 1_000_000.0
 
 
@@ -121,6 +128,16 @@ def cost_of(model: ModelConfig, usage: Usage) -> float:
     ) / PER_MILLION
 
 
+@dataclass(slots=True)
+class _Try:
+    """What one adapter call gave: its value, retries, own latency and a rate-limit hint."""
+
+    value: Any
+    retries: int
+    latency_s: float
+    ratelimit: RateLimitSnapshot | None
+
+
 class Executor:
     """Runs a request through the ranked candidates within an attempt budget."""
 
@@ -149,13 +166,12 @@ class Executor:
     ) -> Completed:
         """Get a complete response, failing over as needed."""
 
-        async def call(
-            adapter: ProviderAdapter, model: ModelConfig, opts: CallOptions
-        ) -> tuple[ChatResponse, int]:
+        async def call(adapter: ProviderAdapter, model: ModelConfig, opts: CallOptions) -> _Try:
             result = await adapter.complete(request, model, opts)
-            return result.response, result.retries
+            return _Try(result, result.retries, result.latency_s, result.ratelimit)
 
-        response, info = await self._run(call, route, settings, headers)
+        result, info = await self._run(call, route, settings, headers, stream=False)
+        response = cast("CallResult", result).response
         return Completed(info, response, cost_of(info.model, response.usage))
 
     async def open_stream(
@@ -167,87 +183,195 @@ class Executor:
     ) -> Opened:
         """Open a stream and wait for its first events, failing over until then."""
 
-        async def call(
-            adapter: ProviderAdapter, model: ModelConfig, opts: CallOptions
-        ) -> tuple[StreamHandle, int]:
+        async def call(adapter: ProviderAdapter, model: ModelConfig, opts: CallOptions) -> _Try:
+            started = self.clock.monotonic()
             handle = await adapter.open_stream(request, model, opts)
             if not handle.first:
                 await handle.aclose()
                 raise ProviderError(ErrorKind.TRANSIENT, "upstream stream ended empty")
-            return handle, handle.retries
+            latency = getattr(handle, "latency_s", None)
+            if latency is None:  # a plugin's handle: time to first event seen from here
+                latency = self.clock.monotonic() - started
+            return _Try(handle, handle.retries, latency, handle.ratelimit)
 
-        handle, info = await self._run(call, route, settings, headers)
-        return Opened(info, handle)
+        handle, info = await self._run(call, route, settings, headers, stream=True)
+        return Opened(info, cast("StreamHandle", handle))
 
     async def _run(
         self,
-        call: Callable[[ProviderAdapter, ModelConfig, CallOptions], Awaitable[tuple[T, int]]],
+        call: Callable[[ProviderAdapter, ModelConfig, CallOptions], Awaitable[_Try]],
         route: RouteRequest,
         settings: RoutingSettings,
         headers: dict[str, str],
-    ) -> tuple[T, Attempted]:
-        attempts: list[AttemptRecord] = []
-        deadline = self.clock.monotonic() + settings.request_timeout_s
-        first_decision: Decision | None = None
-        for _ in range(settings.attempt_budget):
-            with self.tracing.span("tokenhub.route", mode=route.mode) as span:
-                decision = self.router.route(
-                    route,
-                    settings,
-                    self.source.credential_problem,
-                    self.source.credentials_version(),
+        *,
+        stream: bool,
+    ) -> tuple[Any, Attempted]:
+        run = _Run(self.clock.monotonic() + settings.request_timeout_s)
+        while len(run.attempts) < settings.attempt_budget:
+            if self.clock.monotonic() >= run.deadline:
+                raise AllProvidersFailedError(
+                    f"the request deadline (request_timeout_s = {settings.request_timeout_s:g} s)"
+                    f" ran out after {len(run.attempts)} attempts",
+                    run.attempts,
                 )
-                span.set_attribute("tokenhub.eligible", len(decision.ranked))
-                span.set_attribute("tokenhub.rejected", len(decision.rejections))
-            first_decision = first_decision or decision
-            if not decision.ranked:
-                raise _nothing_left(decision, first_decision, attempts)
+            decision = self._decide(route, settings, run)
             candidate = decision.ranked[0]
             model = candidate.model
             provider = self.source.provider(model.provider)
-            if self.clock.monotonic() >= deadline:
-                break
+            run.seen.update(c.model.id for c in decision.ranked)
+            alone = len(run.seen) == 1
+            budget_left = settings.attempt_budget - len(run.attempts)
             # With somewhere else to go, failing over beats retrying the same upstream;
-            # the last candidate standing gets the adapter's own retries.
-            retries = 0 if len(decision.ranked) > 1 else None
+            # the last candidate standing gets the rest of the attempt budget as retries.
+            retries = budget_left - 1 if alone else 0
+            wait = (
+                provider.timeout_s
+                if alone
+                else self.health.first_byte_timeout(
+                    model.id, stream=stream, ceiling_s=provider.timeout_s
+                )
+            )
             self.health.begin(provider.id, model.id)
+            run.tried.add(model.id)
             started = time.perf_counter()
             try:
-                with self.tracing.span(
-                    "tokenhub.attempt", provider=provider.id, model=model.id
-                ) as span:
-                    trace_headers = {**headers, **self.tracing.outgoing()}
-                    options = CallOptions(
-                        deadline, self.source.api_key(provider), trace_headers, retries
-                    )
-                    try:
-                        outcome, retries_made = await call(
-                            self.source.adapter(provider.id), model, options
-                        )
-                    except ProviderError as exc:
-                        span.set_attribute("tokenhub.error_kind", str(exc.kind))
-                        raise
-            except ProviderError as exc:
-                elapsed = time.perf_counter() - started
-                attempts.append(_record(model, provider, exc, elapsed))
-                changed = self.health.failure(
-                    provider.id, model.id, exc.kind, exc.message, exc.retry_after
+                outcome = await self._attempt(
+                    call, provider, model, run, retries, wait, provider.timeout_s, headers
                 )
-                self.observer.failed(provider, model, exc, elapsed, changed)
-                if exc.kind is ErrorKind.FATAL:
-                    raise
-                route = _next_route(route, model, exc.kind)
+            except ProviderError as exc:
+                route = self._failed(route, provider, model, exc, started, run)
                 continue
-            elapsed = time.perf_counter() - started
-            changed = self.health.success(provider.id, model.id, elapsed)
-            self.observer.succeeded(provider, model, elapsed, retries_made, changed)
-            attempts.append(AttemptRecord(model.id, provider.id, "ok", latency_ms=elapsed * 1000))
-            info = Attempted(first_decision, model, provider, attempts, candidate.est_cost_usd)
-            return outcome, info
+            self._succeeded(provider, model, outcome, started, run, stream=stream)
+            first = run.first or decision
+            info = Attempted(first, model, provider, run.attempts, candidate.est_cost_usd)
+            return outcome.value, info
         raise AllProvidersFailedError(
-            f"all {len(attempts)} attempts failed within the attempt budget or deadline",
-            attempts,
+            f"all {len(run.attempts)} attempts failed within the attempt budget"
+            f" ({settings.attempt_budget})",
+            run.attempts,
         )
+
+    def _decide(self, route: RouteRequest, settings: RoutingSettings, run: _Run) -> Decision:
+        """The next decision: untried models first, then tried ones, then panic routing."""
+        check, version = self.source.credential_problem, self.source.credentials_version()
+        with self.tracing.span("tokenhub.route", mode=route.mode) as span:
+            decision = self.router.route(_excluding(route, run.tried), settings, check, version)
+            if not decision.ranked and run.tried:
+                # Everything untried is out: try again what failed before, the last one
+                # only if nothing else is left.
+                others = _excluding(route, {run.last} if run.last else set())
+                decision = self.router.route(others, settings, check, version)
+                if not decision.ranked:
+                    decision = self.router.route(route, settings, check, version)
+            run.first = run.first or decision
+            if not decision.ranked and panic_possible(decision.rejections):
+                decision = self.router.route(replace(route, panic=True), settings, check, version)
+                if decision.ranked:
+                    self.observer.panicked(route.mode, decision.ranked[0].model)
+            span.set_attribute("tokenhub.eligible", len(decision.ranked))
+            span.set_attribute("tokenhub.rejected", len(decision.rejections))
+        if not decision.ranked:
+            raise nothing_left(
+                decision, run.first, run.attempts, self.health, self.router.router.registry
+            )
+        return decision
+
+    async def _attempt(
+        self,
+        call: Callable[[ProviderAdapter, ModelConfig, CallOptions], Awaitable[_Try]],
+        provider: ProviderConfig,
+        model: ModelConfig,
+        run: _Run,
+        retries: int,
+        wait: float,
+        ceiling: float,
+        headers: dict[str, str],
+    ) -> _Try:
+        """One adapter call (with its own retries), bounded by the adaptive ``wait``."""
+
+        def retried(exc: ProviderError) -> None:
+            run.attempts.append(_record(model, provider, exc, 0.0))
+
+        with self.tracing.span("tokenhub.attempt", provider=provider.id, model=model.id) as span:
+            trace_headers = {**headers, **self.tracing.outgoing()}
+            options = CallOptions(
+                run.deadline, self.source.api_key(provider), trace_headers, retries, retried
+            )
+            try:
+                if wait >= ceiling:
+                    return await call(self.source.adapter(provider.id), model, options)
+                try:
+                    async with asyncio.timeout(wait):
+                        return await call(self.source.adapter(provider.id), model, options)
+                except TimeoutError:
+                    raise ProviderError(
+                        ErrorKind.TRANSIENT,
+                        f"timed out: no answer within the adaptive timeout ({wait:.2f} s)",
+                        provider=provider.id,
+                    ) from TimeoutError()
+            except ProviderError as exc:
+                span.set_attribute("tokenhub.error_kind", str(exc.kind))
+                raise
+
+    def _failed(
+        self,
+        route: RouteRequest,
+        provider: ProviderConfig,
+        model: ModelConfig,
+        exc: ProviderError,
+        started: float,
+        run: _Run,
+    ) -> RouteRequest:
+        elapsed = time.perf_counter() - started
+        run.attempts.append(_record(model, provider, exc, elapsed))
+        run.last = model.id
+        timed_out = isinstance(exc.__cause__, TimeoutError)
+        changed = self.health.failure(
+            provider.id, model.id, exc.kind, exc.message, exc.retry_after, timed_out=timed_out
+        )
+        self.observer.failed(provider, model, exc, elapsed, changed)
+        if exc.kind is ErrorKind.FATAL:
+            raise exc
+        return _next_route(route, model, exc.kind)
+
+    def _succeeded(
+        self,
+        provider: ProviderConfig,
+        model: ModelConfig,
+        outcome: _Try,
+        started: float,
+        run: _Run,
+        *,
+        stream: bool,
+    ) -> None:
+        elapsed = time.perf_counter() - started
+        changed = self.health.success(provider.id, model.id, outcome.latency_s, stream=stream)
+        # An answer that says the model has nothing left until its reset: send no more.
+        wait = wait_hint(outcome.ratelimit)
+        if wait is not None and wait > 0 and self.health.exhausted(model.id, wait):
+            changed.append(f"model:{model.id}")
+        self.observer.succeeded(provider, model, elapsed, outcome.retries, changed)
+        run.attempts.append(
+            AttemptRecord(model.id, provider.id, "ok", latency_ms=outcome.latency_s * 1000)
+        )
+
+
+@dataclass(slots=True)
+class _Run:
+    """One request's progress through its attempts."""
+
+    deadline: float
+    attempts: list[AttemptRecord] = field(default_factory=list)
+    tried: set[str] = field(default_factory=set)
+    seen: set[str] = field(default_factory=set)
+    last: str | None = None
+    first: Decision | None = None
+
+
+def _excluding(route: RouteRequest, models: set[str]) -> RouteRequest:
+    if not models - route.exclude:
+        return route
+    return replace(route, exclude=route.exclude | models)
 
 
 def _record(
@@ -265,38 +389,9 @@ def _record(
 
 
 def _next_route(route: RouteRequest, model: ModelConfig, kind: ErrorKind) -> RouteRequest:
-    exclude = route.exclude | {model.id}
     if kind is ErrorKind.CONTEXT_OVERFLOW:
         floor = max(route.min_context_tokens, model.max_context_tokens + 1)
-        return replace(route, exclude=exclude, min_context_tokens=floor, prefer_weight=None)
+        return replace(route, min_context_tokens=floor, prefer_weight=None)
     if kind is ErrorKind.TRANSIENT:
-        return replace(route, exclude=exclude, prefer_weight=model.weight)
-    return replace(route, exclude=exclude, prefer_weight=None)
-
-
-def _nothing_left(decision: Decision, first: Decision, attempts: list[AttemptRecord]) -> Exception:
-    if attempts:
-        return AllProvidersFailedError(
-            f"all {len(attempts)} attempts failed and no other model is eligible", attempts
-        )
-    rejections = decision.rejections or first.rejections
-    if rejections and all(_only(r, "vault_locked") for r in rejections):
-        return VaultLockedError(
-            "every eligible model needs a key from the vault, which is locked;"
-            " unlock it with 'tokenhub vault unlock'"
-        )
-    if rejections and all(_only(r, "over_budget") for r in rejections):
-        return BudgetExceededError(
-            "no model fits max_budget_usd for this request: " + _cheapest(rejections)
-        )
-    return NoEligibleModelError(
-        f"no model is eligible for this request ({len(rejections)} rejected)", rejections
-    )
-
-
-def _only(rejection: Rejection, prefix: str) -> bool:
-    return all(reason.startswith(prefix) for reason in rejection.reasons)
-
-
-def _cheapest(rejections: list[Rejection]) -> str:
-    return "; ".join(f"{r.model}: {r.reasons[0]}" for r in rejections[:5])
+        return replace(route, prefer_weight=model.weight)
+    return replace(route, prefer_weight=None)

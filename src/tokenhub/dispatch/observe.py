@@ -49,8 +49,10 @@ class ExecutionObserver:
                 name, model=model.id, provider=provider.id, kind=kind, error=exc.message
             )
         if exc.kind is ErrorKind.RATE_LIMITED:
-            left = self.health.provider(provider.id).cooldown_left(self.health.clock.monotonic())
-            self.events.publish("ratelimit.cooldown", provider=provider.id, seconds=round(left, 3))
+            left = self.health.model(model.id).cooldown_left(self.health.clock.monotonic())
+            self.events.publish(
+                "ratelimit.cooldown", provider=provider.id, model=model.id, seconds=round(left, 3)
+            )
         self._transitions(changed)
 
     def succeeded(
@@ -67,6 +69,13 @@ class ExecutionObserver:
             if retries:
                 self.metrics.retries.labels(provider.id).inc(retries)
         self._transitions(changed)
+
+    def panicked(self, mode: str, model: ModelConfig) -> None:
+        """Every eligible model was ejected: the request goes to the least bad of them."""
+        if self.metrics is not None:
+            self.metrics.panics.labels(mode).inc()
+        if self.events is not None:
+            self.events.publish("routing.panic", mode=mode, model=model.id, provider=model.provider)
 
     def _transitions(self, changed: list[str]) -> None:
         if self.events is None:

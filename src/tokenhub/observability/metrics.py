@@ -146,6 +146,11 @@ class Metrics:
             "Failovers to a larger-context model, by reason.",
             ["reason"],
         )
+        self.panics = FastCounter(
+            "tokenhub_routing_panic_total",
+            "Requests routed in panic mode (every eligible model ejected), by mode.",
+            ["mode"],
+        )
         self.retries = FastCounter(
             "tokenhub_upstream_retries_total",
             "Retries made by adapters (same upstream, after a transient error).",

@@ -64,6 +64,8 @@ class HttpAdapter(ABC):
     models_path: ClassVar[str]
     wire: ClassVar[str | None] = None
     """The client-facing format this kind's streams are in (``openai``, ``anthropic``)."""
+    remaining_headers: ClassVar[tuple[str, ...]] = ()
+    """Rate-limit headers whose value 0 means a limit is used up until its reset."""
 
     def __init__(
         self,
@@ -218,6 +220,7 @@ class HttpAdapter(ABC):
 
     async def _open_once(self, call: _Call) -> HttpStream:
         endpoint = self._endpoints.acquire()
+        started = self._clock.monotonic()
         try:
             resp, snapshot = await self._post_stream(endpoint, call)
         except BaseException as exc:
@@ -234,6 +237,7 @@ class HttpAdapter(ABC):
             wire=self.wire,
         )
         await stream.prime()
+        stream.latency_s = self._clock.monotonic() - started
         return stream
 
     async def _list_once(self, call: _Call) -> list[str]:
@@ -344,7 +348,15 @@ class HttpAdapter(ABC):
         # somebody reads ``ratelimit`` (health view, metrics scrape). Errors parse now,
         # because a 429's wait comes from them.
         if _OK_MIN <= resp.status < _OK_MAX:
-            self._unparsed = (resp, self._clock.time(), self._clock.monotonic())
+            now, observed_at = self._clock.time(), self._clock.monotonic()
+            if self.remaining_headers:
+                headers = resp.headers
+                if any(headers.get(name) == "0" for name in self.remaining_headers):
+                    # A limit is used up: the router must hold the model until its reset.
+                    self._unparsed = None
+                    self._ratelimit = self.snapshot_at(headers, now, observed_at)
+                    return self._ratelimit
+            self._unparsed = (resp, now, observed_at)
             return None
         self._unparsed = None
         snapshot = self.snapshot(resp.headers)
@@ -394,7 +406,10 @@ class HttpAdapter(ABC):
     ) -> tuple[T, int]:
         try:
             return await self._retrier.run(
-                attempt, deadline=options.deadline, max_retries=options.max_retries
+                attempt,
+                deadline=options.deadline,
+                max_retries=options.max_retries,
+                on_retry=options.on_retry,
             )
         except ProviderError as exc:
             exc.provider = self.config.id

@@ -39,6 +39,12 @@ class AnthropicAdapter(HttpAdapter):
     chat_path = "/v1/messages"
     models_path = "/v1/models"
     wire = "anthropic"
+    remaining_headers = (
+        "anthropic-ratelimit-requests-remaining",
+        "anthropic-ratelimit-tokens-remaining",
+        "anthropic-ratelimit-input-tokens-remaining",
+        "anthropic-ratelimit-output-tokens-remaining",
+    )
 
     def default_headers(self) -> dict[str, str]:
         """The API version every request must name."""

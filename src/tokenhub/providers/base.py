@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from tokenhub.clock import Clock
+from tokenhub.errors import ProviderError
 from tokenhub.providers.transport import UpstreamClient
 from tokenhub.schemas import ModelConfig, ProviderConfig
 from tokenhub.types import ChatRequest, ChatResponse, StreamEvent
@@ -43,14 +44,18 @@ class CallOptions:
     api_key: str | None = None
     extra_headers: dict[str, str] = field(default_factory=dict)
     max_retries: int | None = None
+    on_retry: Callable[[ProviderError], None] | None = None
+    """Told of each failed try the adapter retries (the executor lists every upstream call)."""
 
 
 @dataclass(slots=True)
 class CallResult:
     """A complete (non-streaming) upstream answer and how it was obtained.
 
-    ``ratelimit`` is None for successful answers: their headers are parsed lazily, when
-    the adapter's ``ratelimit`` is read, to keep header parsing off the request path.
+    ``ratelimit`` is None for successful answers unless their headers say a limit is
+    exhausted (remaining 0): the rest are parsed lazily, when the adapter's ``ratelimit`` is
+    read, to keep header parsing off the request path. ``latency_s`` is the successful
+    try's own time, without earlier tries or their backoff.
     """
 
     response: ChatResponse
@@ -66,6 +71,8 @@ class StreamHandle(Protocol):
     endpoint: str
     ratelimit: RateLimitSnapshot | None
     retries: int
+    latency_s: float
+    """The successful try's time to its first event."""
     first: list[StreamEvent]
     """The events read before the stream was handed out (empty: it ended without any)."""
 

@@ -41,8 +41,13 @@ _SECRET_SHAPES = re.compile(
 """Credential-shaped text: OpenAI and Anthropic keys, masked ones included (OpenAI echoes
 ``sk-abc***...wxyz``), tokenhub's own ``th-`` keys, Groq's ``gsk_`` keys, bearer tokens."""
 
-_QUOTA_CODES = frozenset({"insufficient_quota", "billing_hard_limit_reached"})
-"""A 429 no wait will cure: the account is out of credit, so the credential is unusable."""
+_QUOTA_CODES = frozenset({"insufficient_quota", "billing_hard_limit_reached", "billing_error"})
+"""An answer no wait will cure: the account is out of credit (OpenAI's 429
+``insufficient_quota``, Anthropic's 402 ``billing_error``)."""
+
+_NO_CREDIT = re.compile(r"credit balance is too low|exceeded your current quota", re.IGNORECASE)
+"""Anthropic answers 400 ``invalid_request_error`` "Your credit balance is too low to access
+the Anthropic API"; OpenAI's quota message, for vendors that copy it under another code."""
 
 _PSEUDO_STATUS: dict[str, int] = {
     # OpenAI
@@ -81,15 +86,25 @@ _TRANSPORT_WORDS = {
 }
 
 
+_STATUS_KINDS: dict[int, ErrorKind] = {
+    HTTPStatus.TOO_MANY_REQUESTS: ErrorKind.RATE_LIMITED,
+    HTTPStatus.UNAUTHORIZED: ErrorKind.AUTH,
+    HTTPStatus.FORBIDDEN: ErrorKind.AUTH,
+    # The chat path is fixed, so a 404 means this provider does not serve the model (a
+    # registry mistake or a retired model), never the client's fault.
+    HTTPStatus.NOT_FOUND: ErrorKind.MODEL_UNAVAILABLE,
+}
+
+
 def kind_for(
     status: int, message: str, code: str | None = None, error_type: str | None = None
 ) -> ErrorKind:
     """Classify an upstream HTTP status and its error text (the table in docs/PROVIDERS.md)."""
-    if status == HTTPStatus.TOO_MANY_REQUESTS:
-        quota = code in _QUOTA_CODES or error_type in _QUOTA_CODES
-        return ErrorKind.AUTH if quota else ErrorKind.RATE_LIMITED
-    if status in (HTTPStatus.UNAUTHORIZED, HTTPStatus.PAYMENT_REQUIRED, HTTPStatus.FORBIDDEN):
-        return ErrorKind.AUTH
+    if _out_of_credit(status, message, code, error_type):
+        return ErrorKind.QUOTA_EXHAUSTED
+    by_status = _STATUS_KINDS.get(status)
+    if by_status is not None:
+        return by_status
     # A non-error status where an answer was due is a malformed answer: transient too.
     if (
         status >= HTTPStatus.INTERNAL_SERVER_ERROR
@@ -97,13 +112,17 @@ def kind_for(
         or status < HTTPStatus.BAD_REQUEST
     ):
         return ErrorKind.TRANSIENT
-    if status == HTTPStatus.NOT_FOUND:
-        # The chat path is fixed, so a 404 means this provider does not serve the model
-        # (a registry mistake or a retired model), never the client's fault.
-        return ErrorKind.MODEL_UNAVAILABLE
     if _CONTEXT.search(message) or _CONTEXT.search(f"{code} {error_type}"):
         return ErrorKind.CONTEXT_OVERFLOW
     return ErrorKind.FATAL
+
+
+def _out_of_credit(status: int, message: str, code: str | None, error_type: str | None) -> bool:
+    """Whether the answer says the account is out of credit (no wait will cure it)."""
+    if status == HTTPStatus.PAYMENT_REQUIRED or code in _QUOTA_CODES or error_type in _QUOTA_CODES:
+        return True
+    client_error = HTTPStatus.BAD_REQUEST <= status < HTTPStatus.INTERNAL_SERVER_ERROR
+    return client_error and _NO_CREDIT.search(message) is not None
 
 
 def scrub(text: str, secret: str | None) -> str:

@@ -82,10 +82,21 @@ class Retrier:
         self._rng = rng or random.Random()  # noqa: S311 - jitter, not secrets
 
     async def run(
-        self, attempt: Callable[[], Awaitable[T]], *, deadline: float, max_retries: int | None
+        self,
+        attempt: Callable[[], Awaitable[T]],
+        *,
+        deadline: float,
+        max_retries: int | None,
+        on_retry: Callable[[ProviderError], None] | None = None,
     ) -> tuple[T, int]:
-        """Call ``attempt`` until it succeeds; return its value and the number of retries."""
-        limit = self.policy.max_retries if max_retries is None else max_retries
+        """Call ``attempt`` until it succeeds; return its value and the number of retries.
+
+        ``max_retries`` lowers the policy's own limit (None: the policy's); ``on_retry`` is
+        told of each failed try that is retried.
+        """
+        limit = self.policy.max_retries
+        if max_retries is not None:
+            limit = min(limit, max_retries)
         retries = 0
         while True:
             try:
@@ -97,6 +108,8 @@ class Retrier:
                 delay = backoff_s(retries, self.policy, self._rng)
                 if self.clock.monotonic() + delay >= deadline:
                     raise
+                if on_retry is not None:
+                    on_retry(exc)
                 await self._sleep(delay)
                 retries += 1
 

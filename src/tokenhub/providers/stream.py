@@ -71,6 +71,7 @@ class HttpStream:
         self.endpoint = endpoint.url
         self.ratelimit = ratelimit
         self.retries = 0
+        self.latency_s = 0.0
         self.wire = wire
         self._relay = RELAYS.get(wire) if wire else None
         self._response = response

@@ -94,4 +94,5 @@ def _key(
         request.only_models,
         request.allowed_models,
         request.exclude,
+        request.panic,
     )

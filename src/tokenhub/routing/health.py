@@ -1,17 +1,32 @@
-"""Health of providers and models: a circuit breaker with growing cooldowns and half-open probes.
+"""Health of providers and models: outlier ejection, half-open probes and hard blocks.
 
-States: ``healthy``; ``degraded`` (recent failures, still routed); ``down`` (cooling down
-after failures: not routed until the cooldown ends); ``half_open`` (cooldown over: one
-request may probe; success closes the circuit, failure reopens it for twice as long);
-``rate_limited`` (provider asked us to wait: Retry-After); ``credential_invalid`` (the
-provider refused our key); ``unavailable`` (a model the provider answered 404 for: out for
-``model_unavailable_cooldown_s``, then one probe). Times are on the injected clock's
-monotonic scale.
+A *model* record is one (provider, model) pair: a model id in the registry belongs to one
+provider. States:
+
+- ``healthy``; ``degraded`` (a recent error rate of 20 % or more, still routed);
+- ``down``: ejected on evidence, not on one error: ``eject_consecutive`` transient failures
+  in a row, or a recent error rate of ``eject_error_rate`` over at least
+  ``eject_min_requests`` requests, or (models only) a timeout, since a hang costs a whole
+  timeout. Out for a cooldown that doubles on repeats; then ``half_open``: one request
+  probes, success closes the circuit, failure reopens it for twice as long;
+- hard blocks, which panic routing never overrides: ``rate_limited`` (a model answered 429,
+  or its rate-limit headers said nothing is left: until Retry-After or the reset),
+  ``credential_invalid`` (the provider refused our key), ``quota_exhausted`` (the account is
+  out of credit: the whole provider, for ``quota_cooldown_s``), ``unavailable`` (the
+  provider answered 404 for the model).
+
+Reading a record never changes it (``blocked_reason``, ``effective_state`` and
+``error_rate`` are pure, so a ``/metrics`` scrape or a health view moves nothing); the one
+transition from an expired cooldown to a probe happens in ``HealthTracker.begin``, when a
+request is admitted as that probe. The recent error rate decays with time
+(``error_halflife_s``), so a model that stopped getting traffic is not judged forever on
+its old failures. Times are on the injected clock's monotonic scale.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, field
 
 from tokenhub.clock import Clock
 from tokenhub.config import HealthSettings
@@ -23,8 +38,45 @@ DOWN = "down"
 HALF_OPEN = "half_open"
 RATE_LIMITED = "rate_limited"
 CREDENTIAL_INVALID = "credential_invalid"
+QUOTA_EXHAUSTED = "quota_exhausted"
 UNAVAILABLE = "unavailable"
+PROBE_IN_FLIGHT = "probe_in_flight"
+STATES = (
+    HEALTHY,
+    DEGRADED,
+    DOWN,
+    HALF_OPEN,
+    RATE_LIMITED,
+    CREDENTIAL_INVALID,
+    QUOTA_EXHAUSTED,
+    UNAVAILABLE,
+)
+ROUTABLE = frozenset({HEALTHY, DEGRADED})
 DEGRADED_ERROR_RATE = 0.2
+ERROR_PRIOR = 1.0
+"""Virtual successes added to the recent counts: one failure of a fresh model reads 50 %,
+not 100 %, and a model with no recent traffic reads 0 %."""
+_LN2 = math.log(2.0)
+
+
+@dataclass(slots=True)
+class LatencyStats:
+    """Mean and mean deviation of successful upstream times (Jacobson's estimator)."""
+
+    mean_s: float | None = None
+    dev_s: float = 0.0
+
+    def observe(self, seconds: float, alpha: float) -> None:
+        """Fold in one successful call's time."""
+        if self.mean_s is None:
+            self.mean_s, self.dev_s = seconds, seconds / 2
+            return
+        self.dev_s += alpha * (abs(seconds - self.mean_s) - self.dev_s)
+        self.mean_s += alpha * (seconds - self.mean_s)
+
+    def high(self) -> float | None:
+        """A high percentile (about p99): mean + 4 deviations, None before any sample."""
+        return None if self.mean_s is None else self.mean_s + 4 * self.dev_s
 
 
 @dataclass(slots=True)
@@ -37,27 +89,51 @@ class Health:
     cooldown_until: float = 0.0
     probing: bool = False
     latency_ewma_s: float | None = None
-    error_rate: float = 0.0
     requests: int = 0
     failures: int = 0
+    recent_failures: float = 0.0
+    """Failures, each decayed by its age (half-life ``error_halflife_s``), at ``observed_at``."""
+    recent_requests: float = 0.0
+    observed_at: float = 0.0
     last_error: str | None = None
     last_error_kind: str | None = None
+    complete: LatencyStats = field(default_factory=LatencyStats)
+    """Times of successful non-streaming calls (the whole answer)."""
+    first_event: LatencyStats = field(default_factory=LatencyStats)
+    """Times of successful streams to their first event."""
 
     def blocked_reason(self, now: float) -> str | None:
-        """Why this may not take a request now, or None (may flip down -> half_open)."""
-        if self.state in (HEALTHY, DEGRADED):
+        """Why this may not take a request now, or None. Pure: changes nothing."""
+        if self.state in ROUTABLE:
             return None
         if now < self.cooldown_until:
             return self.state
         if self.state == RATE_LIMITED:
-            self.state = HEALTHY if self.consecutive_failures == 0 else DEGRADED
-            return None
-        self.state = HALF_OPEN
-        return "probe_in_flight" if self.probing else None
+            return None  # the wait is over: no probe needed
+        return PROBE_IN_FLIGHT if self.probing else None
+
+    def effective_state(self, now: float) -> str:
+        """The state as it stands at ``now`` (an expired cooldown reads half-open). Pure."""
+        if self.state in ROUTABLE or now < self.cooldown_until:
+            return self.state
+        if self.state == RATE_LIMITED:
+            return HEALTHY if self.consecutive_failures == 0 else DEGRADED
+        return HALF_OPEN
 
     def cooldown_left(self, now: float) -> float:
         """Seconds until the cooldown ends (0 when none)."""
         return max(0.0, self.cooldown_until - now)
+
+    def error_rate(self, now: float, halflife_s: float) -> float:
+        """The recent error rate at ``now``: decayed failures over decayed requests. Pure."""
+        if self.recent_failures == 0.0:
+            return 0.0
+        decay = math.exp((self.observed_at - now) * _LN2 / halflife_s)
+        return self.recent_failures * decay / (self.recent_requests * decay + ERROR_PRIOR)
+
+    def recent_volume(self, now: float, halflife_s: float) -> float:
+        """Recent requests, decayed by age. Pure."""
+        return self.recent_requests * math.exp((self.observed_at - now) * _LN2 / halflife_s)
 
 
 class HealthTracker:
@@ -85,37 +161,62 @@ class HealthTracker:
             health = self.models[model_id] = Health()
         return health
 
-    def begin(self, provider_id: str, model_id: str) -> None:
-        """An attempt starts: a half-open record now has its one probe in flight."""
-        for health in (self.provider(provider_id), self.model(model_id)):
-            if health.state == HALF_OPEN and not health.probing:
-                health.probing = True
-                self.version += 1
+    def error_rate(self, record: Health) -> float:
+        """A record's recent error rate now."""
+        return record.error_rate(self.clock.monotonic(), self.settings.error_halflife_s)
 
-    def success(self, provider_id: str, model_id: str, latency_s: float) -> list[str]:
-        """Record a success; return the records whose state changed (for events)."""
+    def begin(self, provider_id: str, model_id: str) -> None:
+        """An attempt is admitted: the one transition an expired cooldown makes.
+
+        A record whose cooldown has ended becomes ``half_open`` with this attempt as its
+        probe (a rate-limit wait that ended simply closes).
+        """
+        now = self.clock.monotonic()
+        for health in (self.provider(provider_id), self.model(model_id)):
+            if health.state in ROUTABLE or now < health.cooldown_until:
+                continue
+            if health.state == RATE_LIMITED:
+                health.state = health.effective_state(now)
+            elif not health.probing:
+                health.state = HALF_OPEN
+                health.probing = True
+            self.version += 1
+
+    def success(
+        self, provider_id: str, model_id: str, latency_s: float, *, stream: bool = False
+    ) -> list[str]:
+        """Record a success (``latency_s``: the successful call's own time); changed records."""
         changed = []
-        alpha = self.settings.latency_alpha
+        now = self.clock.monotonic()
         for key, health in (
             ("provider", self.provider(provider_id)),
             ("model", self.model(model_id)),
         ):
             before = health.state
-            self._observe(health, failed=False)
+            self._observe(health, now, failed=False)
             health.consecutive_failures = 0
             health.trips = 0
             health.probing = False
-            health.state = HEALTHY if health.error_rate < DEGRADED_ERROR_RATE else DEGRADED
+            if health.state in ROUTABLE or health.state in (DOWN, HALF_OPEN):
+                health.state = self._routable_state(health, now)
             if key == "model":
-                old = health.latency_ewma_s
-                health.latency_ewma_s = (
-                    latency_s if old is None else old + alpha * (latency_s - old)
-                )
+                self._latency(health, latency_s, stream=stream)
             if health.state != before:
                 changed.append(f"{key}:{provider_id if key == 'provider' else model_id}")
         if changed:
             self.version += 1
         return changed
+
+    def exhausted(self, model_id: str, wait_s: float) -> bool:
+        """A model's rate-limit headers said nothing is left: hold it until the reset.
+
+        Returns whether the model's state changed.
+        """
+        health = self.model(model_id)
+        before = health.state
+        self._cool(health, RATE_LIMITED, self.clock.monotonic() + wait_s)
+        self.version += 1
+        return health.state != before
 
     def failure(
         self,
@@ -124,27 +225,34 @@ class HealthTracker:
         kind: ErrorKind,
         message: str,
         retry_after: float | None = None,
+        *,
+        timed_out: bool = False,
     ) -> list[str]:
-        """Record a classified failure and apply its cooldown; return changed records."""
+        """Record a classified failure and apply its rule; return changed records."""
         provider, model = self.provider(provider_id), self.model(model_id)
         before = (provider.state, model.state)
         now = self.clock.monotonic()
+        s = self.settings
         for health in (provider, model):
             health.last_error, health.last_error_kind = message[:300], str(kind)
         if kind is ErrorKind.RATE_LIMITED:
-            self._observe(provider, failed=True)
-            wait = retry_after if retry_after is not None else self.settings.rate_limit_default_s
-            self._cool(provider, RATE_LIMITED, now + wait)
+            # Limits are per model (per model class) at OpenAI and Anthropic: the model
+            # waits, the provider's other models go on.
+            self._observe(model, now, failed=True)
+            wait = retry_after if retry_after is not None else s.rate_limit_default_s
+            self._cool(model, RATE_LIMITED, now + wait)
+        elif kind is ErrorKind.QUOTA_EXHAUSTED:
+            self._observe(provider, now, failed=True)
+            self._cool(provider, QUOTA_EXHAUSTED, now + s.quota_cooldown_s)
         elif kind is ErrorKind.AUTH:
-            self._observe(provider, failed=True)
-            self._cool(provider, CREDENTIAL_INVALID, now + self.settings.auth_cooldown_s)
+            self._observe(provider, now, failed=True)
+            self._cool(provider, CREDENTIAL_INVALID, now + s.auth_cooldown_s)
         elif kind is ErrorKind.MODEL_UNAVAILABLE:
             # The model alone: the provider serves its other models fine.
-            self._observe(model, failed=True)
-            model.probing = False
-            self._cool(model, UNAVAILABLE, now + self.settings.model_unavailable_cooldown_s)
+            self._observe(model, now, failed=True)
+            self._cool(model, UNAVAILABLE, now + s.model_unavailable_cooldown_s)
         elif kind is ErrorKind.TRANSIENT:
-            self._transient(provider, model, now)
+            self._transient(provider, model, now, timed_out=timed_out)
         changed = []
         if provider.state != before[0]:
             changed.append(f"provider:{provider_id}")
@@ -153,21 +261,61 @@ class HealthTracker:
         self.version += 1  # cooldowns move even when the state name stays
         return changed
 
-    def _transient(self, provider: Health, model: Health, now: float) -> None:
+    def first_byte_timeout(self, model_id: str, *, stream: bool, ceiling_s: float) -> float:
+        """How long a try of ``model_id`` may wait for its answer (stream: first event).
+
+        ``adaptive_timeout_factor`` times the model's recent p99 (mean + 4 deviations of its
+        successful calls), at least ``adaptive_timeout_floor_s``, at most ``ceiling_s``
+        (the provider's timeout); the ceiling until the model has answered once.
+        """
+        health = self.models.get(model_id)
+        stats = None if health is None else (health.first_event if stream else health.complete)
+        high = None if stats is None else stats.high()
+        if high is None:
+            return ceiling_s
+        s = self.settings
+        return min(ceiling_s, max(s.adaptive_timeout_floor_s, s.adaptive_timeout_factor * high))
+
+    def _transient(self, provider: Health, model: Health, now: float, *, timed_out: bool) -> None:
         s = self.settings
         for health in (provider, model):
-            self._observe(health, failed=True)
+            self._observe(health, now, failed=True)
             health.consecutive_failures += 1
+            probe_failed = health.state == HALF_OPEN
             health.probing = False
-        model_wait = min(s.model_cooldown_s * 2**model.trips, s.model_cooldown_max_s)
-        model.trips += 1
-        self._cool(model, DOWN, now + model_wait)
-        if provider.consecutive_failures >= s.provider_trip_after or provider.state == HALF_OPEN:
-            wait = min(s.provider_cooldown_s * 2**provider.trips, s.provider_cooldown_max_s)
-            provider.trips += 1
-            self._cool(provider, DOWN, now + wait)
-        elif provider.state == HEALTHY:
-            provider.state = DEGRADED
+            ejected = (
+                probe_failed
+                or health.consecutive_failures >= s.eject_consecutive
+                or self._rate_outlier(health, now)
+                or (timed_out and health is model)
+            )
+            if ejected:
+                base, cap = (
+                    (s.model_cooldown_s, s.model_cooldown_max_s)
+                    if health is model
+                    else (s.provider_cooldown_s, s.provider_cooldown_max_s)
+                )
+                self._cool(health, DOWN, now + min(base * 2**health.trips, cap))
+                health.trips += 1
+            elif health.state in ROUTABLE:
+                health.state = self._routable_state(health, now)
+
+    def _rate_outlier(self, health: Health, now: float) -> bool:
+        s = self.settings
+        return (
+            health.recent_volume(now, s.error_halflife_s) >= s.eject_min_requests
+            and health.error_rate(now, s.error_halflife_s) >= s.eject_error_rate
+        )
+
+    def _routable_state(self, health: Health, now: float) -> str:
+        rate = health.error_rate(now, self.settings.error_halflife_s)
+        return HEALTHY if rate < DEGRADED_ERROR_RATE else DEGRADED
+
+    def _latency(self, health: Health, latency_s: float, *, stream: bool) -> None:
+        alpha = self.settings.latency_alpha
+        old = health.latency_ewma_s
+        health.latency_ewma_s = latency_s if old is None else old + alpha * (latency_s - old)
+        (health.first_event if stream else health.complete).observe(latency_s, alpha)
 
     @staticmethod
     def _cool(health: Health, state: str, until: float) -> None:
@@ -175,10 +323,13 @@ class HealthTracker:
         health.cooldown_until = max(health.cooldown_until, until)
         health.probing = False
 
-    def _observe(self, health: Health, *, failed: bool) -> None:
+    def _observe(self, health: Health, now: float, *, failed: bool) -> None:
+        decay = math.exp((health.observed_at - now) * _LN2 / self.settings.error_halflife_s)
+        health.recent_failures = health.recent_failures * decay + failed
+        health.recent_requests = health.recent_requests * decay + 1.0
+        health.observed_at = now
         health.requests += 1
         health.failures += failed
-        health.error_rate += self.settings.error_alpha * (float(failed) - health.error_rate)
 
     def reset_provider(self, provider_id: str) -> None:
         """Forget a provider's state (its configuration or credential changed)."""

@@ -12,6 +12,7 @@ from aiohttp_sse import sse_response
 from pydantic import BaseModel, ConfigDict, Field
 
 from tokenhub.observability.events import BusClosedError
+from tokenhub.routing.health import Health, HealthTracker
 from tokenhub.server.app_keys import ENGINE, EVENTS, GATEWAY, WRITER
 from tokenhub.server.errors import json_response
 from tokenhub.server.request_input import validate
@@ -58,12 +59,12 @@ def health_report(app: web.Application) -> dict[str, Any]:
     providers = []
     for entry in sorted(gateway.registry.providers.values(), key=lambda e: e.config.id):
         config = entry.config
-        record = tracker.provider(config.id)
+        record = tracker.providers.get(config.id)
         adapter = gateway.pool.get(config.id) if config.id in gateway.pool else None
         snapshot = adapter.ratelimit if adapter is not None else None
         providers.append(
             {
-                **_record(record, now),
+                **_record(record, tracker, now),
                 "id": config.id,
                 "enabled": config.enabled,
                 "credential": gateway.credential_problem(config) or "ok",
@@ -86,7 +87,7 @@ def health_report(app: web.Application) -> dict[str, Any]:
         )
     models = [
         {
-            **_record(tracker.model(e.config.id), now),
+            **_record(tracker.models.get(e.config.id), tracker, now),
             "id": e.config.id,
             "provider": e.config.provider,
             "enabled": e.config.enabled,
@@ -96,12 +97,13 @@ def health_report(app: web.Application) -> dict[str, Any]:
     return {"providers": providers, "models": models}
 
 
-def _record(record: Any, now: float) -> dict[str, Any]:
-    record.blocked_reason(now)  # let an expired cooldown show as half-open/healthy
+def _record(record: Health | None, tracker: HealthTracker, now: float) -> dict[str, Any]:
+    """A health record as the view shows it; a read: an expired cooldown shows as half-open."""
+    record = record or Health()
     latency = record.latency_ewma_s
     return {
-        "state": record.state,
-        "error_rate": round(record.error_rate, 4),
+        "state": record.effective_state(now),
+        "error_rate": round(record.error_rate(now, tracker.settings.error_halflife_s), 4),
         "latency_ms": None if latency is None else round(latency * 1000, 1),
         "cooldown_left_s": round(record.cooldown_left(now), 3),
         "consecutive_failures": record.consecutive_failures,

@@ -8,12 +8,13 @@ carry the stable tokenhub ``type`` and the request id.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import orjson
 from aiohttp import web
 
-from tokenhub.errors import RateLimitedError, TokenhubError
+from tokenhub.errors import NoEligibleModelError, RateLimitedError, TokenhubError
 
 OPENAI_PATHS = frozenset({"/v1/chat/completions", "/v1/embeddings"})  # /v1/models: see api_flavour
 ANTHROPIC_PATHS = frozenset({"/v1/messages", "/v1/messages/count_tokens"})
@@ -82,8 +83,11 @@ def json_response(
 def render_error(request: web.Request, exc: TokenhubError, request_id: str) -> web.Response:
     """Render a TokenhubError for this request."""
     headers: dict[str, str] = {}
-    if isinstance(exc, RateLimitedError):
-        headers["Retry-After"] = str(max(1, round(exc.retry_after)))
+    retry_after = (
+        exc.retry_after if isinstance(exc, RateLimitedError | NoEligibleModelError) else None
+    )
+    if retry_after is not None:
+        headers["Retry-After"] = str(max(1, math.ceil(retry_after)))
     body = error_body(api_flavour(request), exc.type, exc.message, request_id, exc.details())
     return json_response(exc.status, body, headers)
 

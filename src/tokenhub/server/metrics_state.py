@@ -13,14 +13,19 @@ from tokenhub.routing.health import (
     DOWN,
     HALF_OPEN,
     HEALTHY,
+    QUOTA_EXHAUSTED,
     RATE_LIMITED,
+    Health,
 )
 from tokenhub.server.app_keys import EVENTS, GATEWAY, METRICS, VAULT
 
-STATES = (HEALTHY, DEGRADED, DOWN, HALF_OPEN, RATE_LIMITED, CREDENTIAL_INVALID)
+STATES = (HEALTHY, DEGRADED, DOWN, HALF_OPEN, RATE_LIMITED, CREDENTIAL_INVALID, QUOTA_EXHAUSTED)
+"""The states a provider record can be in (``unavailable`` is for models only)."""
 CIRCUIT = {HEALTHY: 0.0, DEGRADED: 0.0, HALF_OPEN: 0.5}
 
 Family = tuple[str, str, list[str], list[StateSample]]
+_NEVER_USED = Health()
+"""What a provider with no record yet reads as (read only, never stored)."""
 
 
 def register_state_metrics(app: web.Application) -> None:
@@ -39,13 +44,13 @@ def families(app: web.Application) -> Iterable[Family]:
     circuit: list[StateSample] = []
     remaining: list[StateSample] = []
     for provider_id, entry in sorted(gateway.registry.providers.items()):
-        record = tracker.provider(provider_id)
-        record.blocked_reason(now)
+        # A read, never a transition: an expired cooldown shows as half-open, nothing moves.
+        state = tracker.providers.get(provider_id, _NEVER_USED).effective_state(now)
         health.extend(
-            StateSample({"provider": provider_id, "state": state}, float(record.state == state))
-            for state in STATES
+            StateSample({"provider": provider_id, "state": name}, float(state == name))
+            for name in STATES
         )
-        circuit.append(StateSample({"provider": provider_id}, CIRCUIT.get(record.state, 1.0)))
+        circuit.append(StateSample({"provider": provider_id}, CIRCUIT.get(state, 1.0)))
         adapter = gateway.pool.get(provider_id) if provider_id in gateway.pool else None
         snapshot = adapter.ratelimit if adapter is not None else None
         seen = {

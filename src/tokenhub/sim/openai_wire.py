@@ -146,8 +146,11 @@ class OpenAIWire:
             return self.too_large(plan)
         status = fault.status
         message = fault.message or self.default_message(status, plan)
-        code = "rate_limit_exceeded" if status == HTTPStatus.TOO_MANY_REQUESTS else None
         kind = fault.error_type or self.error_type(status)
+        # OpenAI repeats the type as the code for an exhausted quota (``insufficient_quota``).
+        code = "rate_limit_exceeded" if status == HTTPStatus.TOO_MANY_REQUESTS else None
+        if kind == "insufficient_quota":
+            code = kind
         return self.error(status, message, kind, code=code, plan=plan, retry=fault.retry_after)
 
     def reply(self, plan: Plan) -> Rendered:

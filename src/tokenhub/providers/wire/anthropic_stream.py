@@ -47,7 +47,7 @@ _ERROR_KINDS: dict[Any, ErrorKind] = {
     "rate_limit_error": ErrorKind.RATE_LIMITED,
     "authentication_error": ErrorKind.AUTH,
     "permission_error": ErrorKind.AUTH,
-    "billing_error": ErrorKind.AUTH,
+    "billing_error": ErrorKind.QUOTA_EXHAUSTED,
     "invalid_request_error": ErrorKind.FATAL,
     "request_too_large": ErrorKind.FATAL,
     "not_found_error": ErrorKind.MODEL_UNAVAILABLE,

@@ -65,6 +65,8 @@ def stream_error(error: Any) -> ProviderError:
     words = f"{detail.get('type')} {detail.get('code')}"
     if "context_length" in words:
         kind = ErrorKind.CONTEXT_OVERFLOW
+    elif "insufficient_quota" in words or "billing" in words:
+        kind = ErrorKind.QUOTA_EXHAUSTED
     elif "rate_limit" in words or "quota" in words:
         kind = ErrorKind.RATE_LIMITED
     elif "auth" in words or "api_key" in words or "permission" in words:

@@ -1,0 +1,97 @@
+"""What the executor answers when no attempt can be made: the right error for the reasons.
+
+- Nothing was tried and every model is rejected for a hard reason: a locked vault (503
+  ``vault_locked``), the request's own budget (402), a provider's rate limit (429 with the
+  smallest Retry-After among them), otherwise 503 ``no_eligible_model`` (with a Retry-After
+  when open circuits will close by themselves).
+- Something was tried and failed: 502 ``all_providers_failed`` with every attempt.
+"""
+
+from __future__ import annotations
+
+import math
+
+from tokenhub.errors import (
+    AllProvidersFailedError,
+    AttemptRecord,
+    BudgetExceededError,
+    NoEligibleModelError,
+    Rejection,
+    UpstreamRateLimitedError,
+    VaultLockedError,
+)
+from tokenhub.registry import Registry
+from tokenhub.routing.health import HealthTracker
+from tokenhub.routing.router import PANIC_REASONS, Decision
+
+RATE_LIMITED_REASON = "rate_limited_cooldown"
+_WAITS = frozenset({RATE_LIMITED_REASON, "provider_down", "quota_exhausted", *PANIC_REASONS})
+"""Reasons that end by themselves after a cooldown."""
+
+
+def panic_possible(rejections: list[Rejection]) -> bool:
+    """Whether some model is held out only because it was ejected for transient failures."""
+    return any(r.reasons and all(x in PANIC_REASONS for x in r.reasons) for r in rejections)
+
+
+def nothing_left(
+    decision: Decision,
+    first: Decision,
+    attempts: list[AttemptRecord],
+    health: HealthTracker,
+    registry: Registry,
+) -> Exception:
+    """The error for a request no model can take now."""
+    if attempts:
+        return AllProvidersFailedError(
+            f"all {len(attempts)} attempts failed and no other model is eligible", attempts
+        )
+    rejections = decision.rejections or first.rejections
+    if rejections and all(_only(r, "vault_locked") for r in rejections):
+        return VaultLockedError(
+            "every eligible model needs a key from the vault, which is locked;"
+            " unlock it with 'tokenhub vault unlock'"
+        )
+    if rejections and all(_only(r, "over_budget") for r in rejections):
+        return BudgetExceededError(
+            "no model fits max_budget_usd for this request: " + _cheapest(rejections)
+        )
+    limited = [r for r in rejections if r.reasons == [RATE_LIMITED_REASON]]
+    if limited and all(_waits(r) for r in rejections):
+        wait = min(_wait(r.model, health, registry) for r in limited)
+        names = ", ".join(r.model for r in limited[:5])
+        return UpstreamRateLimitedError(
+            f"every model that could serve this request is rate-limited by its provider"
+            f" ({names}); retry in {math.ceil(wait)} s",
+            retry_after=wait,
+        )
+    waits = [_wait(r.model, health, registry) for r in rejections if _waits(r)]
+    return NoEligibleModelError(
+        f"no model is eligible for this request ({len(rejections)} rejected)",
+        rejections,
+        retry_after=min(waits) if waits and len(waits) == len(rejections) else None,
+    )
+
+
+def _waits(rejection: Rejection) -> bool:
+    return bool(rejection.reasons) and all(r in _WAITS for r in rejection.reasons)
+
+
+def _wait(model_id: str, health: HealthTracker, registry: Registry) -> float:
+    """Seconds until a model held out by cooldowns may be tried (its or its provider's)."""
+    now = health.clock.monotonic()
+    entry = registry.models.get(model_id)
+    model = health.models.get(model_id)
+    provider = None if entry is None else health.providers.get(entry.config.provider)
+    return max(
+        0.0,
+        *(r.cooldown_left(now) for r in (model, provider) if r is not None),
+    )
+
+
+def _only(rejection: Rejection, prefix: str) -> bool:
+    return all(reason.startswith(prefix) for reason in rejection.reasons)
+
+
+def _cheapest(rejections: list[Rejection]) -> str:
+    return "; ".join(f"{r.model}: {r.reasons[0]}" for r in rejections[:5])
