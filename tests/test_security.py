@@ -150,7 +150,7 @@ def test_no_secret_leaks_anywhere(tokenhub_home, scenario_file, monkeypatch):
         )
         assert status == 200
         assert body["model"] == "m-ob"
-        for _ in range(3):  # the only candidate gets the adapter's retries: fail them all
+        for _ in range(4):  # the only candidate gets the whole attempt budget: fail it all
             queued = rec.http(
                 f"{sim.url}/_sim/enqueue",
                 method="POST",

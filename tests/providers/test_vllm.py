@@ -75,7 +75,7 @@ async def test_keyed_server_checks_bearer(make_adapter, fake_clock):
     [
         ({"error_type": "context_length_exceeded"}, ErrorKind.CONTEXT_OVERFLOW),
         ({"status": 500}, ErrorKind.TRANSIENT),
-        ({"status": 503}, ErrorKind.TRANSIENT),
+        ({"status": 503}, ErrorKind.RATE_LIMITED),  # its one endpoint is busy: wait
         ({"status": 429}, ErrorKind.RATE_LIMITED),
         ({"status": 400, "message": "temperature must be non-negative"}, ErrorKind.FATAL),
     ],
@@ -217,3 +217,27 @@ def test_register_adds_the_kind():
     kinds = ProviderKinds()
     register(kinds)
     assert kinds.types == ["vllm"]
+
+
+@pytest.mark.parametrize("status", [429, 503])
+async def test_busy_replica_is_cooled_and_its_peer_serves(make_adapter, fake_clock, sim, status):
+    """A replica's 429/503 cools it alone (transient); the other serves until Retry-After."""
+    adapter = make_adapter("vllm", "vllm-a", "vllm-b", policy=NO_RETRY)
+    sim.enqueue("vllm-a", status=status, retry_after=20)
+    outcomes = []
+    for _ in range(4):
+        try:
+            result = await adapter.complete(ask(), LLAMA_MODEL, options(fake_clock))
+            outcomes.append(result.endpoint)
+        except ProviderError as exc:
+            outcomes.append(exc.kind)
+    a, b = sim.base_url("vllm-a"), sim.base_url("vllm-b")
+    assert outcomes[0] is ErrorKind.TRANSIENT or outcomes[1] is ErrorKind.TRANSIENT
+    served = [o for o in outcomes if not isinstance(o, ErrorKind)]
+    assert served == [b] * len(served)
+    assert not adapter.endpoints()[0].healthy
+    fake_clock.advance(20)
+    endpoints = {
+        (await adapter.complete(ask(), LLAMA_MODEL, options(fake_clock))).endpoint for _ in range(4)
+    }
+    assert endpoints == {a, b}

@@ -48,6 +48,7 @@ API_KEY_PLACEHOLDER = "{api_key}"
 """In a configured header value, replaced by the call's credential (e.g. Azure ``api-key``)."""
 
 _OK_MIN, _OK_MAX = 200, 300
+_BUSY_STATUSES = frozenset({429, 503})
 
 
 def join_url(base: str, path: str) -> URL:
@@ -66,6 +67,10 @@ class HttpAdapter(ABC):
     """The client-facing format this kind's streams are in (``openai``, ``anthropic``)."""
     remaining_headers: ClassVar[tuple[str, ...]] = ()
     """Rate-limit headers whose value 0 means a limit is used up until its reset."""
+    busy_is_per_endpoint: ClassVar[bool] = False
+    """A 429 or 503 speaks for the one server that sent it (vLLM), not for a model's quota
+    at a vendor: it cools that endpoint, and holds the model only when no other endpoint of
+    the provider is available."""
 
     def __init__(
         self,
@@ -88,6 +93,7 @@ class HttpAdapter(ABC):
             for u in config.urls
         ]
         self._endpoints = EndpointSet(members, clock, health)
+        self._busy_default_s = health.base_cooldown_s
         self._templated = any(API_KEY_PLACEHOLDER in v for v in config.headers.values())
         self._static = {
             name.lower(): value
@@ -214,6 +220,7 @@ class HttpAdapter(ABC):
             latency = self._clock.monotonic() - start
         except BaseException as exc:
             self._endpoints.release_failed(endpoint, exc)
+            self._endpoint_busy(endpoint, exc)
             raise
         self._endpoints.release(endpoint, None)
         return CallResult(response, endpoint.url, latency, ratelimit=snapshot)
@@ -225,6 +232,7 @@ class HttpAdapter(ABC):
             resp, snapshot = await self._post_stream(endpoint, call)
         except BaseException as exc:
             self._endpoints.release_failed(endpoint, exc)
+            self._endpoint_busy(endpoint, exc)
             raise
         stream = HttpStream(
             resp,
@@ -330,6 +338,23 @@ class HttpAdapter(ABC):
             provider=self.config.id,
             retry_after=wait_hint(snapshot),
         )
+
+    def _endpoint_busy(self, endpoint: Endpoint, exc: BaseException) -> None:
+        """A single server's 429/503 cools that endpoint (``busy_is_per_endpoint`` kinds).
+
+        While another endpoint is available the failure is transient (the next try goes
+        there); when none is, the model waits as rate-limited until the first comes back.
+        """
+        if not (
+            self.busy_is_per_endpoint
+            and isinstance(exc, ProviderError)
+            and exc.upstream_status in _BUSY_STATUSES
+        ):
+            return
+        wait = exc.retry_after if exc.retry_after is not None else self._busy_default_s
+        left = self._endpoints.cool(endpoint, wait)
+        exc.kind = ErrorKind.RATE_LIMITED if left > 0 else ErrorKind.TRANSIENT
+        exc.retry_after = left if left > 0 else None
 
     def _timeout(self, deadline: float) -> AttemptTimeout:
         try:

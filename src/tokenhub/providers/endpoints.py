@@ -144,6 +144,20 @@ class EndpointSet:
             state.healthy = False
             state.cooldown_until = self._clock.monotonic() + cooldown
 
+    def cool(self, endpoint: Endpoint, seconds: float) -> float:
+        """Take ``endpoint`` out for ``seconds`` (it said it is busy).
+
+        Returns how long until any endpoint of the set is available again (0: one is now).
+        """
+        now = self._clock.monotonic()
+        state = endpoint.state
+        state.healthy = False
+        state.cooldown_until = max(state.cooldown_until, now + seconds)
+        waits = [
+            0.0 if self._available(e, now) else e.state.cooldown_until - now for e in self._all
+        ]
+        return max(0.0, min(waits))
+
     def states(self) -> list[EndpointState]:
         """Copies of every endpoint's state, in configuration order."""
         return [replace(e.state) for e in self._all]

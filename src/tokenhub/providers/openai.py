@@ -35,7 +35,10 @@ class OpenAIAdapter(HttpAdapter):
     chat_path = "/chat/completions"
     models_path = "/models"
     wire = "openai"
-    remaining_headers = ("x-ratelimit-remaining-requests", "x-ratelimit-remaining-tokens")
+    remaining_headers: tuple[str, ...] = (
+        "x-ratelimit-remaining-requests",
+        "x-ratelimit-remaining-tokens",
+    )
     stream_client_errors_fatal: ClassVar[bool] = True
     """Whether a 4xx-typed error inside a stream is the client's fault (see ``vllm``)."""
 

@@ -9,7 +9,9 @@ provider listing several ``base_urls`` is load-spread by least in-flight with pe
 health; ``probe()`` GETs each replica's ``/v1/models``. An error inside a stream is
 transient even when typed ``BadRequestError``: vLLM's stream generator labels whatever
 failed that way by default. vLLM sends no rate-limit headers; a proxy in front of it may
-send ``Retry-After``, which is read.
+send ``Retry-After``, which is read. A 429 or 503 is that one server's: it cools that
+endpoint (for Retry-After, else the endpoint cooldown), and the model waits only when no
+other endpoint of the provider is available.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ class VLLMAdapter(OpenAIAdapter):
 
     kind = "vllm"
     stream_client_errors_fatal = False  # vLLM labels any in-stream failure BadRequestError
+    remaining_headers = ()  # vLLM sends no rate-limit headers
+    busy_is_per_endpoint = True  # a 429/503 is that server's, not a quota of the model's
 
 
 def create(config: ProviderConfig, client: UpstreamClient, clock: Clock) -> VLLMAdapter:

@@ -237,8 +237,8 @@ class HealthTracker:
             health.last_error, health.last_error_kind = message[:300], str(kind)
         if kind is ErrorKind.RATE_LIMITED:
             # Limits are per model (per model class) at OpenAI and Anthropic: the model
-            # waits, the provider's other models go on.
-            self._observe(model, now, failed=True)
+            # waits, the provider's other models go on. A 429 says nothing of reliability,
+            # so the error rate is left alone: once the wait is over the model is as good.
             wait = retry_after if retry_after is not None else s.rate_limit_default_s
             self._cool(model, RATE_LIMITED, now + wait)
         elif kind is ErrorKind.QUOTA_EXHAUSTED:
