@@ -35,7 +35,7 @@ class OpenAIAdapter(HttpAdapter):
     chat_path = "/chat/completions"
     models_path = "/models"
     wire = "openai"
-    remaining_headers: tuple[str, ...] = (
+    remaining_headers: ClassVar[tuple[str, ...]] = (
         "x-ratelimit-remaining-requests",
         "x-ratelimit-remaining-tokens",
     )
