@@ -32,7 +32,7 @@ from typing import Any, Protocol, cast
 
 from tokenhub.clock import Clock
 from tokenhub.dispatch.observe import ExecutionObserver
-from tokenhub.dispatch.outcomes import nothing_left, panic_possible
+from tokenhub.dispatch.outcomes import nothing_left, panic_only, panic_possible
 from tokenhub.errors import AllProvidersFailedError, AttemptRecord, ErrorKind, ProviderError
 from tokenhub.observability.tracing import Tracing
 from tokenhub.providers.base import (
@@ -219,7 +219,8 @@ class Executor:
             model = candidate.model
             provider = self.source.provider(model.provider)
             run.seen.update(c.model.id for c in decision.ranked)
-            alone = len(run.seen) == 1
+            run.seen.update(r.model for r in decision.rejections if panic_only(r))
+            alone = len(run.seen) == 1  # an ejected peer still counts: it may be panic-routed
             budget_left = settings.attempt_budget - len(run.attempts)
             # With somewhere else to go, failing over beats retrying the same upstream;
             # the last candidate standing gets the rest of the attempt budget as retries.

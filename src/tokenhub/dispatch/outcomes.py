@@ -29,9 +29,14 @@ _WAITS = frozenset({RATE_LIMITED_REASON, "provider_down", "quota_exhausted", *PA
 """Reasons that end by themselves after a cooldown."""
 
 
+def panic_only(rejection: Rejection) -> bool:
+    """Whether a model is held out only because it was ejected for transient failures."""
+    return bool(rejection.reasons) and all(x in PANIC_REASONS for x in rejection.reasons)
+
+
 def panic_possible(rejections: list[Rejection]) -> bool:
     """Whether some model is held out only because it was ejected for transient failures."""
-    return any(r.reasons and all(x in PANIC_REASONS for x in r.reasons) for r in rejections)
+    return any(panic_only(r) for r in rejections)
 
 
 def nothing_left(

@@ -4,11 +4,14 @@ A *model* record is one (provider, model) pair: a model id in the registry belon
 provider. States:
 
 - ``healthy``; ``degraded`` (a recent error rate of 20 % or more, still routed);
-- ``down``: ejected on evidence, not on one error: ``eject_consecutive`` transient failures
-  in a row, or a recent error rate of ``eject_error_rate`` over at least
-  ``eject_min_requests`` requests, or (models only) a timeout, since a hang costs a whole
-  timeout. Out for a cooldown that doubles on repeats; then ``half_open``: one request
-  probes, success closes the circuit, failure reopens it for twice as long;
+- ``down``: ejected on evidence, not on one error: a recent error rate of
+  ``eject_error_rate`` over at least ``eject_min_requests`` requests (or behind a streak of
+  ``eject_consecutive`` failures); a model also on the streak alone, or on a timeout, since
+  a hang costs a whole timeout. A provider is never ejected on a streak alone: a provider
+  failing 40 % of requests at high volume meets five in a row often, and taking it out
+  would leave its peers the whole load (a total outage reaches 100 % at once). Out for a
+  cooldown that doubles on repeats; then ``half_open``: one request probes, success closes
+  the circuit, failure reopens it for twice as long;
 - hard blocks, which panic routing never overrides: ``rate_limited`` (a model answered 429,
   or its rate-limit headers said nothing is left: until Retry-After or the reset),
   ``credential_invalid`` (the provider refused our key), ``quota_exhausted`` (the account is
@@ -283,11 +286,11 @@ class HealthTracker:
             health.consecutive_failures += 1
             probe_failed = health.state == HALF_OPEN
             health.probing = False
+            streak = health.consecutive_failures >= s.eject_consecutive
             ejected = (
                 probe_failed
-                or health.consecutive_failures >= s.eject_consecutive
-                or self._rate_outlier(health, now)
-                or (timed_out and health is model)
+                or self._rate_outlier(health, now, streak=streak)
+                or (health is model and (streak or timed_out))
             )
             if ejected:
                 base, cap = (
@@ -300,12 +303,15 @@ class HealthTracker:
             elif health.state in ROUTABLE:
                 health.state = self._routable_state(health, now)
 
-    def _rate_outlier(self, health: Health, now: float) -> bool:
+    def _rate_outlier(self, health: Health, now: float, *, streak: bool) -> bool:
+        """A recent error rate of ``eject_error_rate`` or more over enough requests.
+
+        Behind a streak of failures fewer requests are enough evidence (low volume).
+        """
         s = self.settings
         return (
-            health.recent_volume(now, s.error_halflife_s) >= s.eject_min_requests
-            and health.error_rate(now, s.error_halflife_s) >= s.eject_error_rate
-        )
+            streak or health.recent_volume(now, s.error_halflife_s) >= s.eject_min_requests
+        ) and health.error_rate(now, s.error_halflife_s) >= s.eject_error_rate
 
     def _routable_state(self, health: Health, now: float) -> str:
         rate = health.error_rate(now, self.settings.error_halflife_s)
