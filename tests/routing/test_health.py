@@ -134,7 +134,11 @@ def test_rate_limit_cools_the_model_not_the_provider(health, clock):
     assert model.blocked_reason(clock.monotonic()) == RATE_LIMITED
     clock.advance(0.1)
     assert model.blocked_reason(clock.monotonic()) is None
-    assert model.effective_state(clock.monotonic()) == HEALTHY
+    assert model.effective_state(clock.monotonic()) == HALF_OPEN
+    health.begin("p", "m")  # one probe goes; the rest wait for it, not all at once
+    assert model.blocked_reason(clock.monotonic()) == PROBE_IN_FLIGHT
+    health.success("p", "m", 0.1)
+    assert model.state == HEALTHY
 
 
 def test_rate_limit_without_retry_after_uses_default(health, clock):

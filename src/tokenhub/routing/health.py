@@ -12,8 +12,9 @@ provider. States:
   would leave its peers the whole load (a total outage reaches 100 % at once). Out for a
   cooldown that doubles on repeats; then ``half_open``: one request probes, success closes
   the circuit, failure reopens it for twice as long;
-- hard blocks, which panic routing never overrides: ``rate_limited`` (a model answered 429,
-  or its rate-limit headers said nothing is left: until Retry-After or the reset),
+- hard blocks, which panic routing never overrides while they last: ``rate_limited`` (a
+  model answered 429, or its rate-limit headers said nothing is left: until Retry-After or
+  the reset, then one probe),
   ``credential_invalid`` (the provider refused our key), ``quota_exhausted`` (the account is
   out of credit: the whole provider, for ``quota_cooldown_s``), ``unavailable`` (the
   provider answered 404 for the model).
@@ -111,16 +112,12 @@ class Health:
             return None
         if now < self.cooldown_until:
             return self.state
-        if self.state == RATE_LIMITED:
-            return None  # the wait is over: no probe needed
         return PROBE_IN_FLIGHT if self.probing else None
 
     def effective_state(self, now: float) -> str:
         """The state as it stands at ``now`` (an expired cooldown reads half-open). Pure."""
         if self.state in ROUTABLE or now < self.cooldown_until:
             return self.state
-        if self.state == RATE_LIMITED:
-            return HEALTHY if self.consecutive_failures == 0 else DEGRADED
         return HALF_OPEN
 
     def cooldown_left(self, now: float) -> float:
@@ -171,18 +168,16 @@ class HealthTracker:
     def begin(self, provider_id: str, model_id: str) -> None:
         """An attempt is admitted: the one transition an expired cooldown makes.
 
-        A record whose cooldown has ended becomes ``half_open`` with this attempt as its
-        probe (a rate-limit wait that ended simply closes).
+        A record whose cooldown has ended (an ejection, a rate-limit wait, a refused key)
+        becomes ``half_open`` with this attempt as its one probe: others wait for its
+        outcome instead of all arriving at once when a Retry-After ends.
         """
         now = self.clock.monotonic()
         for health in (self.provider(provider_id), self.model(model_id)):
-            if health.state in ROUTABLE or now < health.cooldown_until:
+            if health.state in ROUTABLE or now < health.cooldown_until or health.probing:
                 continue
-            if health.state == RATE_LIMITED:
-                health.state = health.effective_state(now)
-            elif not health.probing:
-                health.state = HALF_OPEN
-                health.probing = True
+            health.state = HALF_OPEN
+            health.probing = True
             self.version += 1
 
     def success(
