@@ -169,7 +169,12 @@ def _mid_stream_failure(
 ) -> None:
     info = opened.info
     request.app[GATEWAY].health.failure(
-        info.provider.id, info.model.id, exc.kind, exc.message, exc.retry_after
+        info.provider.id,
+        info.model.id,
+        exc.kind,
+        exc.message,
+        exc.retry_after,
+        timed_out=isinstance(exc.__cause__, TimeoutError),  # a stream gone silent hung
     )
     summary.status, summary.error_type = "error", exc.type
 
