@@ -7,6 +7,7 @@ from typing import Annotated, Any
 import typer
 
 from tokenhub.cli.common import (
+    Col,
     JsonOpt,
     connect,
     console,
@@ -72,7 +73,15 @@ def list_(
         [k["name"], k["prefix"], ",".join(k["scopes"]), _budget(k), k["rpm"] or "-", k["status"]]
         for k in data
     ]
-    print_table(None, ["name", "prefix", "scopes", "spent / budget", "rpm", "status"], rows)
+    columns = [
+        Col("name", key=True),
+        Col("prefix", key=True),
+        Col("scopes"),
+        Col("spent / budget"),
+        Col("rpm", justify="right", drop=1),
+        Col("status", key=True),
+    ]
+    print_table(None, columns, rows)
 
 
 @app.command("show")
