@@ -166,11 +166,8 @@ def print_table(title: str | None, columns: Sequence[str | Col], rows: Cells) ->
     console.print(table)
     left_out = [c.header for i, c in enumerate(cols) if i not in kept]
     if left_out:
-        console.print(
-            f"(left out to fit {console.width} columns: {', '.join(left_out)}; "
-            "widen the terminal or use --json)",
-            markup=False,
-        )
+        shown = f"(hidden at {console.width} columns: {', '.join(left_out)}; --json has all)"
+        console.print(shown, markup=False)
 
 
 def fitting(cols: Sequence[Col], rows: Sequence[Sequence[str]], width: int) -> list[int]:

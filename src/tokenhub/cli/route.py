@@ -32,7 +32,10 @@ def check(
     send: Annotated[bool, typer.Option("--send", help="Also send it to the chosen model.")] = False,
     json: JsonOpt = False,
 ) -> None:
-    """Show every model as eligible (with score components) or rejected (with reasons).
+    """List the eligible models by score (with its components), marking the choice.
+
+    Rejected models follow with their reasons; a choice that is not the top score is
+    explained (drawn among the candidates within selection_margin of it).
 
     No provider is called unless --send is given.
     """
