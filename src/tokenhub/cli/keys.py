@@ -30,7 +30,9 @@ def _csv(value: str | None) -> list[str] | None:
 def create(
     ctx: typer.Context,
     name: Annotated[str, typer.Option("--name", help="A unique name for the key.")],
-    scopes: Annotated[str, typer.Option(help="Comma-separated: chat, plan, embeddings.")] = "chat",
+    scopes: Annotated[
+        str, typer.Option(help="Comma-separated scopes; chat is the only one yet.")
+    ] = "chat",
     budget_usd: Annotated[
         float | None,
         typer.Option("--budget-usd", help="Spend limit per period.", show_default=False),

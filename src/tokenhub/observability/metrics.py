@@ -156,11 +156,6 @@ class Metrics:
             "Retries made by adapters (same upstream, after a transient error).",
             ["provider"],
         )
-        self.orchestration_steps = FastCounter(
-            "tokenhub_orchestration_steps_total",
-            "Orchestration steps run, by mode and role.",
-            ["mode", "role"],
-        )
         self.events_dropped = FastCounter(
             "tokenhub_events_dropped_total",
             "Events a slow event-stream subscriber missed.",
