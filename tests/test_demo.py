@@ -23,14 +23,14 @@ def cli(*args: str) -> subprocess.CompletedProcess[str]:
 def test_newcomer_mode_answers_curl_and_the_openai_sdk(tokenhub_home):
     """With no provider configured, --newcomer serves simulated models to curl and the SDK."""
     with start_daemon("--newcomer") as daemon:
-        request = urllib.request.Request(  # noqa: S310 (what the README's curl sends)
+        request = urllib.request.Request(
             f"{daemon.url}/v1/chat/completions",
             data=json.dumps(
                 {"model": "auto", "messages": [{"role": "user", "content": "Hello there"}]}
             ).encode(),
             headers={"Content-Type": "application/json"},
         )
-        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+        with urllib.request.urlopen(request, timeout=10) as response:
             body = json.loads(response.read())
             assert response.headers["X-Tokenhub-Model"].startswith("sim-")
         assert body["choices"][0]["message"]["content"] == GREETING
@@ -135,18 +135,18 @@ def test_events_cli_prints_live_events(tokenhub_home):
         try:
 
             def connected() -> bool:
-                metrics = urllib.request.urlopen(f"{daemon.url}/metrics", timeout=5).read()  # noqa: S310
+                metrics = urllib.request.urlopen(f"{daemon.url}/metrics", timeout=5).read()
                 return b"tokenhub_event_subscribers 1.0" in metrics
 
             wait_until(connected, what="the events subscriber")
             assert cli("keys", "create", "--name", "watch").returncode == 0
             body = json.dumps({"model": "auto", "messages": [{"role": "user", "content": "hi"}]})
-            request = urllib.request.Request(  # noqa: S310
+            request = urllib.request.Request(
                 f"{daemon.url}/v1/chat/completions",
                 data=body.encode(),
                 headers={"Content-Type": "application/json"},
             )
-            urllib.request.urlopen(request, timeout=10).read()  # noqa: S310
+            urllib.request.urlopen(request, timeout=10).read()
             out, err = follower.communicate(timeout=30)
         finally:
             if follower.poll() is None:

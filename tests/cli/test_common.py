@@ -79,12 +79,12 @@ def test_demo_tables_keep_ids_whole(tokenhub_home, width):
         matches_snapshot(f"health_{width}", cli(width, "health"))
         for model in ("sim-claude-sonnet", "sim-gpt-4o-mini", "sim-llama-8b"):
             body = {"model": model, "messages": [{"role": "user", "content": "hi"}]}
-            request = urllib.request.Request(  # noqa: S310 - the daemon on loopback
+            request = urllib.request.Request(
                 f"{daemon.url}/v1/chat/completions",
                 data=json.dumps(body).encode(),
                 headers={"Content-Type": "application/json"},
             )
-            urllib.request.urlopen(request, timeout=10).read()  # noqa: S310 - as above
+            urllib.request.urlopen(request, timeout=10).read()
         outputs = {
             "health": cli(width, "health"),
             "logs": cli(width, "logs", "requests"),
