@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import urllib.request
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 
-from tokenhub.cli.common import Col, fitting
+from tokenhub.cli import common
+from tokenhub.cli.common import Col, fitting, print_table
 from tokenhub.testing import run_cli, start_daemon
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"
@@ -68,6 +71,18 @@ def test_a_folding_column_needs_only_its_longest_word():
     cols = [Col("id", key=True), Col("last error", drop=1)]
     rows = [["m", "upstream said no " * 5]]
     assert fitting(cols, rows, 5 + 13 + 1) == [0, 1]
+
+
+def test_a_terminal_too_narrow_for_the_ids_folds_them_whole(monkeypatch):
+    """Even in 30 columns a 60-character id is printed whole, folded over lines."""
+    out = io.StringIO()
+    monkeypatch.setattr(common, "console", Console(file=out, width=30, soft_wrap=True))
+    model = "an-extremely-long-model-identifier-" + "x" * 25
+    print_table(None, [Col("id", key=True), Col("provider", key=True)], [[model, "p1"]])
+    lines = out.getvalue().splitlines()
+    assert max(len(line) for line in lines) <= 30
+    cells = [line.split("│")[1].strip() for line in lines if line.startswith("│")]
+    assert "".join(cells) == model
 
 
 @pytest.mark.parametrize("width", WIDTHS)

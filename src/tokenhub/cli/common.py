@@ -156,11 +156,16 @@ def print_table(title: str | None, columns: Sequence[str | Col], rows: Cells) ->
 
     cols = [c if isinstance(c, Col) else Col(c) for c in columns]
     texts = [["" if cell is None else str(cell) for cell in row] for row in rows]
-    kept = fitting(cols, texts, console.width)
+    width = console.width
+    kept = fitting(cols, texts, width)
+    # Rich never narrows a no_wrap column, but crops it when nothing else is left to give:
+    # in a terminal too narrow even for the key columns, they fold like the others.
+    roomy = 1 + sum(narrowest(cols[i], [row[i] for row in texts]) for i in kept) <= width
     table = Table(title=title, show_header=True, header_style="bold")
     for index in kept:
         col = cols[index]
-        table.add_column(col.header, justify=col.justify, no_wrap=col.key, overflow="fold")
+        keep_whole = col.key and roomy
+        table.add_column(col.header, justify=col.justify, no_wrap=keep_whole, overflow="fold")
     for row in texts:
         table.add_row(*(row[index] for index in kept))
     console.print(table)
@@ -172,20 +177,25 @@ def print_table(title: str | None, columns: Sequence[str | Col], rows: Cells) ->
 
 def fitting(cols: Sequence[Col], rows: Sequence[Sequence[str]], width: int) -> list[int]:
     """The indexes of the columns to show: all, less the lesser ones ``width`` cannot hold."""
-    from rich.cells import cell_len
-
-    def narrowest(index: int) -> int:
-        texts = [cols[index].header, *(row[index] for row in rows)]
-        if cols[index].key:
-            return max(cell_len(t) for t in texts)
-        return max((cell_len(word) for t in texts for word in t.split()), default=1)
-
-    need = {index: narrowest(index) + _CELL_EXTRA for index in range(len(cols))}
+    need = [narrowest(col, [row[i] for row in rows]) for i, col in enumerate(cols)]
     kept = list(range(len(cols)))
     droppable = sorted((i for i in kept if cols[i].drop), key=lambda i: -cols[i].drop)
     while droppable and 1 + sum(need[i] for i in kept) > width:
         kept.remove(droppable.pop(0))
     return kept
+
+
+def narrowest(col: Col, cells: Sequence[str]) -> int:
+    """The fewest terminal columns ``col`` takes: its padding, border and widest text.
+
+    A key column's text is whole; the others wrap at spaces, so their longest word counts.
+    """
+    from rich.cells import cell_len
+
+    texts = [col.header, *cells]
+    if col.key:
+        return _CELL_EXTRA + max(cell_len(t) for t in texts)
+    return _CELL_EXTRA + max((cell_len(word) for t in texts for word in t.split()), default=1)
 
 
 def print_pairs(pairs: Sequence[tuple[str, Any]]) -> None:
