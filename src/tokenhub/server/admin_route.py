@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from tokenhub.errors import InvalidRequestError, ProviderError
 from tokenhub.providers.base import CallOptions
+from tokenhub.routing.candidates import draw_pool
 from tokenhub.routing.policy import Policy, RoutingSettings
 from tokenhub.routing.router import Decision
 from tokenhub.schemas import Capability
@@ -82,12 +83,7 @@ def explain(decision: Decision, settings: RoutingSettings) -> dict[str, Any]:
     """
     # The router's own ranking: best score first, ties in model-id order (its stable sort).
     by_score = sorted(decision.ranked, key=lambda c: (-c.score, c.model.id))
-    best = by_score[0].score if by_score else 0.0
-    pool = [
-        c.model.id
-        for c in by_score[: settings.top_k]
-        if c.score >= best - settings.selection_margin
-    ]
+    pool = [c.model.id for c in draw_pool(by_score, settings)] if by_score else []
     weights = settings.traffic_weights
     attempt = {c.model.id: order for order, c in enumerate(decision.ranked, start=1)}
     return {
