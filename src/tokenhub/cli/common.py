@@ -171,7 +171,7 @@ def print_table(title: str | None, columns: Sequence[str | Col], rows: Cells) ->
     console.print(table)
     left_out = [c.header for i, c in enumerate(cols) if i not in kept]
     if left_out:
-        shown = f"(hidden at {console.width} columns: {', '.join(left_out)}; --json has all)"
+        shown = f"(hidden at {width} columns: {', '.join(left_out)}; --json has all)"
         console.print(shown, markup=False)
 
 
