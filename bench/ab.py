@@ -29,7 +29,7 @@ BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 
 from harness import procs, targets, wrk  # noqa: E402 - after the path is set
-from harness.plan import Cpus  # noqa: E402
+from harness.plan import Cpus  # noqa: E402 - after the path is set
 
 ROOT = BENCH.parent
 

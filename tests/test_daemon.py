@@ -21,7 +21,7 @@ from tokenhub.testing.polling import async_wait_until
 
 def get_json(url: str) -> dict:
     """GET a URL and decode its JSON body."""
-    with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 (loopback)
+    with urllib.request.urlopen(url, timeout=5) as response:
         return json.loads(response.read())
 
 

@@ -68,7 +68,8 @@ def test_screenshot_script_renders_the_readme_commands(tmp_path):
     route = (tmp_path / "route-test.svg").read_text(encoding="utf-8")
     health = (tmp_path / "health.svg").read_text(encoding="utf-8")
     assert route.startswith("<svg")
-    assert "choice:" in route
+    assert "choice" in route
+    assert "(*)" in route
     assert "sim-" in route
     assert "sim-openai" in health
     assert "healthy" in health

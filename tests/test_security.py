@@ -65,9 +65,9 @@ class Recorder:
         if key:
             headers["Authorization"] = f"Bearer {key}"
         data = json.dumps(body).encode() if body is not None else None
-        request = urllib.request.Request(url, data=data, headers=headers, method=method)  # noqa: S310
+        request = urllib.request.Request(url, data=data, headers=headers, method=method)
         try:
-            with urllib.request.urlopen(request, timeout=20) as response:  # noqa: S310
+            with urllib.request.urlopen(request, timeout=20) as response:
                 status, raw, head = response.status, response.read(), dict(response.headers)
         except urllib.error.HTTPError as exc:
             status, raw, head = exc.code, exc.read(), dict(exc.headers)
@@ -276,5 +276,5 @@ def read_everything(rec: Recorder, base: str, admin_token: str) -> None:
 
 def sim_received(url: str) -> list[dict]:
     """What the simulator received (its own admin endpoint)."""
-    with urllib.request.urlopen(f"{url}/_sim/received", timeout=10) as response:  # noqa: S310
+    with urllib.request.urlopen(f"{url}/_sim/received", timeout=10) as response:
         return list(json.loads(response.read())["received"])

@@ -54,7 +54,7 @@ class FakeClock:
         self.mono += seconds
 
 
-_FAST = random.Random(int.from_bytes(os.urandom(16), "big"))  # noqa: S311 (ids, not secrets)
+_FAST = random.Random(int.from_bytes(os.urandom(16), "big"))  # noqa: S311 - ids, not secrets
 
 
 def request_id() -> str:

@@ -157,11 +157,11 @@ class Settings(BaseSettings):
     @classmethod
     def settings_customise_sources(
         cls,
-        settings_cls: type[BaseSettings],  # noqa: ARG003
+        settings_cls: type[BaseSettings],  # noqa: ARG003 - pydantic-settings' signature; only the YAML and init sources are used
         init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,  # noqa: ARG003
-        dotenv_settings: PydanticBaseSettingsSource,  # noqa: ARG003
-        file_secret_settings: PydanticBaseSettingsSource,  # noqa: ARG003
+        env_settings: PydanticBaseSettingsSource,  # noqa: ARG003 - pydantic-settings' signature; only the YAML and init sources are used
+        dotenv_settings: PydanticBaseSettingsSource,  # noqa: ARG003 - pydantic-settings' signature; only the YAML and init sources are used
+        file_secret_settings: PydanticBaseSettingsSource,  # noqa: ARG003 - pydantic-settings' signature; only the YAML and init sources are used
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         """Only explicit values: ``load_settings`` reads and merges the sources itself."""
         return (init_settings,)

@@ -171,7 +171,7 @@ async def _start_sites(runner: web.AppRunner, loaded: LoadedSettings, path: Path
         await unix.start()
     finally:
         os.umask(old_umask)
-    path.chmod(SOCKET_MODE)  # noqa: ASYNC240 (once, at start-up, before serving)
+    path.chmod(SOCKET_MODE)  # noqa: ASYNC240 - once, at start-up, before serving
     listeners = [_tcp_url(address) for address in runner.addresses if isinstance(address, tuple)]
     return [*listeners, f"unix:{path}"]
 
@@ -221,7 +221,7 @@ async def _reload_registry(app: web.Application, loaded: LoadedSettings) -> None
     try:
         await app[GATEWAY].load(loaded.settings.providers, loaded.settings.models)
     except TokenhubError as exc:
-        log.error("registry reload failed", extra={"error": exc.message})  # noqa: TRY400
+        log.error("registry reload failed", extra={"error": exc.message})  # noqa: TRY400 - the reason is the message; a traceback would repeat it
     else:
         log.info("registry reloaded from the config file")
 
@@ -237,7 +237,7 @@ def reload_settings(loaded: LoadedSettings) -> list[str]:
     try:
         fresh = load_settings(loaded.cli_overrides, config_file=loaded.config_file)
     except ConfigError as exc:
-        log.error("config reload failed; keeping the current settings", extra={"error": str(exc)})  # noqa: TRY400
+        log.error("config reload failed; keeping the current settings", extra={"error": str(exc)})  # noqa: TRY400 - the reason is the message; a traceback would repeat it
         return []
     old, new = loaded.settings, fresh.settings
     changed = [name for name in type(new).model_fields if getattr(old, name) != getattr(new, name)]

@@ -11,7 +11,6 @@ from typing import Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-BUILTIN_PROVIDER_TYPES = ("openai", "anthropic", "vllm")
 Capability = Literal["tools", "vision", "json"]
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:/@-]{0,127}$"
 CREDENTIAL_PATTERN = re.compile(r"^(none|escrow|env:[A-Za-z_][A-Za-z0-9_]*)$")
@@ -26,7 +25,7 @@ class ProviderConfig(_Strict):
 
     id: str = Field(pattern=ID_PATTERN)
     # Validated against the registered provider kinds when the registry loads it;
-    # the built-ins are BUILTIN_PROVIDER_TYPES, plugins add their own.
+    # the built-ins (providers/kinds.py) are openai, anthropic and vllm; plugins add their own.
     type: str = Field(pattern=r"^[a-z][a-z0-9_-]{0,31}$")
     base_url: str | None = None
     base_urls: list[str] = []

@@ -12,8 +12,8 @@ ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = Path(__file__).parent / "fixtures"
 sys.path.insert(0, str(ROOT / "bench"))
 
-from harness import docs, facts, procs, report, soak, stats, wrk  # noqa: E402
-from harness.render import render  # noqa: E402
+from harness import docs, facts, procs, report, soak, stats, wrk  # noqa: E402 - imported after sys.path gains bench/, where the harness lives
+from harness.render import render  # noqa: E402 - imported after sys.path gains bench/, where the harness lives
 
 
 @pytest.fixture

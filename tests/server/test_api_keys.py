@@ -97,8 +97,9 @@ async def test_revoke_and_rotate(keyed):
 
 
 async def test_scope_is_enforced(keyed):
-    """A key without the chat scope may not call chat endpoints (403)."""
-    created = await create_key(keyed, scopes=["plan"])
+    """A key without the chat scope (as a later version may store) may not chat (403)."""
+    created = await create_key(keyed)
+    keyed.app[KEYRING].keys[created["id"]].scopes = ["plan"]
     async with client(keyed, created["key"]) as api:
         with pytest.raises(openai.PermissionDeniedError) as info:
             await chat(api)
@@ -190,6 +191,13 @@ async def test_bad_key_requests(keyed):
     """Invalid key specs are 400 naming the field; duplicate names 409; unknown keys 404."""
     async with keyed.admin.post("/admin/v1/keys", json={"name": "x", "scopes": ["admin"]}) as r:
         assert (r.status, (await r.json())["error"]["param"]) == (400, "scopes")
+    for unserved in ("plan", "embeddings"):  # no endpoint checks these yet: refused
+        async with keyed.admin.post(
+            "/admin/v1/keys", json={"name": "x", "scopes": ["chat", unserved]}
+        ) as r:
+            error = (await r.json())["error"]
+            assert (r.status, error["param"]) == (400, "scopes")
+            assert "no endpoint uses another scope yet" in error["message"]
     async with keyed.admin.post("/admin/v1/keys", json={"name": "x", "rpm": 0}) as r:
         assert (r.status, (await r.json())["error"]["param"]) == (400, "rpm")
     await create_key(keyed, name="dup")

@@ -402,7 +402,7 @@ async def test_error_after_first_byte_ends_stream_with_error_event(stack, oai):
 
     async def drain() -> None:
         async for chunk in stream:
-            seen.append(chunk)  # noqa: PERF401 (count chunks before the stream fails)
+            seen.append(chunk)  # noqa: PERF401 - count chunks before the stream fails
 
     with pytest.raises(openai.APIError) as info:
         await drain()

@@ -43,7 +43,7 @@ def test_replies_are_deterministic_per_seed():
 
     def texts(seed: int) -> list[str]:
         behaviour = ProviderBehaviour(_provider(ModelSpec(id="m")), seed=seed)
-        return [behaviour.plan(_request(), now=0.0).reply.text for _ in range(3)]  # type: ignore[union-attr]
+        return [behaviour.plan(_request(), now=0.0).reply.text for _ in range(3)]
 
     assert texts(5) == texts(5)
     assert texts(5) != texts(6)
@@ -100,8 +100,8 @@ def test_scripted_response_matches_model_and_prompt():
         ResponseSpec.model_validate({"match": {"prompt": "(?i)^PING$"}, "reply": "pong"}),
     )
     behaviour = ProviderBehaviour(_provider(ModelSpec(id="m"), responses=rules), seed=0)
-    assert behaviour.plan(_request(prompt="ping"), now=0.0).reply.text == "pong"  # type: ignore[union-attr]
-    assert behaviour.plan(_request(prompt="ping!"), now=0.0).reply.text != "pong"  # type: ignore[union-attr]
+    assert behaviour.plan(_request(prompt="ping"), now=0.0).reply.text == "pong"
+    assert behaviour.plan(_request(prompt="ping!"), now=0.0).reply.text != "pong"
 
 
 def test_override_applies_once_to_the_matching_model():
@@ -109,7 +109,7 @@ def test_override_applies_once_to_the_matching_model():
     behaviour = ProviderBehaviour(_provider(ModelSpec(id="m"), ModelSpec(id="n")), seed=0)
     behaviour.enqueue(Override(model="n", status=503))
     assert behaviour.plan(_request("m"), now=0.0).fault is None
-    assert behaviour.plan(_request("n"), now=0.0).fault.status == 503  # type: ignore[union-attr]
+    assert behaviour.plan(_request("n"), now=0.0).fault.status == 503
     assert behaviour.plan(_request("n"), now=0.0).fault is None
 
 

@@ -76,7 +76,7 @@ def _wait_for_health(url: str, proc: subprocess.Popen[str], deadline_s: float) -
     while time.monotonic() < deadline:
         assert proc.poll() is None, f"sim exited early: {proc.stderr.read() if proc.stderr else ''}"
         try:
-            with urllib.request.urlopen(url, timeout=1) as response:  # noqa: S310 - loopback URL
+            with urllib.request.urlopen(url, timeout=1) as response:
                 return dict(json.loads(response.read()))
         except (urllib.error.URLError, ConnectionError):
             time.sleep(0.05)  # polling interval, bounded by the deadline

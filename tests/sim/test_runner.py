@@ -90,11 +90,11 @@ async def test_enqueue_reply_and_tool_calls(sim: Simulator, claude: anthropic.As
     sim.enqueue(
         "anthropic", reply="Sure.", tool_calls=[{"name": "search", "arguments": {"q": "x"}}]
     )
-    message = await claude.messages.create(model="claude-haiku-4-5", max_tokens=50, messages=USER)  # type: ignore[arg-type]
-    assert message.content[0].text == "Sure."  # type: ignore[union-attr]
-    assert message.content[1].input == {"q": "x"}  # type: ignore[union-attr]
-    again = await claude.messages.create(model="claude-haiku-4-5", max_tokens=50, messages=USER)  # type: ignore[arg-type]
-    assert again.content[0].text != "Sure."  # type: ignore[union-attr]
+    message = await claude.messages.create(model="claude-haiku-4-5", max_tokens=50, messages=USER)
+    assert message.content[0].text == "Sure."
+    assert message.content[1].input == {"q": "x"}
+    again = await claude.messages.create(model="claude-haiku-4-5", max_tokens=50, messages=USER)
+    assert again.content[0].text != "Sure."
 
 
 async def test_enqueue_context_overflow(sim: Simulator, oai: openai.AsyncOpenAI):

@@ -102,7 +102,7 @@ def test_reserved_admin_prefix_cannot_be_a_provider_name():
 def test_bad_regex_is_named():
     """A scripted response with an invalid prompt regex names the key."""
     data = _minimal()
-    data["providers"][0]["responses"] = [{"match": {"prompt": "("}, "reply": "x"}]  # type: ignore[index]
+    data["providers"][0]["responses"] = [{"match": {"prompt": "("}, "reply": "x"}]
     with pytest.raises(ScenarioError, match=r"responses\[0\]\.match\.prompt.*regular expression"):
         parse_scenario(data)
 
@@ -110,7 +110,7 @@ def test_bad_regex_is_named():
 def test_response_needs_content():
     """A scripted response with neither reply nor tool_calls is rejected."""
     data = _minimal()
-    data["providers"][0]["responses"] = [{"match": {"model": "m"}}]  # type: ignore[index]
+    data["providers"][0]["responses"] = [{"match": {"model": "m"}}]
     with pytest.raises(ScenarioError, match="'reply' or 'tool_calls'"):
         parse_scenario(data)
 
@@ -140,7 +140,7 @@ def test_errors_are_one_line():
 
 def test_hang_accepts_bool_or_probability():
     """hang: true means always; a float is a probability."""
-    assert ModelSpec(id="m", hang=True).hang == 1.0  # type: ignore[arg-type]
+    assert ModelSpec(id="m", hang=True).hang == 1.0
     assert ModelSpec(id="m", hang=0.25).hang == 0.25
 
 

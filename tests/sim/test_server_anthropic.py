@@ -63,7 +63,7 @@ async def test_plain_message_parses(claude: anthropic.AsyncAnthropic):
     assert (message.type, message.role, message.model) == ("message", "assistant", MODEL)
     assert message.stop_reason == "end_turn"
     assert message.content[0].type == "text"
-    assert message.content[0].text  # type: ignore[union-attr]
+    assert message.content[0].text
     assert (message.usage.input_tokens, message.usage.output_tokens) == (7, 32)
 
 
@@ -90,9 +90,9 @@ async def test_raw_stream_event_order(claude: anthropic.AsyncAnthropic):
     assert kinds[:2] == ["message_start", "content_block_start"]
     assert kinds[-3:] == ["content_block_stop", "message_delta", "message_stop"]
     assert set(kinds[2:-3]) == {"content_block_delta"}
-    assert events[0].message.usage.input_tokens == 7  # type: ignore[union-attr]
-    assert events[-2].delta.stop_reason == "end_turn"  # type: ignore[union-attr]
-    assert events[-2].usage.output_tokens == 32  # type: ignore[union-attr]
+    assert events[0].message.usage.input_tokens == 7
+    assert events[-2].delta.stop_reason == "end_turn"
+    assert events[-2].usage.output_tokens == 32
 
 
 async def test_raw_stream_bytes_include_ping(sim: Simulator):
@@ -116,7 +116,7 @@ async def test_stream_helper_final_message(claude: anthropic.AsyncAnthropic):
     async with claude.messages.stream(model=MODEL, max_tokens=100, messages=USER) as stream:
         texts = [text async for text in stream.text_stream]
         final = await stream.get_final_message()
-    assert final.content[0].text == "".join(texts)  # type: ignore[union-attr]
+    assert final.content[0].text == "".join(texts)
     assert final.usage.output_tokens == 32
     assert final.stop_reason == "end_turn"
 
@@ -140,8 +140,8 @@ async def test_tool_use_streamed(keyed: tuple[Simulator, anthropic.AsyncAnthropi
     async with client.messages.stream(model=MODEL, max_tokens=100, messages=ask) as stream:
         final = await stream.get_final_message()
     text, tool = final.content
-    assert text.text == "Let me check."  # type: ignore[union-attr]
-    assert (tool.type, tool.name, tool.input) == ("tool_use", "lookup", {"q": "gateway"})  # type: ignore[union-attr]
+    assert text.text == "Let me check."
+    assert (tool.type, tool.name, tool.input) == ("tool_use", "lookup", {"q": "gateway"})
     assert final.stop_reason == "tool_use"
 
 
@@ -179,7 +179,7 @@ async def test_system_role_message_is_rejected(claude: anthropic.AsyncAnthropic)
     """A "system" role message is a BadRequestError pointing at the top-level system field."""
     messages = [{"role": "system", "content": "Be brief."}, *USER]
     with pytest.raises(anthropic.BadRequestError) as caught:
-        await claude.messages.create(model=MODEL, max_tokens=5, messages=messages)  # type: ignore[arg-type]
+        await claude.messages.create(model=MODEL, max_tokens=5, messages=messages)
     assert 'Unexpected role "system"' in caught.value.message
     assert caught.value.type == "invalid_request_error"
 
@@ -219,7 +219,7 @@ async def test_wrong_key():
                                  max_retries=0) as client,
     ):  # fmt: skip
         with pytest.raises(anthropic.AuthenticationError) as caught:
-            await client.messages.create(model=MODEL, max_tokens=5, messages=USER)  # type: ignore[arg-type]
+            await client.messages.create(model=MODEL, max_tokens=5, messages=USER)
     assert caught.value.type == "authentication_error"
     assert caught.value.api_message == "invalid x-api-key"
 
@@ -229,7 +229,7 @@ async def test_prompt_too_long(keyed: tuple[Simulator, anthropic.AsyncAnthropic]
     _, client = keyed
     long = [{"role": "user", "content": "x" * 5000}]
     with pytest.raises(anthropic.BadRequestError) as caught:
-        await client.messages.create(model=MODEL, max_tokens=5, messages=long)  # type: ignore[arg-type]
+        await client.messages.create(model=MODEL, max_tokens=5, messages=long)
     assert caught.value.api_message == "prompt is too long: 1254 tokens > 1000 maximum"
 
 
@@ -238,7 +238,7 @@ async def test_input_plus_max_tokens_exceed(keyed: tuple[Simulator, anthropic.As
     _, client = keyed
     ask = [{"role": "user", "content": "x" * 3200}]
     with pytest.raises(anthropic.BadRequestError) as caught:
-        await client.messages.create(model=MODEL, max_tokens=300, messages=ask)  # type: ignore[arg-type]
+        await client.messages.create(model=MODEL, max_tokens=300, messages=ask)
     assert caught.value.api_message == (
         "input length and `max_tokens` exceed context limit: 804 + 300 > 1000, "
         "decrease input length or `max_tokens` and try again"
@@ -250,14 +250,14 @@ async def test_max_tokens_above_cap(keyed: tuple[Simulator, anthropic.AsyncAnthr
     _, client = keyed
     expected = "max_tokens: 301 > 300, which is the maximum allowed number of output tokens"
     with pytest.raises(anthropic.BadRequestError, match=f"{expected} for claude-haiku-4-5"):
-        await client.messages.create(model=MODEL, max_tokens=301, messages=USER)  # type: ignore[arg-type]
+        await client.messages.create(model=MODEL, max_tokens=301, messages=USER)
 
 
 async def test_rate_limited(sim: Simulator, claude: anthropic.AsyncAnthropic):
     """An enqueued 429 is a RateLimitError with retry-after and zero remaining requests."""
     sim.enqueue("anthropic", status=429, retry_after=3)
     with pytest.raises(anthropic.RateLimitError) as caught:
-        await claude.messages.create(model=MODEL, max_tokens=5, messages=USER)  # type: ignore[arg-type]
+        await claude.messages.create(model=MODEL, max_tokens=5, messages=USER)
     error = caught.value
     assert error.type == "rate_limit_error"
     assert error.response.headers["retry-after"] == "3"
@@ -273,9 +273,9 @@ async def test_burst_429_reports_no_remaining_requests():
         anthropic.AsyncAnthropic(base_url=sim.base_url("anthropic"), api_key="sk-ant-right",
                                  max_retries=0) as client,
     ):  # fmt: skip
-        await client.messages.create(model=MODEL, max_tokens=5, messages=USER)  # type: ignore[arg-type]
+        await client.messages.create(model=MODEL, max_tokens=5, messages=USER)
         with pytest.raises(anthropic.RateLimitError) as caught:
-            await client.messages.create(model=MODEL, max_tokens=5, messages=USER)  # type: ignore[arg-type]
+            await client.messages.create(model=MODEL, max_tokens=5, messages=USER)
     headers = caught.value.response.headers
     assert (headers["retry-after"], headers["anthropic-ratelimit-requests-remaining"]) == ("5", "0")
 
@@ -284,7 +284,7 @@ async def test_internal_server_error(sim: Simulator, claude: anthropic.AsyncAnth
     """An enqueued 500 is an InternalServerError of type api_error."""
     sim.enqueue("anthropic", status=500)
     with pytest.raises(anthropic.InternalServerError) as caught:
-        await claude.messages.create(model=MODEL, max_tokens=5, messages=USER)  # type: ignore[arg-type]
+        await claude.messages.create(model=MODEL, max_tokens=5, messages=USER)
     assert (caught.value.status_code, caught.value.type) == (500, "api_error")
     assert caught.value.api_message == "Internal server error"
 
@@ -293,7 +293,7 @@ async def test_overloaded_529(sim: Simulator, claude: anthropic.AsyncAnthropic):
     """An enqueued 529 is the SDK's OverloadedError with type overloaded_error."""
     sim.enqueue("anthropic", status=529)
     with pytest.raises(anthropic.OverloadedError) as caught:
-        await claude.messages.create(model=MODEL, max_tokens=5, messages=USER)  # type: ignore[arg-type]
+        await claude.messages.create(model=MODEL, max_tokens=5, messages=USER)
     assert (caught.value.type, caught.value.api_message) == ("overloaded_error", "Overloaded")
     assert caught.value.response.headers["x-should-retry"] == "true"
 
@@ -301,7 +301,7 @@ async def test_overloaded_529(sim: Simulator, claude: anthropic.AsyncAnthropic):
 async def test_unknown_model(claude: anthropic.AsyncAnthropic):
     """An unserved model is a NotFoundError "model: <name>"."""
     with pytest.raises(anthropic.NotFoundError) as caught:
-        await claude.messages.create(model="claude-9", max_tokens=5, messages=USER)  # type: ignore[arg-type]
+        await claude.messages.create(model="claude-9", max_tokens=5, messages=USER)
     assert caught.value.api_message == "model: claude-9"
 
 

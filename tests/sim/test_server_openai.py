@@ -115,8 +115,8 @@ async def test_tool_calls_plain(keyed: tuple[Simulator, openai.AsyncOpenAI]):
     assert choice.finish_reason == "tool_calls"
     assert choice.message.content is None
     calls = choice.message.tool_calls or []
-    assert [c.function.name for c in calls] == ["get_weather", "get_time"]  # type: ignore[union-attr]
-    assert json.loads(calls[0].function.arguments) == {"city": "Paris", "unit": "celsius"}  # type: ignore[union-attr]
+    assert [c.function.name for c in calls] == ["get_weather", "get_time"]
+    assert json.loads(calls[0].function.arguments) == {"city": "Paris", "unit": "celsius"}
     assert all(re.fullmatch(r"call_[A-Za-z0-9]{24}", c.id) for c in calls)
 
 
@@ -127,7 +127,7 @@ async def test_tool_calls_streamed_are_accumulated(keyed: tuple[Simulator, opena
     async with client.chat.completions.stream(
         model="gpt-4o",
         messages=ask,
-        tools=[WEATHER_TOOL],  # type: ignore[list-item]
+        tools=[WEATHER_TOOL],
     ) as stream:
         final = await stream.get_final_completion()
     calls = final.choices[0].message.tool_calls or []
@@ -150,13 +150,13 @@ async def test_streamed_tool_call_deltas_follow_the_wire_format(
         if c.choices and c.choices[0].delta.tool_calls
     ]
     first = deltas[0]
-    assert (first.index, first.type, first.function.name, first.function.arguments) == (  # type: ignore[union-attr]
+    assert (first.index, first.type, first.function.name, first.function.arguments) == (
         0, "function", "get_weather", "",
     )  # fmt: skip
     assert first.id is not None
     fragments = [d for d in deltas[1:] if d.index == 0]
-    assert all(d.id is None and d.function.name is None for d in fragments)  # type: ignore[union-attr]
-    assert "".join(d.function.arguments for d in fragments) == '{"city":"Paris","unit":"celsius"}'  # type: ignore[union-attr, misc]
+    assert all(d.id is None and d.function.name is None for d in fragments)
+    assert "".join(d.function.arguments for d in fragments) == '{"city":"Paris","unit":"celsius"}'
 
 
 async def test_scripted_reply_by_prompt(keyed: tuple[Simulator, openai.AsyncOpenAI]):
@@ -166,14 +166,14 @@ async def test_scripted_reply_by_prompt(keyed: tuple[Simulator, openai.AsyncOpen
         model="gpt-4o", messages=[{"role": "user", "content": "ping"}]
     )
     assert completion.choices[0].message.content == "pong"
-    assert completion.usage.completion_tokens == 1  # type: ignore[union-attr]
+    assert completion.usage.completion_tokens == 1
 
 
 async def test_max_tokens_truncates(oai: openai.AsyncOpenAI):
     """max_tokens below the reply length cuts it with finish_reason length."""
     completion = await oai.chat.completions.create(model="gpt-4o", messages=USER, max_tokens=5)
     assert completion.choices[0].finish_reason == "length"
-    assert completion.usage.completion_tokens == 5  # type: ignore[union-attr]
+    assert completion.usage.completion_tokens == 5
 
 
 async def test_models_list(oai: openai.AsyncOpenAI):

@@ -55,7 +55,7 @@ async def test_completion_has_vllm_shape(two: tuple[Simulator, Any, Any]):
     assert re.fullmatch(r"chatcmpl-[0-9a-f]{32}", completion.id)
     assert completion.system_fingerprint is None
     assert completion.model_extra == {"prompt_logprobs": None}
-    assert completion.choices[0].model_extra["stop_reason"] is None  # type: ignore[index]
+    assert completion.choices[0].model_extra["stop_reason"] is None
     assert completion.usage.completion_tokens == 8
     assert re.fullmatch(r"[0-9a-f]{32}", raw.headers["x-request-id"])
     assert not any(h.startswith("x-ratelimit") for h in raw.headers)
@@ -139,5 +139,5 @@ async def test_models_list_has_max_model_len(two: tuple[Simulator, Any, Any]):
     _, a, _ = two
     [model] = [m async for m in a.models.list()]
     assert (model.id, model.owned_by) == (LLAMA, "vllm")
-    assert model.model_extra["max_model_len"] == 1000  # type: ignore[index]
-    assert model.model_extra["root"] == LLAMA  # type: ignore[index]
+    assert model.model_extra["max_model_len"] == 1000
+    assert model.model_extra["root"] == LLAMA

@@ -10,7 +10,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import MetaData, inspect
 from sqlmodel import SQLModel
 
-import tokenhub.store.tables  # noqa: F401
+import tokenhub.store.tables  # noqa: F401 - registers the tables on SQLModel.metadata
 from tokenhub.store.engine import create_engine
 from tokenhub.store.migrate import create_fresh, current_revision, head_revision, upgrade
 from tokenhub.testing.postgres import temporary_database

@@ -19,8 +19,9 @@ from typing import Literal
 KEY_PREFIX = "th-"
 KEY_PATTERN = re.compile(r"^th-([0-9a-f]{12})_[A-Za-z0-9_-]{32}$")
 Period = Literal["day", "week", "month", "total"]
-PERIODS: tuple[Period, ...] = ("day", "week", "month", "total")
-SCOPES = frozenset({"chat", "plan", "embeddings"})
+# A scope exists once an endpoint checks it: every /v1 endpoint today is a chat endpoint.
+# /v1/plan (orchestration) and /v1/embeddings bring their scopes when they land.
+SCOPES = frozenset({"chat"})
 DAY_S = 86_400
 
 

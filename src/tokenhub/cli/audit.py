@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from tokenhub.cli.common import (
+    Col,
     JsonOpt,
     connect,
     handle_errors,
@@ -39,7 +40,13 @@ def list_(
         limit=limit,
         follow=follow,
         json=json,
-        columns=["when (UTC)", "actor", "action", "target", "outcome"],
+        columns=[
+            Col("when (UTC)"),
+            Col("actor", key=True),
+            Col("action", key=True),
+            Col("target", key=True),
+            Col("outcome", key=True),
+        ],
         cells=_cells,
     )
 

@@ -8,7 +8,7 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, ParamSpec, TypeVar
+from typing import Annotated, Any, Literal, ParamSpec, TypeVar
 
 import orjson
 import typer
@@ -127,16 +127,75 @@ def print_json(data: Any) -> None:
     sys.stdout.write(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode() + "\n")
 
 
-def print_table(title: str | None, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
-    """Print rows as a rich table."""
+@dataclass(frozen=True, slots=True)
+class Col:
+    """A table column. A ``key`` column (an id a user acts on) keeps its width; others fold.
+
+    ``drop`` ranks the columns that may be left out when the terminal cannot show every
+    column at its narrowest: the highest goes first, 0 never.
+    """
+
+    header: str
+    key: bool = False
+    drop: int = 0
+    justify: Literal["left", "right"] = "left"
+
+
+Cells = Sequence[Sequence[Any]]
+_CELL_EXTRA = 3
+"""Each column's padding (one space either side) and its border on the right."""
+
+
+def print_table(title: str | None, columns: Sequence[str | Col], rows: Cells) -> None:
+    """Print rows as a rich table that fits the terminal without cutting any text.
+
+    Key columns never shrink, the others fold; when even that cannot fit, the lesser
+    columns (by ``Col.drop``) are left out and a line says which.
+    """
     from rich.table import Table
 
+    cols = [c if isinstance(c, Col) else Col(c) for c in columns]
+    texts = [["" if cell is None else str(cell) for cell in row] for row in rows]
+    width = console.width
+    kept = fitting(cols, texts, width)
+    # Rich never narrows a no_wrap column, but crops it when nothing else is left to give:
+    # in a terminal too narrow even for the key columns, they fold like the others.
+    roomy = 1 + sum(narrowest(cols[i], [row[i] for row in texts]) for i in kept) <= width
     table = Table(title=title, show_header=True, header_style="bold")
-    for column in columns:
-        table.add_column(column)
-    for row in rows:
-        table.add_row(*("" if cell is None else str(cell) for cell in row))
+    for index in kept:
+        col = cols[index]
+        keep_whole = col.key and roomy
+        table.add_column(col.header, justify=col.justify, no_wrap=keep_whole, overflow="fold")
+    for row in texts:
+        table.add_row(*(row[index] for index in kept))
     console.print(table)
+    left_out = [c.header for i, c in enumerate(cols) if i not in kept]
+    if left_out:
+        shown = f"(hidden at {width} columns: {', '.join(left_out)}; --json has all)"
+        console.print(shown, markup=False)
+
+
+def fitting(cols: Sequence[Col], rows: Sequence[Sequence[str]], width: int) -> list[int]:
+    """The indexes of the columns to show: all, less the lesser ones ``width`` cannot hold."""
+    need = [narrowest(col, [row[i] for row in rows]) for i, col in enumerate(cols)]
+    kept = list(range(len(cols)))
+    droppable = sorted((i for i in kept if cols[i].drop), key=lambda i: -cols[i].drop)
+    while droppable and 1 + sum(need[i] for i in kept) > width:
+        kept.remove(droppable.pop(0))
+    return kept
+
+
+def narrowest(col: Col, cells: Sequence[str]) -> int:
+    """The fewest terminal columns ``col`` takes: its padding, border and widest text.
+
+    A key column's text is whole; the others wrap at spaces, so their longest word counts.
+    """
+    from rich.cells import cell_len
+
+    texts = [col.header, *cells]
+    if col.key:
+        return _CELL_EXTRA + max(cell_len(t) for t in texts)
+    return _CELL_EXTRA + max((cell_len(word) for t in texts for word in t.split()), default=1)
 
 
 def print_pairs(pairs: Sequence[tuple[str, Any]]) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from tokenhub.cli.common import ConfigOpt, JsonOpt, handle_errors, print_json, print_table
+from tokenhub.cli.common import Col, ConfigOpt, JsonOpt, handle_errors, print_json, print_table
 from tokenhub.config import effective_view, load_settings
 
 app = typer.Typer(name="config", help="Inspect configuration.", no_args_is_help=True)
@@ -25,7 +25,11 @@ def show(config: ConfigOpt = None, json: JsonOpt = False) -> None:
         )
         return
     title = f"config file: {loaded.config_file or 'none'}"
-    print_table(title, ["setting", "value", "source"], [[k, _show(v), s] for k, v, s in rows])
+    print_table(
+        title,
+        [Col("setting", key=True), Col("value"), Col("source")],
+        [[k, _show(v), s] for k, v, s in rows],
+    )
 
 
 def _show(value: object) -> str:

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 import typer
 
 from tokenhub.cli.common import (
+    Col,
     JsonOpt,
     connect,
     console,
@@ -29,7 +30,9 @@ def _csv(value: str | None) -> list[str] | None:
 def create(
     ctx: typer.Context,
     name: Annotated[str, typer.Option("--name", help="A unique name for the key.")],
-    scopes: Annotated[str, typer.Option(help="Comma-separated: chat, plan, embeddings.")] = "chat",
+    scopes: Annotated[
+        str, typer.Option(help="Comma-separated scopes; chat is the only one yet.")
+    ] = "chat",
     budget_usd: Annotated[
         float | None,
         typer.Option("--budget-usd", help="Spend limit per period.", show_default=False),
@@ -72,7 +75,15 @@ def list_(
         [k["name"], k["prefix"], ",".join(k["scopes"]), _budget(k), k["rpm"] or "-", k["status"]]
         for k in data
     ]
-    print_table(None, ["name", "prefix", "scopes", "spent / budget", "rpm", "status"], rows)
+    columns = [
+        Col("name", key=True),
+        Col("prefix", key=True),
+        Col("scopes"),
+        Col("spent / budget"),
+        Col("rpm", justify="right", drop=1),
+        Col("status", key=True),
+    ]
+    print_table(None, columns, rows)
 
 
 @app.command("show")

@@ -8,6 +8,7 @@ import typer
 
 from tokenhub.cli import catalog
 from tokenhub.cli.common import (
+    Col,
     JsonOpt,
     connect,
     console,
@@ -51,11 +52,6 @@ CapabilityOpt = Annotated[
 EnabledOpt = Annotated[bool | None, _opt("--enabled/--disabled", "Route to it or not.")]
 
 
-def _fields(**options: Any) -> dict[str, Any]:
-    renamed = {"alias": "aliases", "capability": "capabilities"}
-    return {renamed.get(k, k): v for k, v in options.items() if v is not None}
-
-
 @app.command("add")
 @handle_errors
 def add(
@@ -81,7 +77,24 @@ def add(
     Prices and context window left out are filled from genai-prices' bundled data when the
     model is known there (OpenAI and Anthropic kinds, and vendors known by base URL).
     """
-    data = {"id": model_id, **_fields(**_model_options(locals()))}
+    data = {
+        "id": model_id,
+        **_fields(
+            provider=provider,
+            upstream_model=upstream_model,
+            weight=weight,
+            max_context_tokens=max_context_tokens,
+            max_output_tokens=max_output_tokens,
+            input_usd_per_mtok=input_usd_per_mtok,
+            output_usd_per_mtok=output_usd_per_mtok,
+            cache_read_usd_per_mtok=cache_read_usd_per_mtok,
+            cache_write_usd_per_mtok=cache_write_usd_per_mtok,
+            expected_latency_ms=expected_latency_ms,
+            aliases=alias,
+            capabilities=capability,
+            enabled=enabled,
+        ),
+    }
     client = connect(ctx)
     note = _fill_known(client, data)
     _show(client.post("/admin/v1/models", data), json)
@@ -110,16 +123,60 @@ def update(
     json: JsonOpt = False,
 ) -> None:
     """Change some fields of a model."""
-    data = _fields(**_model_options(locals()))
+    data = _fields(
+        provider=provider,
+        upstream_model=upstream_model,
+        weight=weight,
+        max_context_tokens=max_context_tokens,
+        max_output_tokens=max_output_tokens,
+        input_usd_per_mtok=input_usd_per_mtok,
+        output_usd_per_mtok=output_usd_per_mtok,
+        cache_read_usd_per_mtok=cache_read_usd_per_mtok,
+        cache_write_usd_per_mtok=cache_write_usd_per_mtok,
+        expected_latency_ms=expected_latency_ms,
+        aliases=alias,
+        capabilities=capability,
+        enabled=enabled,
+    )
     if not data:
         raise InvalidRequestError("nothing to update: give at least one option")
     client = connect(ctx)
     _show(client.request("PATCH", f"/admin/v1/models/{model_id}", data), json)
 
 
-def _model_options(scope: dict[str, Any]) -> dict[str, Any]:
-    skip = {"ctx", "model_id", "json"}
-    return {k: v for k, v in scope.items() if k not in skip}
+def _fields(
+    *,
+    provider: str | None,
+    upstream_model: str | None,
+    weight: int | None,
+    max_context_tokens: int | None,
+    max_output_tokens: int | None,
+    input_usd_per_mtok: float | None,
+    output_usd_per_mtok: float | None,
+    cache_read_usd_per_mtok: float | None,
+    cache_write_usd_per_mtok: float | None,
+    expected_latency_ms: float | None,
+    aliases: list[str] | None,
+    capabilities: list[str] | None,
+    enabled: bool | None,
+) -> dict[str, Any]:
+    """The model fields given on the command line, named as the admin API names them."""
+    fields: dict[str, Any] = {
+        "provider": provider,
+        "upstream_model": upstream_model,
+        "weight": weight,
+        "max_context_tokens": max_context_tokens,
+        "max_output_tokens": max_output_tokens,
+        "input_usd_per_mtok": input_usd_per_mtok,
+        "output_usd_per_mtok": output_usd_per_mtok,
+        "cache_read_usd_per_mtok": cache_read_usd_per_mtok,
+        "cache_write_usd_per_mtok": cache_write_usd_per_mtok,
+        "expected_latency_ms": expected_latency_ms,
+        "aliases": aliases,
+        "capabilities": capabilities,
+        "enabled": enabled,
+    }
+    return {name: value for name, value in fields.items() if value is not None}
 
 
 @app.command("list")
@@ -134,14 +191,14 @@ def list_(
         print_json(result["data"])
         return
     columns = [
-        "id",
-        "provider",
-        "weight",
-        "context",
-        "$/Mtok in",
-        "$/Mtok out",
-        "enabled",
-        "aliases",
+        Col("id", key=True),
+        Col("provider", key=True),
+        Col("weight", justify="right"),
+        Col("context", justify="right", drop=3),
+        Col("$/Mtok in", justify="right"),
+        Col("$/Mtok out", justify="right"),
+        Col("enabled", drop=1),
+        Col("aliases", drop=2),
     ]
     rows = [
         [
@@ -194,7 +251,8 @@ def discover(
         print_json({"data": found, "added": added})
         return
     rows = [[i["upstream_model"], i["registered_as"] or "-"] for i in found]
-    print_table(f"models offered by {provider}", ["upstream model", "registered as"], rows)
+    columns = [Col("upstream model", key=True), Col("registered as", key=True)]
+    print_table(f"models offered by {provider}", columns, rows)
     if add:
         console.print(f"added {len(added)} model(s)", markup=False)
 

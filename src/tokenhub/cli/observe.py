@@ -9,6 +9,7 @@ import orjson
 import typer
 
 from tokenhub.cli.common import (
+    Col,
     JsonOpt,
     connect,
     console,
@@ -76,7 +77,14 @@ def health(
     if json:
         print_json(report)
         return
-    columns = ["id", "state", "error rate", "latency ms", "cooldown s", "last error"]
+    columns = [
+        Col("id", key=True),
+        Col("state", key=True),
+        Col("error rate", justify="right", drop=1),
+        Col("latency ms", justify="right", drop=2),
+        Col("cooldown s", justify="right"),
+        Col("last error"),
+    ]
     for title, key in (("providers", "providers"), ("models", "models")):
         rows = [
             [
@@ -115,15 +123,28 @@ def requests(
         limit=limit,
         follow=follow,
         json=json,
-        columns=["when", "endpoint", "model", "provider", "tries", "tokens", "$", "ms", "status"],
+        columns=REQUEST_COLUMNS,
         cells=_request_cells,
     )
+
+
+REQUEST_COLUMNS = [
+    Col("when", key=True),
+    Col("endpoint", drop=5),
+    Col("model", key=True),
+    Col("provider", key=True),
+    Col("tries", justify="right", drop=4),
+    Col("tokens", justify="right", drop=3),
+    Col("$", justify="right", drop=1),
+    Col("ms", justify="right", drop=2),
+    Col("status", key=True),
+]
 
 
 def _request_cells(row: dict[str, Any]) -> list[Any]:
     return [
         time.strftime("%H:%M:%S", time.localtime(row["ts"])),
-        row["endpoint"],
+        row["endpoint"].removeprefix("/v1/"),
         row["model"] or "-",
         row["provider"] or "-",
         len(row["attempts"]),

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from tokenhub.cli.common import (
+    Col,
     JsonOpt,
     connect,
     console,
@@ -35,6 +36,16 @@ HeaderOpt = Annotated[
 EnabledOpt = Annotated[
     bool | None,
     typer.Option("--enabled/--disabled", help="Route to it or not.", show_default=False),
+]
+
+
+PROVIDER_COLUMNS = [
+    Col("id", key=True),
+    Col("type"),
+    Col("base url"),
+    Col("credential"),
+    Col("enabled", drop=2),
+    Col("source", drop=1),
 ]
 
 
@@ -142,7 +153,7 @@ def list_(
         [p["id"], p["type"], ", ".join(_urls(p)), p["credential"], _on(p["enabled"]), p["source"]]
         for p in result["data"]
     ]
-    print_table(None, ["id", "type", "base url", "credential", "enabled", "source"], rows)
+    print_table(None, PROVIDER_COLUMNS, rows)
 
 
 @app.command("show")

@@ -43,7 +43,7 @@ def root(
     socket: SocketOpt = None,
     url: UrlOpt = None,
     token_file: TokenFileOpt = None,
-    version: bool = typer.Option(  # noqa: ARG001 (handled by its eager callback)
+    version: bool = typer.Option(  # noqa: ARG001 - handled by its eager callback
         False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
     ),
 ) -> None:

@@ -5,14 +5,15 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
 from tokenhub.cli.common import (
+    Col,
     JsonOpt,
     connect,
     console,
     handle_errors,
     print_json,
+    print_table,
 )
 
 app = typer.Typer(name="route", help="Explain routing decisions.", no_args_is_help=True)
@@ -31,7 +32,10 @@ def check(
     send: Annotated[bool, typer.Option("--send", help="Also send it to the chosen model.")] = False,
     json: JsonOpt = False,
 ) -> None:
-    """Show every model as eligible (with score components) or rejected (with reasons).
+    """List the eligible models by score (with its components), marking the choice.
+
+    Rejected models follow with their reasons; a choice that is not the top score is
+    explained (drawn among the candidates within selection_margin of it).
 
     No provider is called unless --send is given.
     """
@@ -50,31 +54,38 @@ def check(
     render(report)
 
 
+SCORE_PARTS = ("weight", "cost", "latency", "failure")
+COLUMNS = [
+    Col(""),
+    Col("eligible model", key=True),
+    Col("score", justify="right"),
+    *(Col(part, justify="right") for part in SCORE_PARTS),
+    Col("est. $", justify="right", drop=1),
+]
+
+
 def render(report: dict[str, Any]) -> None:
-    """Print the eligible models with their score parts, the rejected ones with reasons."""
-    table = Table(
-        title=f"mode {report['mode']}: ~{report['input_tokens']} input + "
-        f"{report['output_tokens']} output tokens",
-        header_style="bold",
-    )
-    table.add_column("eligible model", no_wrap=True)
-    for column in ("score", "weight", "cost", "latency", "failure", "est. $"):
-        table.add_column(column, justify="right", no_wrap=True)
-    for c in report["candidates"]:
-        parts = c["components"]
-        table.add_row(
+    """Print the eligible models by score, marking the choice, then the rejected ones."""
+    selection = report["selection"]
+    pool = selection["pool"] if selection["drawn"] else []
+    rows = [
+        [
+            _mark(c["model"], report["chosen"], pool),
             c["model"],
             f"{c['score']:.3f}",
-            *(f"{parts[k]:+.3f}" for k in ("weight", "cost", "latency", "failure")),
+            *(f"{c['components'][k]:+.3f}" for k in SCORE_PARTS),
             f"{c['est_cost_usd']:.5f}",
-        )
-    console.print(table)
+        ]
+        for c in report["candidates"]
+    ]
+    title = (
+        f"mode {report['mode']}: ~{report['input_tokens']} input + "
+        f"{report['output_tokens']} output tokens"
+    )
+    print_table(title, COLUMNS, rows)
     for r in report["rejected"]:
         console.print(f"  rejected {r['model']}: {'; '.join(r['reasons'])}", markup=False)
-    chosen = report["chosen"]
-    console.print(
-        f"choice: {chosen}" if chosen else "choice: none (no eligible model)", markup=False
-    )
+    console.print(choice_line(report), markup=False)
     sent = report.get("sent")
     if sent:
         text = sent["response"]["message"]["content"]
@@ -83,3 +94,27 @@ def render(report: dict[str, Any]) -> None:
             f"({len(sent['attempts'])} attempt(s), ${sent['cost_usd']:.6f}): {text}",
             markup=False,
         )
+
+
+def _mark(model: str, chosen: str | None, pool: list[str]) -> str:
+    if model == chosen:
+        return "*"
+    return "~" if model in pool else ""
+
+
+def choice_line(report: dict[str, Any]) -> str:
+    """The choice, and whether it is the top score or was drawn among the near-best."""
+    chosen = report["chosen"]
+    if chosen is None:
+        return "choice: none (no eligible model)"
+    top = report["top"]
+    line = f"choice (*): {chosen}, " + (
+        "the top score" if chosen == top else f"not the top score ({top} scored higher)"
+    )
+    selection = report["selection"]
+    if selection["drawn"]:
+        line += (
+            f"\n  drawn among the {len(selection['pool'])} candidates (*, ~) within"
+            f" selection_margin {selection['selection_margin']} of the top"
+        )
+    return line

@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 from urllib.parse import urlencode
 
-from tokenhub.cli.common import console, print_json, print_table
+from tokenhub.cli.common import Col, console, print_json, print_table
 from tokenhub.client import DaemonClient
 
 FOLLOW_POLL_S = 1.0
@@ -22,7 +22,7 @@ def show_rows(
     limit: int,
     follow: bool,
     json: bool,
-    columns: Sequence[str],
+    columns: Sequence[Col],
     cells: Callable[[Row], list[Any]],
 ) -> None:
     """Print the newest ``limit`` rows oldest first; with ``follow``, poll for newer ones."""
@@ -47,7 +47,7 @@ def _print(
     rows: list[Row],
     *,
     json: bool,
-    columns: Sequence[str],
+    columns: Sequence[Col],
     cells: Callable[[Row], list[Any]],
     table: bool,
 ) -> None:

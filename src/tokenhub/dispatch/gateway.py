@@ -179,7 +179,7 @@ class Gateway:
         probed = 0
         for entry in list(self.registry.providers.values()):
             config = entry.config
-            if not config.enabled or (config.type != "vllm" and len(config.urls) < 2):  # noqa: PLR2004
+            if not config.enabled or (config.type != "vllm" and len(config.urls) < 2):  # noqa: PLR2004 - two URLs are what make a provider multi-endpoint
                 continue
             if self.credentials.problem(config) is not None:
                 continue

@@ -34,7 +34,7 @@ from tokenhub.observability.fast_metrics import (
 )
 
 # The *_created series double the sample count for no operational value.
-disable_created_metrics()  # type: ignore[no-untyped-call]
+disable_created_metrics()  # type: ignore[no-untyped-call]  # prometheus_client leaves this function unannotated
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
 TTFT_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30)
@@ -155,11 +155,6 @@ class Metrics:
             "tokenhub_upstream_retries_total",
             "Retries made by adapters (same upstream, after a transient error).",
             ["provider"],
-        )
-        self.orchestration_steps = FastCounter(
-            "tokenhub_orchestration_steps_total",
-            "Orchestration steps run, by mode and role.",
-            ["mode", "role"],
         )
         self.events_dropped = FastCounter(
             "tokenhub_events_dropped_total",

@@ -99,14 +99,14 @@ class Tracing:
 
     def request(
         self,
-        name: str,  # noqa: ARG002 (same signature as the recording tracer)
+        name: str,  # noqa: ARG002 - same signature as the recording tracer
         headers: Mapping[str, str],
-        **attrs: Any,  # noqa: ARG002
+        **attrs: Any,  # noqa: ARG002 - same signature as the recording tracer
     ) -> contextlib.AbstractContextManager[Span]:
         """Scope for one incoming request; remembers its trace headers."""
         return _IncomingScope(headers)
 
-    def span(self, name: str, **attrs: Any) -> contextlib.AbstractContextManager[Span]:  # noqa: ARG002
+    def span(self, name: str, **attrs: Any) -> contextlib.AbstractContextManager[Span]:  # noqa: ARG002 - same signature as the recording tracer
         """A child span (routing decision, upstream attempt); here a shared no-op."""
         return _NO_SPAN
 

@@ -120,7 +120,7 @@ class Histogram:
         """Equal when every bucket holds the same count."""
         return isinstance(other, Histogram) and self.as_dict() == other.as_dict()
 
-    __hash__ = None  # type: ignore[assignment]
+    __hash__ = None  # type: ignore[assignment]  # unhashable on purpose: it is mutable
 
     def __repr__(self) -> str:
         """The non-empty buckets."""

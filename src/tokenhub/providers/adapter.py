@@ -142,7 +142,7 @@ class HttpAdapter(ABC):
         self,
         headers: Mapping[str, str],
         now: float,  # noqa: ARG002 - a kind without rate-limit headers
-        observed_at: float,  # noqa: ARG002
+        observed_at: float,  # noqa: ARG002 - the base kind reads no rate-limit headers; subclasses use the time
     ) -> RateLimitSnapshot | None:
         """``snapshot`` for headers seen at an earlier moment (parsed lazily)."""
         return self.snapshot(headers)

@@ -362,7 +362,7 @@ class _Connection(asyncio.Protocol):
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserError as exc:
-            response._fail(UpstreamBadHttpError(str(exc) or type(exc).__name__))  # noqa: SLF001
+            response._fail(UpstreamBadHttpError(str(exc) or type(exc).__name__))  # noqa: SLF001 - the connection drives its response's state machine
 
     def on_header(self, name: bytes, value: bytes) -> None:
         """httptools: one header line."""
@@ -371,22 +371,22 @@ class _Connection(asyncio.Protocol):
     def on_headers_complete(self) -> None:
         """httptools: status and headers are known."""
         if self.response is not None:
-            self.response._begin(self._parser.get_status_code(), self._raw_headers)  # noqa: SLF001
+            self.response._begin(self._parser.get_status_code(), self._raw_headers)  # noqa: SLF001 - the connection drives its response's state machine
 
     def on_body(self, body: bytes) -> None:
         """httptools: a piece of the body (chunked framing already removed)."""
         if self.response is not None:
-            self.response._feed(body)  # noqa: SLF001
+            self.response._feed(body)  # noqa: SLF001 - the connection drives its response's state machine
 
     def on_message_complete(self) -> None:
         """httptools: the answer is complete; the connection is free again."""
         response, self.response = self.response, None
         keep = self._parser.should_keep_alive()
         if response is not None:
-            response._complete()  # noqa: SLF001
+            response._complete()  # noqa: SLF001 - the connection drives its response's state machine
         if keep and not self.closed:
             self.reused = True
-            self._client._release(self)  # noqa: SLF001
+            self._client._release(self)  # noqa: SLF001 - the connection hands itself back to its own client's pool
         else:
             self.abort()
 
@@ -394,9 +394,9 @@ class _Connection(asyncio.Protocol):
         """The connection closed: an answer still expected fails (or ends, if EOF-framed)."""
         self.closed = True
         response, self.response = self.response, None
-        self._client._forget(self)  # noqa: SLF001
+        self._client._forget(self)  # noqa: SLF001 - the connection leaves its own client's pool
         if response is not None:
-            response._lost(exc, reused=self.reused)  # noqa: SLF001
+            response._lost(exc, reused=self.reused)  # noqa: SLF001 - the connection drives its response's state machine
 
     def pause(self) -> None:
         """Stop reading until the answer's buffer is read."""
@@ -416,7 +416,7 @@ class _Connection(asyncio.Protocol):
             self.closed = True
             if self.transport is not None:
                 self.transport.close()
-            self._client._forget(self)  # noqa: SLF001
+            self._client._forget(self)  # noqa: SLF001 - the connection leaves its own client's pool
 
 
 class UpstreamClient:
@@ -499,7 +499,7 @@ class UpstreamClient:
             response = conn.response
             conn.abort()
             if response is not None:
-                response._fail(ClientClosedError())  # noqa: SLF001
+                response._fail(ClientClosedError())  # noqa: SLF001 - the client fails the responses of the connections it closes
         self._idle.clear()
         while self._slot_waiters:
             waiter = self._slot_waiters.popleft()
@@ -540,7 +540,7 @@ class UpstreamClient:
         conn.send(data, response)
         try:
             while not response.status:
-                await response._wait()  # noqa: SLF001
+                await response._wait()  # noqa: SLF001 - the client waits on its response's head, a private event
         except BaseException:
             response.close()
             raise

@@ -37,8 +37,3 @@ def estimate_input_tokens(request: ChatRequest) -> int:
         chars += len(tool.name) + len(tool.description or "")
         chars += len(orjson.dumps(tool.parameters))
     return fixed + int(chars / CHARS_PER_TOKEN) + 1
-
-
-def estimate_text_tokens(text: str) -> int:
-    """Estimate the tokens of a bare string (used for envelope requests and directives)."""
-    return int(len(text) / CHARS_PER_TOKEN) + 1

@@ -19,7 +19,7 @@ from tokenhub.server.admin_sessions import ADMIN_SESSIONS, COOKIE
 from tokenhub.server.peer import is_unix_socket, peer_uid
 
 ADMIN_PREFIX = "/admin/"
-TOKEN_PREFIX = "thadm_"  # noqa: S105 (a public prefix, not a secret)
+TOKEN_PREFIX = "thadm_"  # noqa: S105 - a public prefix, not a secret
 ADMIN_ACTOR = web.RequestKey("admin_actor", str)
 
 

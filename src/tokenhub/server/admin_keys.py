@@ -45,7 +45,12 @@ class NewKey(BaseModel):
     def _known_scopes(cls, value: list[str]) -> list[str]:
         unknown = sorted(set(value) - SCOPES)
         if unknown or not value:
-            raise ValueError(f"scopes must be some of {', '.join(sorted(SCOPES))}")
+            # Refused rather than stored: a scope no endpoint checks would grant nothing
+            # today and something undecided later (plan, embeddings: not served yet).
+            raise ValueError(
+                f"scopes must be some of {', '.join(sorted(SCOPES))} "
+                "(no endpoint uses another scope yet)"
+            )
         return sorted(set(value))
 
 

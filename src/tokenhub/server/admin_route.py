@@ -10,7 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from tokenhub.errors import InvalidRequestError, ProviderError
 from tokenhub.providers.base import CallOptions
-from tokenhub.routing.policy import Policy
+from tokenhub.routing.candidates import draw_pool
+from tokenhub.routing.policy import Policy, RoutingSettings
 from tokenhub.routing.router import Decision
 from tokenhub.schemas import Capability
 from tokenhub.server.app_keys import CLOCK, GATEWAY
@@ -60,7 +61,7 @@ async def route_test(request: web.Request) -> web.Response:
     )
     gateway = request.app[GATEWAY]
     route = gateway.route_request(chat, policy)
-    report = explain(gateway.decide(route))
+    report = explain(gateway.decide(route), gateway.routing)
     if spec.send:
         done = await gateway.complete(chat, route, {})
         report["sent"] = {
@@ -73,14 +74,31 @@ async def route_test(request: web.Request) -> web.Response:
     return json_response(200, report)
 
 
-def explain(decision: Decision) -> dict[str, Any]:
-    """A decision as JSON: chosen model, ranked candidates with components, rejections."""
+def explain(decision: Decision, settings: RoutingSettings) -> dict[str, Any]:
+    """A decision as JSON: the choice, candidates by score with components, rejections.
+
+    ``selection`` tells how the first slot was filled: the router draws it by traffic weight
+    among the best ``top_k`` candidates within ``selection_margin`` of the top score (the
+    ``pool``), so the choice need not be the top score; ``drawn`` says a draw took place.
+    """
+    # The router's own ranking: best score first, ties in model-id order (its stable sort).
+    by_score = sorted(decision.ranked, key=lambda c: (-c.score, c.model.id))
+    pool = [c.model.id for c in draw_pool(by_score, settings)] if by_score else []
+    weights = settings.traffic_weights
+    attempt = {c.model.id: order for order, c in enumerate(decision.ranked, start=1)}
     return {
         "mode": decision.mode,
         "input_tokens": decision.input_tokens,
         "output_tokens": decision.output_tokens,
         "chosen": decision.ranked[0].model.id if decision.ranked else None,
+        "top": by_score[0].model.id if by_score else None,
         "reason": decision.reason,
+        "selection": {
+            "selection_margin": settings.selection_margin,
+            "top_k": settings.top_k,
+            "pool": pool,
+            "drawn": len(pool) > 1 and sum(weights.get(m, 1.0) for m in pool) > 0,
+        },
         "candidates": [
             {
                 "model": c.model.id,
@@ -90,8 +108,11 @@ def explain(decision: Decision) -> dict[str, Any]:
                 "components": {k: round(v, 6) for k, v in c.components.items()},
                 "est_cost_usd": round(c.est_cost_usd, 8),
                 "expected_latency_ms": round(c.expected_latency_ms, 1),
+                "attempt": attempt[c.model.id],
+                "in_pool": c.model.id in pool,
+                "traffic_weight": weights.get(c.model.id, 1.0),
             }
-            for c in decision.ranked
+            for c in by_score
         ],
         "rejected": [{"model": r.model, "reasons": r.reasons} for r in decision.rejections],
     }

@@ -19,7 +19,7 @@ from tokenhub.server.routes import RouteTable
 from tokenhub.store.meta import set_meta
 from tokenhub.store.migrate import current_revision, head_revision
 
-ADMIN_TOKEN_KEY = "admin_token"  # noqa: S105 (a table key name)
+ADMIN_TOKEN_KEY = "admin_token"  # noqa: S105 - a table key name
 
 
 async def status(request: web.Request) -> web.Response:

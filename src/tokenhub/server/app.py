@@ -144,7 +144,7 @@ def create_app(
     app.cleanup_ctx.append(
         _gateway(
             kinds or default_kinds(),
-            rng or random.Random(),  # noqa: S311 (spreads traffic; not a secret)
+            rng or random.Random(),  # noqa: S311 - spreads traffic; not a secret
             environ,
         )
     )
@@ -241,7 +241,7 @@ async def _headless_unlock(vault: Vault, password_file: str | None) -> None:
     try:
         await vault.unlock_from_file(password_file)
     except TokenhubError as exc:
-        log.error(  # noqa: TRY400 (the message is the whole story; no traceback wanted)
+        log.error(  # noqa: TRY400 - the message is the whole story; no traceback wanted
             "could not unlock the vault from TOKENHUB_VAULT_PASSWORD_FILE; it stays locked",
             extra={"error": exc.message},
         )

@@ -9,7 +9,7 @@ from aiohttp import web
 from tokenhub.server.app_keys import CLOCK, EVENTS, REDACTOR, WRITER
 from tokenhub.store.tables import AuditRow
 
-AUDIT = AuditRow.__table__  # type: ignore[attr-defined]
+AUDIT = AuditRow.__table__  # type: ignore[attr-defined]  # SQLModel sets __table__ on table classes; its stubs omit it
 
 
 def audit(

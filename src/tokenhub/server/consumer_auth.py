@@ -9,7 +9,8 @@ from tokenhub.server.app_keys import KEYRING, SETTINGS
 
 CONSUMER_PREFIX = "/v1/"
 API_KEY: web.RequestKey[ApiKey | None] = web.RequestKey("api_key")
-SCOPE_BY_PATH = {"/v1/plan": "plan", "/v1/embeddings": "embeddings"}
+CHAT_SCOPE = "chat"
+"""The scope every /v1 endpoint needs today (chat, messages, responses, models)."""
 
 
 def presented_key(request: web.Request) -> str | None:
@@ -22,9 +23,9 @@ def presented_key(request: web.Request) -> str | None:
 
 def admit_consumer(request: web.Request) -> None:
     """Admit a /v1 request by key (required or optional per settings); 401/403/429/402 else."""
-    scope = SCOPE_BY_PATH.get(request.path, "chat")
     required = request.app[SETTINGS].require_api_key
-    request[API_KEY] = request.app[KEYRING].admit(presented_key(request), scope, required=required)
+    keyring = request.app[KEYRING]
+    request[API_KEY] = keyring.admit(presented_key(request), CHAT_SCOPE, required=required)
 
 
 def allowed_models(key: ApiKey | None) -> frozenset[str] | None:

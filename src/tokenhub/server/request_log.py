@@ -25,7 +25,7 @@ from tokenhub.store.request_log_store import prune_requests
 from tokenhub.store.tables import RequestLogRow
 from tokenhub.types import Usage
 
-REQUEST_LOG = RequestLogRow.__table__  # type: ignore[attr-defined]
+REQUEST_LOG = RequestLogRow.__table__  # type: ignore[attr-defined]  # SQLModel sets __table__ on table classes; its stubs omit it
 
 
 @dataclass(slots=True)

@@ -65,7 +65,7 @@ class Translator:
         ended = False
         for event in batch:
             if isinstance(event, StreamStart):
-                event = replace(event, model=self.model, created=event.created or self.now)  # noqa: PLW2901
+                event = replace(event, model=self.model, created=event.created or self.now)  # noqa: PLW2901 - each event is replaced by its stamped copy before it is sent
             elif isinstance(event, StreamEnd):
                 self.summary.usage = event.usage
                 ended = True

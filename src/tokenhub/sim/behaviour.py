@@ -67,8 +67,8 @@ class ModelBehaviour:
     def __init__(self, spec: ModelSpec, seed: int, provider: str) -> None:
         self.spec = spec
         self.seen = 0
-        self._faults = random.Random(f"{seed}/{provider}/{spec.id}/faults")  # noqa: S311
-        self._text = random.Random(f"{seed}/{provider}/{spec.id}/text")  # noqa: S311
+        self._faults = random.Random(f"{seed}/{provider}/{spec.id}/faults")  # noqa: S311 - seeded, reproducible fault draws in the simulator; not secrets
+        self._text = random.Random(f"{seed}/{provider}/{spec.id}/text")  # noqa: S311 - seeded, reproducible reply text in the simulator; not secrets
         self._window = _Window(start=float("-inf"))
 
     def admit(self, now: float, tokens: int) -> tuple[RateSnapshot, float | None]:

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from tokenhub.auth.apikeys import ApiKey
 from tokenhub.store.tables import ApiKeyRow
 
-KEYS = ApiKeyRow.__table__  # type: ignore[attr-defined]
+KEYS = ApiKeyRow.__table__  # type: ignore[attr-defined]  # SQLModel sets __table__ on table classes; its stubs omit it
 
 
 async def load_keys(engine: AsyncEngine) -> list[ApiKey]:

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from tokenhub.store.paging import log_query
 from tokenhub.store.tables import AuditRow
 
-AUDIT = AuditRow.__table__  # type: ignore[attr-defined]
+AUDIT = AuditRow.__table__  # type: ignore[attr-defined]  # SQLModel sets __table__ on table classes; its stubs omit it
 
 
 @dataclass(slots=True)

@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tokenhub.store.tables import MetaRow
 
-META = MetaRow.__table__  # type: ignore[attr-defined]
+META = MetaRow.__table__  # type: ignore[attr-defined]  # SQLModel sets __table__ on table classes; its stubs omit it
 
 
 async def get_meta(engine: AsyncEngine, key: str) -> dict[str, Any] | None:

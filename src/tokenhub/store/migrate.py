@@ -128,7 +128,7 @@ async def create_fresh(engine: AsyncEngine) -> bool:
 def _create_fresh_sync(conn: Connection) -> bool:
     from sqlmodel import SQLModel
 
-    import tokenhub.store.tables  # noqa: F401  (registers the tables on SQLModel.metadata)
+    import tokenhub.store.tables  # noqa: F401 - registers the tables on SQLModel.metadata
 
     _lock_schema(conn)
     if inspect(conn).get_table_names():

@@ -14,9 +14,9 @@ from tokenhub.schemas import ModelConfig, ProviderConfig
 from tokenhub.store.engine import create_engine
 from tokenhub.store.tables import ModelRow, ProviderRow, RoutingConfigRow
 
-PROVIDERS = ProviderRow.__table__  # type: ignore[attr-defined]
-MODELS = ModelRow.__table__  # type: ignore[attr-defined]
-ROUTING = RoutingConfigRow.__table__  # type: ignore[attr-defined]
+PROVIDERS = ProviderRow.__table__  # type: ignore[attr-defined]  # SQLModel sets __table__ on table classes; its stubs omit it
+MODELS = ModelRow.__table__  # type: ignore[attr-defined]  # SQLModel sets __table__ on table classes; its stubs omit it
+ROUTING = RoutingConfigRow.__table__  # type: ignore[attr-defined]  # SQLModel sets __table__ on table classes; its stubs omit it
 ROUTING_SETTINGS_KEY = "settings"
 
 

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from tokenhub.store.paging import log_query
 from tokenhub.store.tables import RequestLogRow
 
-LOG = RequestLogRow.__table__  # type: ignore[attr-defined]
+LOG = RequestLogRow.__table__  # type: ignore[attr-defined]  # SQLModel sets __table__ on table classes; its stubs omit it
 
 
 @dataclass(slots=True)

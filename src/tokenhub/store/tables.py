@@ -102,7 +102,11 @@ class RequestLogRow(SQLModel, table=True):
 
 
 class RewardRow(SQLModel, table=True):
-    """One bandit observation: context features, the chosen arm and its reward."""
+    """One bandit observation: context features, the chosen arm and its reward.
+
+    Not written yet: the learning router (an open issue) fills it; the table is in the
+    initial migration so that it needs none.
+    """
 
     __tablename__ = "rewards"
     __table_args__ = (Index("ix_rewards_ts", "ts"),)

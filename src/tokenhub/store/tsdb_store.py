@@ -45,7 +45,7 @@ from tokenhub.observability.tsdb_hist import Histogram
 from tokenhub.observability.tsdb_query import Evaluation, Group, Plan, Series
 from tokenhub.store.tables import TsdbPointRow
 
-TSDB_POINTS = TsdbPointRow.__table__  # type: ignore[attr-defined]
+TSDB_POINTS = TsdbPointRow.__table__  # type: ignore[attr-defined]  # SQLModel sets __table__ on table classes; its stubs omit it
 ID_CHUNK = 500
 ROWS_PER_SLICE = 2000
 # Buckets kept in memory while the database refuses writes (about a day of 10 series).

@@ -19,8 +19,8 @@ from tokenhub.store.tables import VaultHeaderRow, VaultSecretRow
 from tokenhub.vault.crypto import KdfParams
 from tokenhub.vault.storage import SecretRow, VaultHeader
 
-HEADER = VaultHeaderRow.__table__  # type: ignore[attr-defined]
-SECRETS = VaultSecretRow.__table__  # type: ignore[attr-defined]
+HEADER = VaultHeaderRow.__table__  # type: ignore[attr-defined]  # SQLModel sets __table__ on table classes; its stubs omit it
+SECRETS = VaultSecretRow.__table__  # type: ignore[attr-defined]  # SQLModel sets __table__ on table classes; its stubs omit it
 HEADER_ID = 1
 
 

@@ -27,7 +27,7 @@ def wait_until(
 async def async_wait_until(
     probe: Callable[[], Awaitable[T | None]],
     *,
-    timeout: float = 10.0,  # noqa: ASYNC109 (a polling deadline, not a cancellation scope)
+    timeout: float = 10.0,  # noqa: ASYNC109 - a polling deadline, not a cancellation scope
     interval: float = 0.01,
     what: str = "",
 ) -> T:

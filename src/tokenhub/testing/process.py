@@ -57,7 +57,7 @@ def run_cli(
 def _pump(stream: IO[str], sink: list[str]) -> None:
     # Appending line by line (not extend) makes each line visible to the poller at once.
     for line in stream:
-        sink.append(line.rstrip("\n"))  # noqa: PERF401
+        sink.append(line.rstrip("\n"))  # noqa: PERF401 - one append per line makes each visible to the poller at once
 
 
 SIM_READY = re.compile(r"^tokenhub sim listening on (http://\S+) ")
@@ -90,7 +90,7 @@ def _start(
     argv: list[str], ready: re.Pattern[str], env: dict[str, str] | None, timeout: float
 ) -> Iterator[tuple[DaemonProcess, re.Match[str]]]:
     full_env = {**os.environ, **(env or {})}
-    proc = subprocess.Popen(  # noqa: S603 (our own interpreter and module)
+    proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module
         argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=full_env
     )
     daemon = DaemonProcess(proc)

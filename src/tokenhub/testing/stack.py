@@ -64,7 +64,7 @@ async def gateway_stack(
     async with start_simulator(scenario) as sim:
         providers, models = registry(sim)
         loaded = _settings(providers, models, settings or {})
-        rng = random.Random(seed)  # noqa: S311 (reproducible traffic spreading in tests)
+        rng = random.Random(seed)  # noqa: S311 - reproducible traffic spreading in tests
         app = create_app(loaded, rng=rng, environ=environ or {}, clock=clock)
         async with (
             run_app(loaded, app) as running,

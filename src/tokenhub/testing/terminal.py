@@ -33,7 +33,7 @@ def run_in_terminal(
     """
     pid, master = pty.fork()
     if pid == 0:  # the child: become the command
-        os.execvpe(argv[0], list(argv), env if env is not None else dict(os.environ))  # noqa: S606
+        os.execvpe(argv[0], list(argv), env if env is not None else dict(os.environ))  # noqa: S606 - the child must become the command itself (no shell) to own the pty
     seen = b""
     deadline = time.monotonic() + timeout
     pending = list(answers)

@@ -98,7 +98,7 @@ class MemoryVaultStorage:
         """One encrypted secret, or None."""
         return self.rows.get((secret_id, purpose))
 
-    async def put_secret(self, row: SecretRow, now: float) -> None:  # noqa: ARG002
+    async def put_secret(self, row: SecretRow, now: float) -> None:  # noqa: ARG002 - the in-memory store keeps no timestamps; the SQL one does
         """Insert or replace one encrypted secret (this double keeps no timestamps)."""
         self.rows[row.key] = row
 

@@ -314,8 +314,8 @@ def test_sdk_reads_every_rendered_response(resp: ChatResponse):
     message = SDKMessage.model_validate(anthropic.render_response(resp))
     assert [b.text for b in message.content if b.type == "text"] == [
         p.text for p in resp.message.content
-    ]  # type: ignore[union-attr]
-    calls = [(b.id, b.name) for b in message.content if b.type == "tool_use"]  # type: ignore[union-attr]
+    ]
+    calls = [(b.id, b.name) for b in message.content if b.type == "tool_use"]
     assert calls == [(c.id, c.name) for c in resp.message.tool_calls]
     assert message.usage.output_tokens == resp.usage.output_tokens
 

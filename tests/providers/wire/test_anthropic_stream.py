@@ -250,14 +250,14 @@ def test_sdk_accumulates_every_rendered_stream(events: list[StreamEvent]):
         assert event.type == name
         snapshot = accumulate_event(event=event, current_snapshot=snapshot, json_bufs=json_bufs)
     assert snapshot is not None
-    text = "".join(b.text for b in snapshot.content if b.type == "text")  # type: ignore[union-attr]
+    text = "".join(b.text for b in snapshot.content if b.type == "text")
     assert text == "".join(e.text for e in events if isinstance(e, TextDelta))
     tools = [b for b in snapshot.content if b.type == "tool_use"]
     for ordinal, block in enumerate(tools):
         pieces = "".join(
             e.arguments for e in events if isinstance(e, ToolCallDelta) and e.index == ordinal
         )
-        assert block.input == orjson.loads(pieces)  # type: ignore[union-attr]
+        assert block.input == orjson.loads(pieces)
     end = events[-1]
     assert isinstance(end, StreamEnd)
     usage = snapshot.usage  # Anthropic's input_tokens excludes the cache reads and writes
@@ -290,5 +290,5 @@ def test_official_client_streams_rendered_bytes():
     ) as stream:
         final = stream.get_final_message()
     assert final.stop_reason == "tool_use"
-    assert final.content[1].input == {"q": "x"}  # type: ignore[union-attr]
+    assert final.content[1].input == {"q": "x"}
     assert (final.usage.input_tokens, final.usage.output_tokens) == (12, 6)

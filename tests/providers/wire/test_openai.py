@@ -257,7 +257,7 @@ def test_sdk_reads_every_rendered_response(resp: ChatResponse):
     completion = ChatCompletion.model_validate(openai.render_response(resp))
     message = completion.choices[0].message
     assert (message.content or "") == resp.message.text()
-    calls = [(c.id, c.function.name, c.function.arguments) for c in message.tool_calls or []]  # type: ignore[union-attr]
+    calls = [(c.id, c.function.name, c.function.arguments) for c in message.tool_calls or []]
     assert calls == [(c.id, c.name, c.arguments) for c in resp.message.tool_calls]
 
 

@@ -349,5 +349,5 @@ def test_tool_choice_needs_tools():
 def test_body_must_be_an_object():
     """A JSON body that is not an object is rejected."""
     with pytest.raises(InvalidRequestError) as caught:
-        openai.parse_request([])  # type: ignore[arg-type]
+        openai.parse_request([])
     assert caught.value.param == "body"
