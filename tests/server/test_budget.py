@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+import anthropic
 import openai
 import pytest
 from aiohttp import web
@@ -61,7 +62,7 @@ async def estimate(stack, key: str) -> float:
 
 
 async def test_64_concurrent_requests_on_a_budget_for_20(keyed):
-    """64 concurrent SDK requests on a budget for 20 estimates: 20 served, 44 refused (402).
+    """64 concurrent SDK requests on a budget for 20 estimates: about 20 served, the rest 402.
 
     Spend stays within the budget (the estimate errs high), and no refused request reaches
     a provider.
@@ -82,8 +83,10 @@ async def test_64_concurrent_requests_on_a_budget_for_20(keyed):
         outcomes = await asyncio.gather(*(one(api) for _ in range(64)))
     billed = [o for o in outcomes if isinstance(o, float)]
     assert {o for o in outcomes if isinstance(o, tuple)} == {(402, "budget_exceeded")}
-    assert len(billed) == 20
-    assert len(keyed.sim.received) - calls_before == 20
+    # Twenty holds fit; a request that settles (below its estimate) before the last ones
+    # arrive can make room for one or two more.
+    assert 20 <= len(billed) <= 24
+    assert len(keyed.sim.received) - calls_before == len(billed)
     recorded = await spent(keyed, "team")
     assert recorded == pytest.approx(sum(billed), abs=1e-7)  # headers round to 8 places
     assert recorded <= budget
@@ -102,6 +105,19 @@ async def test_failures_release_their_holds(keyed):
         with pytest.raises(openai.APIError):
             async for _ in stream:
                 pass
+    assert held(keyed, "team") == 0
+
+
+async def test_anthropic_clients_get_their_own_402(keyed):
+    """A streamed Messages request beyond the budget is Anthropic's error shape, 402."""
+    key = await create_key(keyed, "team", budget_usd=1e-6, period="day")
+    async with anthropic.AsyncAnthropic(base_url=keyed.url, api_key=key, max_retries=0) as api:
+        with pytest.raises(anthropic.APIStatusError) as info:
+            await api.messages.create(
+                model="claude-x", max_tokens=12, messages=MESSAGES, stream=True
+            )
+    assert info.value.status_code == 402
+    assert info.value.body["error"]["type"] == "budget_exceeded"
     assert held(keyed, "team") == 0
 
 
