@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
 from sqlalchemy import func, select
 
@@ -16,18 +18,24 @@ from tokenhub.store.migrate import upgrade
 from tokenhub.store.spend_store import SpendWriter
 from tokenhub.store.tables import RequestLogRow
 from tokenhub.store.writer import BackgroundWriter
+from tokenhub.testing.postgres import temporary_database
 
 REQUESTS = RequestLogRow.__table__
 
 
-@pytest.fixture
-async def engine(tmp_path):
-    """A migrated SQLite engine holding one key."""
-    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 's.db'}")
-    await upgrade(engine)
-    await apikey_store.insert_key(engine, ApiKey("k1", "team", "th-k1", "hash", ["chat"]))
-    yield engine
-    await engine.dispose()
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+async def engine(request, tmp_path):
+    """A migrated engine holding one key, on SQLite and on PostgreSQL."""
+    async with contextlib.AsyncExitStack() as stack:
+        if request.param == "sqlite":
+            url = f"sqlite+aiosqlite:///{tmp_path / 's.db'}"
+        else:
+            url = await stack.enter_async_context(temporary_database())
+        engine = create_engine(url)
+        stack.push_async_callback(engine.dispose)
+        await upgrade(engine)
+        await apikey_store.insert_key(engine, ApiKey("k1", "team", "th-k1", "hash", ["chat"]))
+        yield engine
 
 
 def request_row(request_id: str | None, cost: float) -> dict[str, object]:
