@@ -119,21 +119,42 @@ async def test_rate_limit_gives_429_with_retry_after(keyed):
 
 
 async def test_budget_exceeded_after_real_spend(keyed):
-    """Real usage is charged to the key; once the budget is spent, 402 budget_exceeded."""
-    created = await create_key(keyed, budget_usd=0.0001, period="day")
+    """Real usage is charged to the key; once what is left is below one estimate, 402."""
+    created = await create_key(keyed, budget_usd=0.001, period="day")
+    served = 0
 
     async def spend_it_all(api: openai.AsyncOpenAI) -> None:
+        nonlocal served
         for _ in range(200):
-            await chat(api, "claude-x")
+            await api.chat.completions.create(
+                model="claude-x", messages=[{"role": "user", "content": "hi"}], max_tokens=12
+            )
+            served += 1
 
     async with client(keyed, created["key"]) as api:
         with pytest.raises(openai.APIStatusError) as info:
             await spend_it_all(api)
     assert info.value.status_code == 402
     assert info.value.body["type"] == "budget_exceeded"
+    assert "estimated cost" in info.value.body["message"]
     async with keyed.admin.get("/admin/v1/keys/k") as response:
         shown = await response.json()
-    assert shown["spent_usd"] >= 0.0001
+    assert served >= 2
+    assert 0 < shown["spent_usd"] <= 0.001
+
+
+async def test_estimate_beyond_the_budget_is_refused_before_any_call(keyed):
+    """A request whose estimate alone exceeds the budget is 402 and reaches no provider."""
+    created = await create_key(keyed, budget_usd=0.001, period="day")
+    before = len(keyed.sim.received)
+    async with client(keyed, created["key"]) as api:
+        with pytest.raises(openai.APIStatusError) as info:
+            await chat(api, "claude-x")  # 1,024 output tokens reserved at $15/M: $0.015
+    assert info.value.status_code == 402
+    assert "lower max_tokens" in info.value.body["message"]
+    assert len(keyed.sim.received) == before
+    async with keyed.admin.get("/admin/v1/keys/k") as response:
+        assert (await response.json())["spent_usd"] == 0
 
 
 async def test_allowed_models(keyed):
@@ -171,7 +192,7 @@ async def test_spend_survives_restart_and_db_holds_no_key(tokenhub_home):
         ):
             full = (await response.json())["key"]
         keyring = running.app[KEYRING]
-        keyring.charge(next(iter(keyring.keys.values())), 0.25)
+        keyring.spend.charge(next(iter(keyring.keys.values())), 0.25)
         engine = running.app[ENGINE]
         async with engine.connect() as conn:
             rows = (await conn.execute(select(ApiKeyRow.key_hash))).scalars().all()

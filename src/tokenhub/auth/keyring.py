@@ -1,27 +1,22 @@
-"""The live set of API keys: authenticate, enforce scope, rate limit and budget, charge."""
+"""The live set of API keys: authenticate, enforce scope, rate limit and budget."""
 
 from __future__ import annotations
 
-from tokenhub.auth.apikeys import DAY_S, ApiKey, key_id_of, matches, period_start
+from tokenhub.auth.apikeys import ApiKey, key_id_of, matches
 from tokenhub.auth.bucket import TokenBuckets
+from tokenhub.auth.spend import SpendLedger
 from tokenhub.clock import Clock
-from tokenhub.errors import (
-    BudgetExceededError,
-    ForbiddenError,
-    RateLimitedError,
-    UnauthorizedError,
-)
+from tokenhub.errors import ForbiddenError, RateLimitedError, UnauthorizedError
 
 
 class KeyRing:
-    """Keys by id, with per-key rate limiting and spend tracking (flushed by the owner)."""
+    """Keys by id, with per-key rate limiting; ``spend`` holds their budgets' accounts."""
 
     def __init__(self, clock: Clock) -> None:
         self.clock = clock
         self.keys: dict[str, ApiKey] = {}
-        self.dirty: set[str] = set()
+        self.spend = SpendLedger(clock)
         self._buckets = TokenBuckets()
-        self._periods: dict[str, tuple[float | None, float]] = {}
 
     def load(self, keys: list[ApiKey]) -> None:
         """Replace every key."""
@@ -45,7 +40,7 @@ class KeyRing:
         if scope not in record.scopes:
             raise ForbiddenError(f"this key does not have the '{scope}' scope")
         self._rate_limit(record)
-        self._budget(record)
+        self.spend.check(record)
         return record
 
     def _rate_limit(self, record: ApiKey) -> None:
@@ -57,38 +52,3 @@ class KeyRing:
                 f"rate limit of {record.rpm} requests per minute reached for this key",
                 retry_after=wait,
             )
-
-    def _budget(self, record: ApiKey) -> None:
-        self._roll_period(record)
-        if record.budget_usd is not None and record.spent_usd >= record.budget_usd:
-            raise BudgetExceededError(
-                f"this key's budget of ${record.budget_usd:.2f}"
-                f" per {record.budget_period or 'total'} is spent"
-            )
-
-    def _roll_period(self, record: ApiKey) -> None:
-        now = self.clock.time()
-        cached = self._periods.get(record.id)
-        if cached is not None and now < cached[1]:
-            start = cached[0]  # periods only change at a UTC midnight: no calendar maths
-        else:
-            start = period_start(record.budget_period, now)
-            self._periods[record.id] = (start, (now // DAY_S + 1) * DAY_S)
-        if start is not None and (record.period_start or 0.0) < start:
-            record.period_start = start
-            record.spent_usd = 0.0
-            self.dirty.add(record.id)
-
-    def charge(self, record: ApiKey, cost_usd: float) -> None:
-        """Add a request's real cost to the key's spend."""
-        if cost_usd <= 0:
-            return
-        self._roll_period(record)
-        record.spent_usd += cost_usd
-        self.dirty.add(record.id)
-
-    def take_dirty(self) -> list[ApiKey]:
-        """Keys whose spend changed since the last call."""
-        changed = [self.keys[k] for k in self.dirty if k in self.keys]
-        self.dirty.clear()
-        return changed

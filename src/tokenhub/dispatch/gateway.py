@@ -71,7 +71,8 @@ class Gateway:
         self.routing = RoutingSettings()
         self.events = events
         observer = ExecutionObserver(metrics, events, health)
-        self.executor = Executor(CachedRouter(self.router), health, self, clock, observer, tracing)
+        self.cached_router = CachedRouter(self.router)
+        self.executor = Executor(self.cached_router, health, self, clock, observer, tracing)
 
     # -- loading -------------------------------------------------------------------------
 
@@ -248,6 +249,18 @@ class Gateway:
     def decide(self, route: RouteRequest) -> Decision:
         """Rank the models without calling any (``route test``)."""
         return self.router.route(route, self.routing, self.credential_problem)
+
+    def estimate_cost(self, route: RouteRequest) -> float:
+        """What the request would cost on the model the router would try first, in USD.
+
+        The router's estimate (input tokens and the output reservation at the model's
+        prices) errs high; 0 when no model is eligible (the executor then says why). The
+        scoring it makes is cached, so the executor's first attempt reuses it.
+        """
+        decision = self.cached_router.route(
+            route, self.routing, self.credential_problem, self.credentials_version()
+        )
+        return decision.ranked[0].est_cost_usd if decision.ranked else 0.0
 
     async def complete(
         self, request: ChatRequest, route: RouteRequest, headers: dict[str, str]

@@ -69,12 +69,12 @@ from tokenhub.store import apikey_store
 from tokenhub.store.engine import create_engine
 from tokenhub.store.meta import get_meta
 from tokenhub.store.migrate import current_revision, head_revision, migrate_to_head
+from tokenhub.store.spend_store import SpendWriter
 from tokenhub.store.vault_store import SqlVaultStorage
 from tokenhub.store.writer import BackgroundWriter
 from tokenhub.vault import PASSWORD_FILE_ENV, KdfCost, Vault
 
 log = logging.getLogger("tokenhub.server")
-SPEND_FLUSH_S = 2.0
 VAULT_IDLE_CHECK_S = 5.0
 PRUNE_EVERY_S = 3600.0
 
@@ -290,23 +290,10 @@ async def _keyring(app: web.Application) -> AsyncIterator[None]:
     app[KEYRING] = ring
     if await current_revision(app[ENGINE]) == head_revision():
         ring.load(await apikey_store.load_keys(app[ENGINE]))
-    flusher = asyncio.create_task(_flush_spend_forever(app, ring))
-    try:
-        yield
-    finally:
-        flusher.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await flusher
-        await apikey_store.save_spend(app[ENGINE], ring.take_dirty())
-
-
-async def _flush_spend_forever(app: web.Application, ring: KeyRing) -> None:
-    while True:
-        await asyncio.sleep(SPEND_FLUSH_S)
-        try:
-            await apikey_store.save_spend(app[ENGINE], ring.take_dirty())
-        except SQLAlchemyError:
-            log.exception("could not save API key spend; will retry")
+    # Spend is committed with the request rows, by the writer, every flush interval; the
+    # writer's cleanup (after this one) makes the last flush.
+    app[WRITER].attach(SpendWriter(ring.spend))
+    yield
 
 
 async def _request_log_pruner(app: web.Application) -> AsyncIterator[None]:

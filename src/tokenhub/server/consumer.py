@@ -18,6 +18,7 @@ from tokenhub.errors import (
 )
 from tokenhub.server import passthrough
 from tokenhub.server.app_keys import CLOCK, GATEWAY, TRACING
+from tokenhub.server.budget import expect_cost, hold_budget, released_on_error
 from tokenhub.server.consumer_auth import API_KEY, allowed_models
 from tokenhub.server.decision_headers import decision_headers
 from tokenhub.server.errors import json_response
@@ -50,16 +51,20 @@ async def messages(request: web.Request) -> web.StreamResponse:
 
 async def serve(request: web.Request, flavour: Flavour) -> web.StreamResponse:
     """Parse, route, execute and render one request in ``flavour``'s wire format."""
-    with request.app[TRACING].request(
-        "tokenhub.request", request.headers, endpoint=flavour.endpoint
+    summary = RequestSummary(request[REQUEST_ID], flavour.endpoint, key=request.get(API_KEY))
+    tracing = request.app[TRACING]
+    with (
+        tracing.request("tokenhub.request", request.headers, endpoint=flavour.endpoint),
+        released_on_error(request.app, summary),
     ):
-        return await _serve(request, flavour)
+        return await _serve(request, flavour, summary)
 
 
-async def _serve(request: web.Request, flavour: Flavour) -> web.StreamResponse:
+async def _serve(
+    request: web.Request, flavour: Flavour, summary: RequestSummary
+) -> web.StreamResponse:
     started = time.perf_counter()
-    key = request.get(API_KEY)
-    summary = RequestSummary(request[REQUEST_ID], flavour.endpoint, key=key)
+    key = summary.key
     try:
         body = await read_json(request)
         summary.body = capture_body(request.app, body)
@@ -68,6 +73,7 @@ async def _serve(request: web.Request, flavour: Flavour) -> web.StreamResponse:
         gateway = request.app[GATEWAY]
         route = gateway.route_request(chat, policy, allowed_models=allowed_models(key))
         summary.mode = route.mode
+        hold_budget(request.app, summary, route)
         if chat.stream:
             opened = await gateway.open_stream(chat, route, {})
             return await _stream(request, flavour, body, opened, summary, started)
@@ -118,6 +124,7 @@ async def _stream(
 ) -> web.StreamResponse:
     info = opened.info
     summary.info = info
+    expect_cost(request.app, summary, info.estimated_cost_usd)
     headers = decision_headers(summary.request_id, info, info.estimated_cost_usd, estimated=True)
     response = CoalescedStreamResponse(
         headers={**headers, "Content-Type": "text/event-stream", "Cache-Control": "no-cache"}

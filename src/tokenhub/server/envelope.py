@@ -13,6 +13,7 @@ from tokenhub.providers.wire import openai as openai_wire
 from tokenhub.routing.policy import Policy
 from tokenhub.schemas import Capability
 from tokenhub.server.app_keys import GATEWAY, TRACING
+from tokenhub.server.budget import hold_budget, released_on_error
 from tokenhub.server.consumer_auth import API_KEY, allowed_models
 from tokenhub.server.decision_headers import decision_headers
 from tokenhub.server.errors import json_response
@@ -77,8 +78,10 @@ async def _chat(request: web.Request) -> web.Response:
     )
     request_id = inner.id or request[REQUEST_ID]
     summary = RequestSummary(request_id, "/v1/chat", mode=route.mode, key=key)
+    hold_budget(request.app, summary, route)
     try:
-        done = await gateway.complete(canonical, route, {})
+        with released_on_error(request.app, summary):
+            done = await gateway.complete(canonical, route, {})
     except ProviderError as exc:
         if exc.kind is ErrorKind.FATAL:
             raise InvalidRequestError(f"the provider rejected the request: {exc.message}") from None

@@ -8,6 +8,7 @@ from typing import Any
 from aiohttp import web
 
 from tokenhub.auth.apikeys import ApiKey
+from tokenhub.auth.spend import Reservation
 from tokenhub.dispatch.executor import Attempted
 from tokenhub.errors import AttemptRecord
 from tokenhub.server.app_keys import (
@@ -46,15 +47,18 @@ class RequestSummary:
     ttft_s: float | None = None
     key: ApiKey | None = None
     body: dict[str, Any] | None = None
+    reservation: Reservation | None = None
+    """The key's budget hold (server/budget.py), settled here to ``cost_usd``."""
 
 
 def log_request(app: web.Application, summary: RequestSummary) -> None:
     """Record a finished request: charge its key, count it, publish it, queue its row.
 
-    The one place a request's outcome goes; nothing here waits on I/O.
+    The one place a request's outcome goes; nothing here waits on I/O. The charge and the
+    row are made in the same turn, so the writer commits them together (spend_store.py).
     """
     if summary.key is not None:
-        app[KEYRING].charge(summary.key, summary.cost_usd)
+        app[KEYRING].spend.finish(summary.key, summary.reservation, summary.cost_usd)
     _count(app, summary)
     _publish(app, summary)
     info = summary.info

@@ -1,4 +1,4 @@
-"""Persistence of consumer API keys (hashes only) and their spend."""
+"""Persistence of consumer API keys (hashes only); their spend: ``spend_store``."""
 
 from __future__ import annotations
 
@@ -32,16 +32,3 @@ async def save_key(engine: AsyncEngine, key: ApiKey) -> None:
     key_id = values.pop("id")
     async with engine.begin() as conn:
         await conn.execute(update(KEYS).where(KEYS.c.id == key_id).values(**values))
-
-
-async def save_spend(engine: AsyncEngine, keys: list[ApiKey]) -> None:
-    """Write the spend of several keys in one transaction."""
-    if not keys:
-        return
-    async with engine.begin() as conn:
-        for key in keys:
-            await conn.execute(
-                update(KEYS)
-                .where(KEYS.c.id == key.id)
-                .values(spent_usd=key.spent_usd, period_start=key.period_start)
-            )

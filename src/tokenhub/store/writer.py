@@ -4,6 +4,10 @@ A request never waits for the disk: ``submit`` appends to a list and returns. A 
 when ``batch_size`` rows are waiting or ``flush_interval_s`` has passed, writing everything
 queued in one transaction per flush. ``stop`` drains the queue, so a graceful shutdown
 loses nothing; only a full queue (a database that cannot keep up) drops rows, counted.
+
+State that must commit with the rows rides in the same transaction through a co-writer
+(``attach``): a key's spend is written with the request rows that carry its charges, so a
+crash loses both or neither, at most one flush interval's worth.
 """
 
 from __future__ import annotations
@@ -12,18 +16,38 @@ import asyncio
 import contextlib
 import logging
 from collections import defaultdict
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 from sqlalchemy import JSON, Table, insert
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql.schema import ScalarElementColumnDefault
 
 from tokenhub.config import WriterSettings
 from tokenhub.observability.metrics import Metrics
 
 log = logging.getLogger("tokenhub.store.writer")
+
+
+class CoWrite(Protocol):
+    """One flush's share of a co-writer's state."""
+
+    async def write(self, conn: AsyncConnection) -> None:
+        """Write it inside the flush's transaction."""
+        ...
+
+    def failed(self) -> None:
+        """The transaction did not commit: keep the state for the next flush."""
+        ...
+
+
+class CoWriter(Protocol):
+    """State committed in the same transaction as the rows of each flush."""
+
+    def take(self) -> CoWrite | None:
+        """What changed since the last flush (None: nothing)."""
+        ...
 
 
 class BackgroundWriter:
@@ -40,12 +64,17 @@ class BackgroundWriter:
         self._statements: dict[tuple[str, tuple[str, ...]], tuple[str, tuple[str, ...]]] = {}
         self._json: dict[str, frozenset[str]] = {}
         self._fill: dict[str, dict[str, Any]] = {}
+        self._cowriters: list[CoWriter] = []
         metrics.writer_queue_depth.set_function(lambda: len(self._pending))
 
     @property
     def queued(self) -> int:
         """Rows waiting to be written."""
         return len(self._pending)
+
+    def attach(self, cowriter: CoWriter) -> None:
+        """Write ``cowriter``'s changes in every flush's transaction (even with no rows)."""
+        self._cowriters.append(cowriter)
 
     def submit(self, table: Table, row: dict[str, Any]) -> None:
         """Queue one row for insertion; never blocks, drops (and counts) when full."""
@@ -74,12 +103,14 @@ class BackgroundWriter:
         async with self._flush_lock:
             batch = self._pending[: self._settings.batch_size]
             del self._pending[: len(batch)]
-            if batch:
-                await self._write(batch)
+            extra = [w for c in self._cowriters if (w := c.take()) is not None]
+            if batch or extra:
+                await self._write(batch, extra)
             return len(batch)
 
     async def flush_all(self) -> None:
         """Write everything queued now (for reads that must see the latest rows)."""
+        await self.flush()  # co-writers' state, even when no row is queued
         while self._pending:
             await self.flush()
 
@@ -121,7 +152,7 @@ class BackgroundWriter:
             while await self.flush() >= self._settings.batch_size:
                 pass
 
-    async def _write(self, batch: list[tuple[Table, dict[str, Any]]]) -> None:
+    async def _write(self, batch: list[tuple[Table, dict[str, Any]]], extra: list[CoWrite]) -> None:
         by_table: dict[Table, list[dict[str, Any]]] = defaultdict(list)
         groups: dict[tuple[Table, tuple[str, ...]], list[dict[str, Any]]] = defaultdict(list)
         for table, row in batch:
@@ -142,11 +173,19 @@ class BackgroundWriter:
                             for r in rows
                         ]
                         await conn.exec_driver_sql(sql, values)
+                    for cowrite in extra:
+                        await cowrite.write(conn)
         except SQLAlchemyError:
             log.exception("background writer flush failed; rows dropped")
+            for cowrite in extra:
+                cowrite.failed()
             for table, rows in by_table.items():
                 self._metrics.writer_rows_dropped.labels(table.name).inc(len(rows))
             return
+        except BaseException:
+            for cowrite in extra:  # cancelled mid-flush (shutdown): the final flush retries
+                cowrite.failed()
+            raise
         for table, rows in by_table.items():
             self._metrics.writer_rows_written.labels(table.name).inc(len(rows))
 
