@@ -21,7 +21,7 @@ from tokenhub.server.app_keys import CLOCK, GATEWAY, TRACING
 from tokenhub.server.consumer_auth import API_KEY, allowed_models
 from tokenhub.server.decision_headers import decision_headers
 from tokenhub.server.errors import json_response
-from tokenhub.server.middleware import REQUEST_ID
+from tokenhub.server.middleware import CLIENT_CLOSED, REQUEST_ID, REQUEST_ID_HEADER, client_gone
 from tokenhub.server.request_input import read_json, read_policy
 from tokenhub.server.request_log import (
     RequestSummary,
@@ -30,7 +30,7 @@ from tokenhub.server.request_log import (
     log_request,
 )
 from tokenhub.server.routes import RouteTable
-from tokenhub.server.streaming import CoalescedStreamResponse, Translator, translate
+from tokenhub.server.streaming import CoalescedStreamResponse, Translator, cut_usage, translate
 from tokenhub.server.wire_flavours import ANTHROPIC, OPENAI, Flavour
 
 
@@ -70,12 +70,17 @@ async def _serve(request: web.Request, flavour: Flavour) -> web.StreamResponse:
         summary.mode = route.mode
         if chat.stream:
             opened = await gateway.open_stream(chat, route, {})
-            return await _stream(request, flavour, body, opened, summary, started)
-        done = await gateway.complete(chat, route, {})
+        else:
+            done = await gateway.complete(chat, route, {})
     except ProviderError as exc:
         raise _record_failure(request, summary, started, _client_error(exc)) from None
     except TokenhubError as exc:
         raise _record_failure(request, summary, started, exc) from None
+    except (ConnectionError, asyncio.CancelledError):
+        record_cut_short(request, summary, started)
+        raise
+    if chat.stream:  # the stream logs its own ending, whatever it is
+        return await _stream(request, flavour, body, opened, summary, started)
     response = done.response
     response.model = done.info.model.id
     response.created = response.created or int(request.app[CLOCK].time())
@@ -119,6 +124,7 @@ async def _stream(
     info = opened.info
     summary.info = info
     headers = decision_headers(summary.request_id, info, info.estimated_cost_usd, estimated=True)
+    headers[REQUEST_ID_HEADER] = summary.request_id  # the middleware cannot add it once sent
     response = CoalescedStreamResponse(
         headers={**headers, "Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
     )
@@ -129,11 +135,12 @@ async def _stream(
     except ProviderError as exc:
         _mid_stream_failure(request, summary, opened, exc)
         await response.write_eof(flavour.stream_error(exc.type, exc.message))
-    except (ConnectionResetError, asyncio.CancelledError):
-        summary.status, summary.error_type = "client_closed", "client_closed"
+    except (ConnectionError, asyncio.CancelledError):
+        ended_early(request, summary)
+        summary.usage = cut_usage(opened, summary)
         raise
     finally:
-        await opened.handle.aclose()
+        await opened.handle.aclose()  # a cut stream's upstream connection is closed, not read
         add_response(request.app, summary, {"text": "".join(text)})
         summary.cost_usd = _cost(info, summary)
         summary.latency_ms = (time.perf_counter() - started) * 1000
@@ -177,6 +184,33 @@ def _mid_stream_failure(
         timed_out=isinstance(exc.__cause__, TimeoutError),  # a stream gone silent hung
     )
     summary.status, summary.error_type = "error", exc.type
+
+
+def ended_early(request: web.Request, summary: RequestSummary) -> None:
+    """Mark a request whose handler was cut short: the client left, or the daemon stopped.
+
+    A client that leaves is ``client_closed`` (HTTP 499 in the logs and metrics); any other
+    cancellation (a shutdown past its grace) is an error of type ``cancelled``.
+    """
+    if client_gone(request):
+        summary.status, summary.http_status, summary.error_type = (
+            "client_closed",
+            CLIENT_CLOSED,
+            "client_closed",
+        )
+    else:
+        summary.status, summary.error_type = "error", "cancelled"
+
+
+def record_cut_short(request: web.Request, summary: RequestSummary, started: float) -> None:
+    """Log a request cut short before its answer: nothing was routed yet, or the call was.
+
+    A cancelled upstream call is charged nothing: the executor does not say which model it
+    was calling, and the upstream's usage never came.
+    """
+    ended_early(request, summary)
+    summary.latency_ms = (time.perf_counter() - started) * 1000
+    log_request(request.app, summary)
 
 
 def _cost(info: Attempted, summary: RequestSummary) -> float:
