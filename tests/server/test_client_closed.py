@@ -18,6 +18,7 @@ import aiohttp
 import pytest
 
 from tokenhub.observability.logging import configure_logging
+from tokenhub.server.app_keys import LISTENERS
 from tokenhub.sim import ModelSpec, ProviderSpec, Scenario
 from tokenhub.testing.polling import async_wait_until
 from tokenhub.testing.stack import Stack, gateway_stack, provider_for
@@ -255,6 +256,39 @@ async def test_clients_leaving_while_the_upstream_answers_cancel_the_call(scene:
     # Cancelled, not left to run into the provider's 30 s timeout for nobody.
     assert all(r["latency_ms"] < 10_000 for r in rows)
     assert len(scene.stack.sim.received) == 5
+
+
+async def test_an_admin_write_whose_client_leaves_still_completes(scene: Scene) -> None:
+    """A vault init whose client leaves mid-KDF still runs to its end: token made, audited."""
+    stack = scene.stack
+    socket_path = next(x for x in stack.app[LISTENERS] if x.startswith("unix:"))[5:]
+    body = b'{"password": "correct horse battery staple"}'
+    _, writer = await asyncio.open_unix_connection(socket_path)
+    writer.write(
+        b"POST /admin/v1/vault/init HTTP/1.1\r\nHost: x\r\nX-Request-ID: init-1\r\n"
+        b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
+    )
+    await writer.drain()
+    try:
+        await async_wait_until(lambda: _above(stack, 1), what="the init in flight")
+    finally:
+        writer.close()
+    await async_wait_until(lambda: _audited(stack, "admin_token.create"), what="the audit")
+    async with stack.admin.get("/admin/v1/vault") as response:
+        assert (await response.json())["state"] == "unlocked"
+    await async_wait_until(lambda: _access_line(scene, "init-1"), what="the access line")
+    [line] = [x for x in scene.lines() if x.get("request_id") == "init-1" and x["msg"] == "request"]
+    assert line["status"] == 499  # done, but its client never got the answer
+    assert [x for x in scene.lines() if x["level"] in {"error", "critical"}] == []
+
+
+async def _audited(stack: Stack, action: str) -> bool:
+    async with stack.admin.get("/admin/v1/audit") as response:
+        return action in {row["action"] for row in (await response.json())["data"]}
+
+
+async def _access_line(scene: Scene, request_id: str) -> bool:
+    return any(x.get("request_id") == request_id and x["msg"] == "request" for x in scene.lines())
 
 
 @pytest.mark.slow

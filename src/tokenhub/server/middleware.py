@@ -10,12 +10,14 @@ import asyncio
 import logging
 import re
 import time
+from collections.abc import Awaitable
 
 from aiohttp import web
 
 from tokenhub.errors import PayloadTooLargeError, TokenhubError
 from tokenhub.server.admission import admit
 from tokenhub.server.app_keys import METRICS, NEW_ID, SETTINGS
+from tokenhub.server.consumer_auth import CONSUMER_PREFIX
 from tokenhub.server.errors import render_error, render_http_error, render_internal
 from tokenhub.server.routes import Handler
 
@@ -60,7 +62,7 @@ async def _handle(request: web.Request, handler: Handler, request_id: str) -> we
     try:
         _check_length(request)
         admit(request)
-        return await handler(request)
+        return await _run(handler, request)
     except TokenhubError as exc:
         return render_error(request, exc, request_id)
     except web.HTTPException as exc:
@@ -81,6 +83,35 @@ async def _handle(request: web.Request, handler: Handler, request_id: str) -> we
             return _client_closed(request_id)  # a write to, or read from, a client that left
         log.exception("unhandled error", extra={"request_id": request_id})
         return render_internal(request, request_id)
+
+
+def _run(handler: Handler, request: web.Request) -> Awaitable[web.StreamResponse]:
+    if request.path.startswith(CONSUMER_PREFIX):
+        return handler(request)  # cancelled when its client leaves
+    return _to_completion(handler, request)
+
+
+async def _to_completion(handler: Handler, request: web.Request) -> web.StreamResponse:
+    """Run a handler to its end even if its client leaves (a shutdown still cancels it).
+
+    Admin writes are not cancel-safe: a registry, vault or key change and the audit record
+    that follows it must not be parted by a client that disconnects in between. Only the
+    consumer API's handlers are cancelled with their client (their work is the upstream
+    call, which is better stopped than finished for nobody).
+    """
+    task = asyncio.ensure_future(handler(request))
+    while True:
+        try:
+            response = await asyncio.shield(task)
+        except asyncio.CancelledError:
+            if task.done() or not client_gone(request):
+                task.cancel()
+                raise
+            _uncancel()
+            continue
+        if client_gone(request):
+            return _client_closed(request[REQUEST_ID])
+        return response
 
 
 def client_gone(request: web.BaseRequest) -> bool:
