@@ -17,6 +17,8 @@ from urllib.parse import urlsplit
 import aiohttp
 import pytest
 
+from tokenhub.clock import FakeClock
+from tokenhub.errors import ErrorKind
 from tokenhub.observability.logging import configure_logging
 from tokenhub.server.app_keys import LISTENERS
 from tokenhub.sim import ModelSpec, ProviderSpec, Scenario
@@ -289,6 +291,29 @@ async def _audited(stack: Stack, action: str) -> bool:
 
 async def _access_line(scene: Scene, request_id: str) -> bool:
     return any(x.get("request_id") == request_id and x["msg"] == "request" for x in scene.lines())
+
+
+async def test_a_probe_whose_client_leaves_frees_its_probe_slot(tokenhub_home: Any) -> None:
+    """A half-open model's probe cut short by its client frees the slot: the next is served."""
+    clock = FakeClock()
+    settings = {**SETTINGS, "health": {"eject_consecutive": 1}}
+    log = io.StringIO()
+    async with gateway_stack(_scenario(), _registry, settings=settings, clock=clock) as stack:
+        async with stack.admin.post("/admin/v1/keys", json={"name": "k"}) as response:
+            scene = Scene(stack, (await response.json())["key"], log)
+        health = stack.gateway.health
+        health.failure("oa", "m", ErrorKind.TRANSIENT, "down for the test")
+        clock.advance(3600)  # the cooldown is over: the next request is the probe
+        stack.sim.enqueue("oa", hang=True)
+        body = b'{"model": "m", "messages": [{"role": "user", "content": "hello"}]}'
+        await leave_in_flight(scene, 1, body, len(body), "probe")
+        await async_wait_until(lambda: _all_rows(stack, 1), what="the probe's row")
+        assert not health.model("m").probing
+        assert not health.provider("oa").probing
+        chat = {"model": "m", "messages": [{"role": "user", "content": "again"}]}
+        auth = {"Authorization": f"Bearer {scene.key}"}
+        async with stack.client.post("/v1/chat/completions", json=chat, headers=auth) as answer:
+            assert answer.status == 200, await answer.text()  # the next probe went through
 
 
 @pytest.mark.slow
