@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import sqlite3
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -314,6 +315,22 @@ async def test_a_probe_whose_client_leaves_frees_its_probe_slot(tokenhub_home: A
         auth = {"Authorization": f"Bearer {scene.key}"}
         async with stack.client.post("/v1/chat/completions", json=chat, headers=auth) as answer:
             assert answer.status == 200, await answer.text()  # the next probe went through
+
+
+@pytest.mark.slow
+async def test_a_call_the_shutdown_cancels_is_logged_as_cancelled(tokenhub_home: Any) -> None:
+    """A call still running when the shutdown's grace ends: an error row, not client_closed."""
+    async with aiohttp.ClientSession() as http:  # outlives the app: its client stays
+        async with gateway_stack(_scenario(), _registry) as stack:
+            stack.sim.enqueue("oa", hang=True)
+            chat = {"model": "m", "messages": [{"role": "user", "content": "hello"}]}
+            url = f"{stack.url}/v1/chat/completions"
+            pending = asyncio.ensure_future(http.post(url, json=chat))
+            await async_wait_until(lambda: _above(stack, 1), what="the call in flight")
+        await asyncio.gather(pending, return_exceptions=True)
+    with sqlite3.connect(tokenhub_home / "data" / "tokenhub.db") as db:
+        rows = db.execute("SELECT status, http_status, error_type FROM request_log").fetchall()
+    assert rows == [("error", 503, "cancelled")]
 
 
 @pytest.mark.slow

@@ -21,7 +21,13 @@ from tokenhub.server.app_keys import CLOCK, GATEWAY, TRACING
 from tokenhub.server.consumer_auth import API_KEY, allowed_models
 from tokenhub.server.decision_headers import decision_headers
 from tokenhub.server.errors import json_response
-from tokenhub.server.middleware import CLIENT_CLOSED, REQUEST_ID, REQUEST_ID_HEADER, client_gone
+from tokenhub.server.middleware import (
+    CLIENT_CLOSED,
+    REQUEST_ID,
+    REQUEST_ID_HEADER,
+    client_gone,
+    client_left,
+)
 from tokenhub.server.request_input import read_json, read_policy
 from tokenhub.server.request_log import (
     RequestSummary,
@@ -76,8 +82,8 @@ async def _serve(request: web.Request, flavour: Flavour) -> web.StreamResponse:
         raise _record_failure(request, summary, started, _client_error(exc)) from None
     except TokenhubError as exc:
         raise _record_failure(request, summary, started, exc) from None
-    except (ConnectionError, asyncio.CancelledError):
-        record_cut_short(request, summary, started)
+    except (ConnectionError, asyncio.CancelledError) as exc:
+        record_cut_short(request, summary, started, exc)
         raise
     if chat.stream:  # the stream logs its own ending, whatever it is
         return await _stream(request, flavour, body, opened, summary, started)
@@ -135,8 +141,8 @@ async def _stream(
     except ProviderError as exc:
         _mid_stream_failure(request, summary, opened, exc)
         await response.write_eof(flavour.stream_error(exc.type, exc.message))
-    except (ConnectionError, asyncio.CancelledError):
-        ended_early(request, summary)
+    except (ConnectionError, asyncio.CancelledError) as exc:
+        ended_early(request, summary, exc)
         summary.usage = cut_usage(opened, summary)
         raise
     finally:
@@ -186,29 +192,32 @@ def _mid_stream_failure(
     summary.status, summary.error_type = "error", exc.type
 
 
-def ended_early(request: web.Request, summary: RequestSummary) -> None:
-    """Mark a request whose handler was cut short: the client left, or the daemon stopped.
+def ended_early(request: web.Request, summary: RequestSummary, exc: BaseException) -> None:
+    """Mark a request whose handler was cut short by ``exc`` (a cancel or a lost connection).
 
-    A client that leaves is ``client_closed`` (HTTP 499 in the logs and metrics); any other
-    cancellation (a shutdown past its grace) is an error of type ``cancelled``.
+    A client that left is ``client_closed`` (HTTP 499 in the logs and metrics). Otherwise a
+    cancellation is the daemon's own (a shutdown past its grace: ``cancelled``, 503) and a
+    connection error is a fault (``internal_error``, 500, as the middleware answers it).
     """
-    if client_gone(request):
-        summary.status, summary.http_status, summary.error_type = (
-            "client_closed",
-            CLIENT_CLOSED,
-            "client_closed",
-        )
+    cancelled = isinstance(exc, asyncio.CancelledError)
+    if client_left(request) if cancelled else client_gone(request):
+        outcome = ("client_closed", CLIENT_CLOSED, "client_closed")
+    elif cancelled:
+        outcome = ("error", 503, "cancelled")
     else:
-        summary.status, summary.error_type = "error", "cancelled"
+        outcome = ("error", 500, "internal_error")
+    summary.status, summary.http_status, summary.error_type = outcome
 
 
-def record_cut_short(request: web.Request, summary: RequestSummary, started: float) -> None:
-    """Log a request cut short before its answer: nothing was routed yet, or the call was.
+def record_cut_short(
+    request: web.Request, summary: RequestSummary, started: float, exc: BaseException
+) -> None:
+    """Log a request cut short before its answer: while its body was read or its call made.
 
     A cancelled upstream call is charged nothing: the executor does not say which model it
     was calling, and the upstream's usage never came.
     """
-    ended_early(request, summary)
+    ended_early(request, summary, exc)
     summary.latency_ms = (time.perf_counter() - started) * 1000
     log_request(request.app, summary)
 

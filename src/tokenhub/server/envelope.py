@@ -85,8 +85,8 @@ async def _chat(request: web.Request) -> web.Response:
         if exc.kind is ErrorKind.FATAL:
             raise InvalidRequestError(f"the provider rejected the request: {exc.message}") from None
         raise
-    except (ConnectionError, asyncio.CancelledError):
-        record_cut_short(request, summary, started)
+    except (ConnectionError, asyncio.CancelledError) as exc:
+        record_cut_short(request, summary, started, exc)
         raise
     info = done.info
     summary.info, summary.usage, summary.cost_usd = info, done.response.usage, done.cost_usd

@@ -16,7 +16,7 @@ from aiohttp import web
 
 from tokenhub.errors import PayloadTooLargeError, TokenhubError
 from tokenhub.server.admission import admit
-from tokenhub.server.app_keys import METRICS, NEW_ID, SETTINGS
+from tokenhub.server.app_keys import METRICS, NEW_ID, SETTINGS, STOPPING
 from tokenhub.server.consumer_auth import CONSUMER_PREFIX
 from tokenhub.server.errors import render_error, render_http_error, render_internal
 from tokenhub.server.routes import Handler
@@ -70,7 +70,7 @@ async def _handle(request: web.Request, handler: Handler, request_id: str) -> we
             raise
         return render_http_error(request, exc, request_id)
     except asyncio.CancelledError:
-        if not client_gone(request):
+        if not client_left(request):
             raise  # shutdown, or whoever cancelled us, must see its cancellation through
         # aiohttp cancels the handler when the client disconnects (handler_cancellation)
         # and writes no access line for a cancelled handler; answering 499 instead ends
@@ -104,7 +104,7 @@ async def _to_completion(handler: Handler, request: web.Request) -> web.StreamRe
         try:
             response = await asyncio.shield(task)
         except asyncio.CancelledError:
-            if task.done() or not client_gone(request):
+            if task.done() or not client_left(request):
                 task.cancel()
                 raise
             _uncancel()
@@ -118,6 +118,15 @@ def client_gone(request: web.BaseRequest) -> bool:
     """Whether the client's connection is closed or closing: it left before the answer."""
     transport = request.transport
     return transport is None or transport.is_closing()
+
+
+def client_left(request: web.Request) -> bool:
+    """Whether a cancelled handler's client left, rather than the daemon stopping.
+
+    A shutdown closes the connection right after cancelling the handler, so a gone
+    connection alone does not tell the two apart.
+    """
+    return client_gone(request) and not request.app[STOPPING].is_set()
 
 
 def _client_closed(request_id: str) -> web.Response:
