@@ -17,6 +17,7 @@ from tokenhub.config import load_settings
 from tokenhub.daemon import DaemonAlreadyRunningError, claim_socket, reload_settings, serve
 from tokenhub.testing import run_cli, start_daemon, wait_until
 from tokenhub.testing.polling import async_wait_until
+from tokenhub.testing.process import start_sim
 
 
 def get_json(url: str) -> dict:
@@ -234,3 +235,104 @@ def test_vault_cryptography_loads_only_when_the_vault_is_used(tokenhub_home):
         assert "/_argon2_cffi_bindings/" in _mapped_libraries(pid)
         status = run_cli("vault", "status", "--json")
         assert json.loads(status.stdout)["state"] == "unlocked"
+
+
+HANG = {"provider": "oa", "hang": True}
+PACED_SCENARIO = """
+seed: 1
+providers:
+  - name: oa
+    type: openai
+    models: [{id: up, output_tokens: 200, tokens_per_second: 200}]
+"""
+
+
+async def test_clients_that_leave_are_info_lines_and_499s_in_the_daemon_log(
+    tokenhub_home, tmp_path
+):
+    """The daemon's own log: clients gone mid-body, mid-call or mid-stream are 499s, no errors."""
+    import aiohttp
+
+    scenario = tmp_path / "paced.yaml"
+    scenario.write_text(PACED_SCENARIO, encoding="utf-8")
+    with start_sim(scenario) as sim, start_daemon() as daemon:
+        connector = aiohttp.UnixConnector(path=str(daemon.socket_path))
+        async with aiohttp.ClientSession("http://localhost", connector=connector) as admin:
+            provider = {"id": "oa", "type": "openai", "base_url": f"{sim.url}/oa/v1"}
+            for path, body in (
+                ("/admin/v1/providers", provider),
+                ("/admin/v1/models", {"id": "m", "provider": "oa", "upstream_model": "up"}),
+            ):
+                async with admin.post(path, json=body) as response:
+                    assert response.status == 201, await response.text()
+        async with aiohttp.ClientSession(daemon.url) as http:
+            await asyncio.gather(*(_leave_mid_stream(http, f"s-{i}") for i in range(5)))
+            for _ in range(5):
+                async with http.post(f"{sim.url}/_sim/enqueue", json=HANG) as response:
+                    assert response.status == 200
+            await _leave_in_flight(http, daemon.url, 5)
+        streams = await async_wait_until(lambda: _cut_streams(sim.url, 5), what="the cut streams")
+        assert daemon.stop() == 0
+    lines = [json.loads(line) for line in daemon.stderr]
+    assert [x for x in lines if x["level"] in {"error", "critical"} or "exc" in x] == []
+    access = [x for x in lines if x["msg"] == "request" and x["path"] == "/v1/chat/completions"]
+    # The hung calls were cancelled with their clients: logged before the stop, not cut
+    # by the shutdown after its grace.
+    assert sorted(x["request_id"] for x in access) == [
+        *(f"{tag}-{i}" for tag in "bcs" for i in range(5)),
+    ]
+    assert {x["status"] for x in access} == {499}
+    stopping = next(i for i, x in enumerate(lines) if x["msg"] == "shutting down")
+    assert all(lines.index(x) < stopping for x in access)
+    assert all(s["written"] < s["total"] // 2 for s in streams)
+
+
+async def _leave_mid_stream(http, request_id: str) -> None:
+    body = {"model": "m", "stream": True, "messages": [{"role": "user", "content": "hi"}]}
+    response = await http.post(
+        "/v1/chat/completions", json=body, headers={"X-Request-ID": request_id}
+    )
+    assert response.status == 200, await response.text()
+    for _ in range(20):
+        await response.content.readuntil(b"\n\n")
+    response.close()
+
+
+CALL = b'{"model": "m", "messages": [{"role": "user", "content": "hi"}]}'
+
+
+async def _leave_in_flight(http, url: str, count: int) -> None:
+    """Send ``count`` half bodies and ``count`` whole ones; close all once all are in.
+
+    The whole ones wait on an upstream that hangs.
+    """
+    host, port = url.removeprefix("http://").split(":")
+    writers = []
+    for i in range(2 * count):
+        tag, length, body = ("b", 100, b'{"mo') if i < count else ("c", len(CALL), CALL)
+        _, writer = await asyncio.open_connection(host, int(port))
+        writer.write(
+            b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n"
+            b"X-Request-ID: %s-%d\r\nContent-Type: application/json\r\n\r\n%s"
+            % (length, tag.encode(), i % count, body)
+        )
+        writers.append(writer)
+    await async_wait_until(lambda: _in_flight_at_least(http, 2 * count + 1), what="all in flight")
+    for writer in writers:
+        writer.close()
+
+
+async def _in_flight_at_least(http, count: int) -> bool:
+    async with http.get("/metrics") as response:
+        text = await response.text()
+    line = next(x for x in text.splitlines() if x.startswith("tokenhub_http_in_flight_requests"))
+    return float(line.split()[-1]) >= count
+
+
+async def _cut_streams(sim_url: str, count: int) -> list | None:
+    import aiohttp
+
+    async with aiohttp.ClientSession() as http, http.get(f"{sim_url}/_sim/streams") as response:
+        streams = (await response.json())["streams"]
+    ended = [s for s in streams if s["outcome"] == "client_closed"]
+    return ended if len(ended) == count else None

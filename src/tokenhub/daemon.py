@@ -121,6 +121,9 @@ async def _serve(loaded: LoadedSettings, app_factory: AppFactory | None) -> int:
         access_log=access_log,
         shutdown_timeout=grace,
         handle_signals=False,
+        # A client that leaves cancels its handler, so its upstream call or stream is
+        # cancelled too instead of running on for nobody (server/middleware.py answers 499).
+        handler_cancellation=True,
     )
     await runner.setup()
     stop = _install_signal_handlers(loaded, app)

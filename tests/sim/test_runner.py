@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
@@ -14,9 +15,11 @@ from tokenhub.sim import (
     ProviderSpec,
     Scenario,
     Simulator,
+    StreamRecord,
     default_scenario,
     start_simulator,
 )
+from tokenhub.testing.polling import async_wait_until
 
 USER = [{"role": "user", "content": "hello there"}]
 
@@ -184,3 +187,44 @@ async def test_record_can_be_bounded():
             for _ in range(3):
                 await _get(f"{sim.base_url('vllm')}/models")
             assert len(sim.received) == kept
+
+
+async def test_streams_are_recorded_with_how_they_ended(sim: Simulator, oai: openai.AsyncOpenAI):
+    """Each streamed answer is recorded: complete, or dropped by drop_after_events."""
+    stream = await oai.chat.completions.create(model="gpt-4o", messages=USER, stream=True)
+    [_ async for _ in stream]
+    sim.enqueue("openai", drop_after_events=2)
+    stream = await oai.chat.completions.create(model="gpt-4o", messages=USER, stream=True)
+    with pytest.raises(openai.APIConnectionError):
+        [_ async for _ in stream]
+    complete, dropped = sim.streams
+    assert (complete.provider, complete.model, complete.outcome) == ("openai", "gpt-4o", "complete")
+    assert complete.written == complete.total
+    assert dropped.outcome == "dropped"
+    assert dropped.written == dropped.total < complete.total  # the cut answer, all sent
+    served = await _get(f"{sim.url}/_sim/streams")
+    assert [s["outcome"] for s in served["streams"]] == ["complete", "dropped"]
+    await _post(f"{sim.url}/_sim/reset")
+    assert sim.streams == []
+
+
+async def test_a_stream_its_client_closes_is_recorded_as_client_closed():
+    """A paced stream whose client leaves after a few events ends client_closed, cut early."""
+    spec = ModelSpec(id="slow", output_tokens=100, tokens_per_second=200)
+    scenario = Scenario(providers=(ProviderSpec(name="p", type="openai", models=(spec,)),))
+    async with start_simulator(scenario) as paced, aiohttp.ClientSession() as http:
+        body = {"model": "slow", "messages": USER, "stream": True}
+        response = await http.post(f"{paced.base_url('p')}/chat/completions", json=body)
+        await response.content.readuntil(b"\n\n")
+        response.close()
+        record = paced.streams[0]
+        await async_wait_until(_ended(record), what="the stream to end")
+    assert record.outcome == "client_closed"
+    assert 1 <= record.written < record.total // 2
+
+
+def _ended(record: StreamRecord) -> Callable[[], Awaitable[bool]]:
+    async def probe() -> bool:
+        return record.outcome != "streaming"
+
+    return probe

@@ -242,6 +242,9 @@ class Executor:
             except ProviderError as exc:
                 route = self._failed(route, provider, model, exc, started, run)
                 continue
+            except asyncio.CancelledError:
+                self.health.abandon(provider.id, model.id)  # its client left: judge nothing
+                raise
             self._succeeded(provider, model, outcome, started, run, stream=stream)
             first = run.first or decision
             info = Attempted(first, model, provider, run.attempts, candidate.est_cost_usd)

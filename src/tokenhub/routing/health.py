@@ -180,6 +180,17 @@ class HealthTracker:
             health.probing = True
             self.version += 1
 
+    def abandon(self, provider_id: str, model_id: str) -> None:
+        """An attempt was cancelled (its client left): free the probe slots, judge nothing.
+
+        The cancelled attempt may not be the probe; freeing the slot then lets one more
+        probe in, which beats a slot held forever (the record stays half-open, blocked).
+        """
+        for health in (self.provider(provider_id), self.model(model_id)):
+            if health.probing:
+                health.probing = False
+                self.version += 1
+
     def success(
         self, provider_id: str, model_id: str, latency_s: float, *, stream: bool = False
     ) -> list[str]:

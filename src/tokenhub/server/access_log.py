@@ -17,6 +17,7 @@ from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 
 from tokenhub.observability.logging import JsonFormatter
+from tokenhub.server.middleware import REQUEST_ID, REQUEST_ID_HEADER
 from tokenhub.server.peer import describe_peer
 
 
@@ -30,7 +31,7 @@ class JsonAccessLogger(AbstractAccessLogger):
             "path": request.path,
             "status": response.status,
             "duration_ms": round(time_s * 1000, 3),
-            "request_id": response.headers.get("X-Request-ID"),
+            "request_id": response.headers.get(REQUEST_ID_HEADER) or request.get(REQUEST_ID),
             "peer": describe_peer(request),
             "bytes": response.body_length,
         }

@@ -57,6 +57,7 @@ from tokenhub.server.app_keys import (
     ROUTES,
     SETTINGS,
     STARTED_AT,
+    STOPPING,
     TRACING,
     VAULT,
     WRITER,
@@ -111,6 +112,7 @@ def create_app(
     app[ADMIN_TOKENS] = AdminTokens()
     app[ADMIN_SESSIONS] = AdminSessions(app[CLOCK])
     app[LISTENERS] = []
+    app[STOPPING] = asyncio.Event()
     app[STARTED_AT] = app[CLOCK].time()
     routes = RouteTable()
     for module in (
@@ -257,6 +259,7 @@ async def _check_idle_forever(vault: Vault) -> None:
 
 async def _close_event_streams(app: web.Application) -> None:
     # Before in-flight handlers are awaited, so open event streams do not hold up shutdown.
+    app[STOPPING].set()  # and so handlers the shutdown cancels are not taken for departures
     app[EVENTS].close()
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 
 from aiohttp import web
@@ -31,6 +32,8 @@ WRITER = web.AppKey("writer", BackgroundWriter)
 ROUTES = web.AppKey("routes", RouteTable)
 STARTED_AT = web.AppKey("started_at", float)
 LISTENERS = web.AppKey("listeners", list[str])
+STOPPING = web.AppKey("stopping", asyncio.Event)
+"""Set when the daemon starts shutting down: a cancelled handler is then not a client's."""
 GATEWAY = web.AppKey("gateway", Gateway)
 KEYRING = web.AppKey("keyring", KeyRing)
 EVENTS = web.AppKey("events", EventBus)

@@ -22,7 +22,13 @@ from tokenhub.server.budget import expect_cost, hold_budget, released_on_error
 from tokenhub.server.consumer_auth import API_KEY, allowed_models
 from tokenhub.server.decision_headers import decision_headers
 from tokenhub.server.errors import json_response
-from tokenhub.server.middleware import REQUEST_ID
+from tokenhub.server.middleware import (
+    CLIENT_CLOSED,
+    REQUEST_ID,
+    REQUEST_ID_HEADER,
+    client_gone,
+    client_left,
+)
 from tokenhub.server.request_input import read_json, read_policy
 from tokenhub.server.request_log import (
     RequestSummary,
@@ -31,7 +37,7 @@ from tokenhub.server.request_log import (
     log_request,
 )
 from tokenhub.server.routes import RouteTable
-from tokenhub.server.streaming import CoalescedStreamResponse, Translator, translate
+from tokenhub.server.streaming import CoalescedStreamResponse, Translator, cut_usage, translate
 from tokenhub.server.wire_flavours import ANTHROPIC, OPENAI, Flavour
 
 
@@ -76,12 +82,17 @@ async def _serve(
         hold_budget(request.app, summary, route)
         if chat.stream:
             opened = await gateway.open_stream(chat, route, {})
-            return await _stream(request, flavour, body, opened, summary, started)
-        done = await gateway.complete(chat, route, {})
+        else:
+            done = await gateway.complete(chat, route, {})
     except ProviderError as exc:
         raise _record_failure(request, summary, started, _client_error(exc)) from None
     except TokenhubError as exc:
         raise _record_failure(request, summary, started, exc) from None
+    except (ConnectionError, asyncio.CancelledError) as exc:
+        record_cut_short(request, summary, started, exc)
+        raise
+    if chat.stream:  # the stream logs its own ending, whatever it is
+        return await _stream(request, flavour, body, opened, summary, started)
     response = done.response
     response.model = done.info.model.id
     response.created = response.created or int(request.app[CLOCK].time())
@@ -126,6 +137,7 @@ async def _stream(
     summary.info = info
     expect_cost(request.app, summary, info.estimated_cost_usd)
     headers = decision_headers(summary.request_id, info, info.estimated_cost_usd, estimated=True)
+    headers[REQUEST_ID_HEADER] = summary.request_id  # the middleware cannot add it once sent
     response = CoalescedStreamResponse(
         headers={**headers, "Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
     )
@@ -136,11 +148,12 @@ async def _stream(
     except ProviderError as exc:
         _mid_stream_failure(request, summary, opened, exc)
         await response.write_eof(flavour.stream_error(exc.type, exc.message))
-    except (ConnectionResetError, asyncio.CancelledError):
-        summary.status, summary.error_type = "client_closed", "client_closed"
+    except (ConnectionError, asyncio.CancelledError) as exc:
+        ended_early(request, summary, exc)
+        summary.usage = cut_usage(opened, summary)
         raise
     finally:
-        await opened.handle.aclose()
+        await opened.handle.aclose()  # a cut stream's upstream connection is closed, not read
         add_response(request.app, summary, {"text": "".join(text)})
         summary.cost_usd = _cost(info, summary)
         summary.latency_ms = (time.perf_counter() - started) * 1000
@@ -184,6 +197,36 @@ def _mid_stream_failure(
         timed_out=isinstance(exc.__cause__, TimeoutError),  # a stream gone silent hung
     )
     summary.status, summary.error_type = "error", exc.type
+
+
+def ended_early(request: web.Request, summary: RequestSummary, exc: BaseException) -> None:
+    """Mark a request whose handler was cut short by ``exc`` (a cancel or a lost connection).
+
+    A client that left is ``client_closed`` (HTTP 499 in the logs and metrics). Otherwise a
+    cancellation is the daemon's own (a shutdown past its grace: ``cancelled``, 503) and a
+    connection error is a fault (``internal_error``, 500, as the middleware answers it).
+    """
+    cancelled = isinstance(exc, asyncio.CancelledError)
+    if client_left(request) if cancelled else client_gone(request):
+        outcome = ("client_closed", CLIENT_CLOSED, "client_closed")
+    elif cancelled:
+        outcome = ("error", 503, "cancelled")
+    else:
+        outcome = ("error", 500, "internal_error")
+    summary.status, summary.http_status, summary.error_type = outcome
+
+
+def record_cut_short(
+    request: web.Request, summary: RequestSummary, started: float, exc: BaseException
+) -> None:
+    """Log a request cut short before its answer: while its body was read or its call made.
+
+    A cancelled upstream call is charged nothing: the executor does not say which model it
+    was calling, and the upstream's usage never came.
+    """
+    ended_early(request, summary, exc)
+    summary.latency_ms = (time.perf_counter() - started) * 1000
+    log_request(request.app, summary)
 
 
 def _cost(info: Attempted, summary: RequestSummary) -> float:

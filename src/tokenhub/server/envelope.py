@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
@@ -14,6 +15,7 @@ from tokenhub.routing.policy import Policy
 from tokenhub.schemas import Capability
 from tokenhub.server.app_keys import GATEWAY, TRACING
 from tokenhub.server.budget import hold_budget, released_on_error
+from tokenhub.server.consumer import record_cut_short
 from tokenhub.server.consumer_auth import API_KEY, allowed_models
 from tokenhub.server.decision_headers import decision_headers
 from tokenhub.server.errors import json_response
@@ -85,6 +87,9 @@ async def _chat(request: web.Request) -> web.Response:
     except ProviderError as exc:
         if exc.kind is ErrorKind.FATAL:
             raise InvalidRequestError(f"the provider rejected the request: {exc.message}") from None
+        raise
+    except (ConnectionError, asyncio.CancelledError) as exc:
+        record_cut_short(request, summary, started, exc)
         raise
     info = done.info
     summary.info, summary.usage, summary.cost_usd = info, done.response.usage, done.cost_usd

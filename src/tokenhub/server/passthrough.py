@@ -63,6 +63,7 @@ async def relay(
     """Write the relayed stream, one send per upstream read; learn its usage."""
     async with aclosing(stream.relay(edit)) as pieces:  # closed now even if the client left
         async for data, end in pieces:
+            summary.chunks += data.count(b"data:")  # a frame per chunk: a cut stream's estimate
             if end is not None:
                 summary.usage = end.usage
             await send(response, data, last=end is not None, summary=summary, started=started)

@@ -45,6 +45,8 @@ class RequestSummary:
     cost_usd: float = 0.0
     latency_ms: float = 0.0
     ttft_s: float | None = None
+    chunks: int = 0
+    """Content chunks a stream brought so far: the output estimate when the client cut it."""
     key: ApiKey | None = None
     body: dict[str, Any] | None = None
     reservation: Reservation | None = None

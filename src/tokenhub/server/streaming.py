@@ -21,7 +21,15 @@ from aiohttp import web
 from tokenhub.dispatch.executor import Opened
 from tokenhub.server.request_log import RequestSummary
 from tokenhub.server.wire_flavours import Encoder
-from tokenhub.types import StreamEnd, StreamEvent, StreamStart, TextDelta
+from tokenhub.types import (
+    StreamEnd,
+    StreamEvent,
+    StreamStart,
+    TextDelta,
+    ToolCallDelta,
+    ToolCallStart,
+    Usage,
+)
 
 
 class CoalescedStreamResponse(web.StreamResponse):
@@ -69,8 +77,12 @@ class Translator:
             elif isinstance(event, StreamEnd):
                 self.summary.usage = event.usage
                 ended = True
-            elif self.text is not None and isinstance(event, TextDelta):
-                self.text.append(event.text)
+            elif isinstance(event, TextDelta):
+                self.summary.chunks += 1
+                if self.text is not None:
+                    self.text.append(event.text)
+            elif isinstance(event, ToolCallStart | ToolCallDelta):
+                self.summary.chunks += 1
             out.append(self.encoder.encode(event))
         return b"".join(out), ended
 
@@ -84,3 +96,18 @@ async def translate(
         async for batch in batches:
             data, last = translator.encode(batch)
             await send(response, data, last=last, summary=summary, started=started)
+
+
+def cut_usage(opened: Opened, summary: RequestSummary) -> Usage:
+    """What a stream the client cut short used: the upstream's count, else an estimate.
+
+    The upstream's usage comes with the stream's end, so a cut stream seldom has it. Then
+    input is the count the start event gave (Anthropic sends it first), else the router's
+    estimate (which errs high); output is one token per content chunk brought so far, the
+    shape of OpenAI-format streams (an upstream that batches tokens is undercounted).
+    """
+    if summary.usage.input_tokens or summary.usage.output_tokens:
+        return summary.usage
+    start = opened.handle.first[0] if opened.handle.first else None
+    counted = start.input_tokens if isinstance(start, StreamStart) else 0
+    return Usage(counted or opened.info.decision.input_tokens, summary.chunks)

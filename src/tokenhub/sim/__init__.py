@@ -23,7 +23,7 @@ from tokenhub.sim.scenario import (
     parse_scenario,
 )
 from tokenhub.sim.server import create_sim_app
-from tokenhub.sim.state import ReceivedRequest, SimState
+from tokenhub.sim.state import ReceivedRequest, SimState, StreamRecord
 
 __all__ = [
     "MatchSpec",
@@ -37,6 +37,7 @@ __all__ = [
     "ScenarioError",
     "SimState",
     "Simulator",
+    "StreamRecord",
     "ToolCallSpec",
     "count_tokens",
     "create_sim_app",

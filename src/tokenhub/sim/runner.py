@@ -12,7 +12,7 @@ from aiohttp import web
 
 from tokenhub.sim.scenario import Override, Scenario, ToolCallSpec, default_scenario
 from tokenhub.sim.server import create_sim_app
-from tokenhub.sim.state import ReceivedRequest, SimState
+from tokenhub.sim.state import ReceivedRequest, SimState, StreamRecord
 
 SHUTDOWN_TIMEOUT_S = 1.0
 """How long shutdown waits for in-flight answers before cancelling them."""
@@ -90,6 +90,11 @@ class Simulator:
     def received(self) -> list[ReceivedRequest]:
         """Every request received since start or the last reset, oldest first."""
         return list(self.state.received)
+
+    @property
+    def streams(self) -> list[StreamRecord]:
+        """Every streamed answer since start or the last reset, oldest first, as it went."""
+        return list(self.state.streams)
 
     def received_by(self, provider: str) -> list[ReceivedRequest]:
         """The received requests for one provider."""

@@ -16,7 +16,7 @@ from pydantic import ValidationError
 
 from tokenhub.sim.core import Plan, Rendered, RequestInvalid, StreamAnswer, cut_stream
 from tokenhub.sim.scenario import ADMIN_PREFIX, Override, Scenario, describe_error
-from tokenhub.sim.state import SimProvider, SimState
+from tokenhub.sim.state import SimProvider, SimState, StreamRecord
 
 SIM_STATE = web.AppKey("sim_state", SimState)
 
@@ -40,6 +40,7 @@ def create_sim_app(scenario: Scenario, *, state: SimState | None = None) -> web.
         app.router.add_get(f"{prefix}/models", _models)
     app.router.add_get(f"/{ADMIN_PREFIX}/health", _health)
     app.router.add_get(f"/{ADMIN_PREFIX}/received", _received)
+    app.router.add_get(f"/{ADMIN_PREFIX}/streams", _streams)
     app.router.add_post(f"/{ADMIN_PREFIX}/reset", _reset)
     app.router.add_post(f"/{ADMIN_PREFIX}/enqueue", _enqueue)
     app.on_shutdown.append(_release_waiters)
@@ -113,15 +114,26 @@ async def _stream(
     response = web.StreamResponse(status=200, headers=answer.headers)
     await response.prepare(request)
     spec = plan.model
-    with contextlib.suppress(ConnectionResetError):
+    record = state.stream_started(_provider(request).spec.name, spec.id, len(answer.events))
+    try:
         if not spec.ttft_ms and not spec.tokens_per_second:
             await response.write(b"".join(e.data for e in answer.events))
+            record.written = record.total
         else:
-            await _write_paced(response, answer, plan, state)
+            await _write_paced(response, answer, plan, state, record)
+        if record.outcome == "stopped":
+            return response
         if answer.drop:
+            record.outcome = "dropped"
             _drop(request)
         else:
             await response.write_eof()
+            record.outcome = "complete"
+    except ConnectionResetError:
+        record.outcome = "client_closed"
+    except asyncio.CancelledError:
+        record.outcome = "client_closed"  # aiohttp cancels the handler when the client leaves
+        raise
     return response
 
 
@@ -132,7 +144,11 @@ def _drop(request: web.Request) -> None:
 
 
 async def _write_paced(
-    response: web.StreamResponse, answer: StreamAnswer, plan: Plan, state: SimState
+    response: web.StreamResponse,
+    answer: StreamAnswer,
+    plan: Plan,
+    state: SimState,
+    record: StreamRecord,
 ) -> None:
     spec = plan.model
     gap = 1 / spec.tokens_per_second if spec.tokens_per_second else 0.0
@@ -142,8 +158,10 @@ async def _write_paced(
             await _sleep(spec.ttft_ms / 1000 if first else gap)
             first = False
         if state.stopping.is_set():
+            record.outcome = "stopped"
             return
         await response.write(event.data)
+        record.written += 1
 
 
 async def _hang(request: web.Request, state: SimState) -> web.StreamResponse:
@@ -183,6 +201,11 @@ async def _received(request: web.Request) -> web.StreamResponse:
     name = request.query.get("provider")
     records = state.received if name is None else state.received_by(name)
     return _json({"received": [r.as_dict() for r in records]})
+
+
+async def _streams(request: web.Request) -> web.StreamResponse:
+    state = request.app[SIM_STATE]
+    return _json({"streams": [s.as_dict() for s in state.streams]})
 
 
 async def _reset(request: web.Request) -> web.StreamResponse:

@@ -46,6 +46,32 @@ class ReceivedRequest:
 
 
 @dataclass(slots=True)
+class StreamRecord:
+    """How one streamed answer went: ``written`` of its ``total`` events, and its ending.
+
+    ``outcome`` is ``streaming`` while it runs, then ``complete``, ``dropped`` (the
+    simulator cut it, ``drop_after_events``), ``client_closed`` (the client left first)
+    or ``stopped`` (the simulator shut down).
+    """
+
+    provider: str
+    model: str
+    total: int
+    written: int = 0
+    outcome: str = "streaming"
+
+    def as_dict(self) -> dict[str, Any]:
+        """Render as a JSON-safe dict (the ``/_sim/streams`` format)."""
+        return {
+            "provider": self.provider,
+            "model": self.model,
+            "total": self.total,
+            "written": self.written,
+            "outcome": self.outcome,
+        }
+
+
+@dataclass(slots=True)
 class SimProvider:
     """A served provider: its spec, its behaviour engine and its wire format."""
 
@@ -80,6 +106,7 @@ class SimState:
         self.scenario = scenario
         self.clock = clock
         self.received: deque[ReceivedRequest] = deque(maxlen=max_received)
+        self.streams: deque[StreamRecord] = deque(maxlen=max_received)
         self.stopping = asyncio.Event()
         self.providers: dict[str, SimProvider] = {}
         self.reset()
@@ -87,6 +114,7 @@ class SimState:
     def reset(self) -> None:
         """Forget received requests and overrides; restart counters and seeded RNGs."""
         self.received.clear()
+        self.streams.clear()
         seed = self.scenario.seed
         self.providers = {
             p.name: SimProvider(p, ProviderBehaviour(p, seed), make_wire(p, seed, self.clock))
@@ -107,6 +135,12 @@ class SimState:
         lowered = {k.lower(): v for k, v in headers.items()}
         received = ReceivedRequest(provider, method, path, lowered, body, self.clock(), peer)
         self.received.append(received)
+
+    def stream_started(self, provider: str, model: str, total: int) -> StreamRecord:
+        """Record a streamed answer that begins; the caller updates it as it goes."""
+        record = StreamRecord(provider, model, total)
+        self.streams.append(record)
+        return record
 
     def received_by(self, provider: str) -> list[ReceivedRequest]:
         """The recorded requests sent to one provider, oldest first."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -11,6 +12,7 @@ import aiohttp
 from aiohttp import web
 
 from tokenhub.config import LoadedSettings
+from tokenhub.server.access_log import JsonAccessLogger
 from tokenhub.server.app_keys import LISTENERS
 
 
@@ -34,8 +36,19 @@ class RunningApp:
 
 @asynccontextmanager
 async def run_app(loaded: LoadedSettings, app: web.Application) -> AsyncIterator[RunningApp]:
-    """Start ``app`` on 127.0.0.1:0 and the configured socket; clean up on exit."""
-    runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=5)
+    """Start ``app`` on 127.0.0.1:0 and the configured socket; clean up on exit.
+
+    The runner is set up as the daemon's: its access logger, handlers cancelled when
+    their client leaves.
+    """
+    runner = web.AppRunner(
+        app,
+        handle_signals=False,
+        shutdown_timeout=5,
+        handler_cancellation=True,
+        access_log_class=JsonAccessLogger,
+        access_log=logging.getLogger("tokenhub.access"),
+    )
     await runner.setup()
     try:
         tcp = web.TCPSite(runner, "127.0.0.1", 0)
