@@ -373,9 +373,7 @@ class _Run:
 
 
 def _excluding(route: RouteRequest, models: set[str]) -> RouteRequest:
-    if not models - route.exclude:
-        return route
-    return replace(route, exclude=route.exclude | models)
+    return replace(route, exclude=route.exclude | models) if models - route.exclude else route
 
 
 def _record(
