@@ -34,6 +34,7 @@ from tokenhub.providers.transport import (
     AttemptTimeout,
     ClientClosedError,
     HeaderError,
+    PoolExhaustedError,
     UpstreamBadHttpError,
     UpstreamBodyCutError,
     UpstreamClient,
@@ -350,7 +351,11 @@ async def test_silence_mid_body_times_out_but_steady_data_does_not(client):
 
 
 async def test_the_connection_limit_queues_and_times_out():
-    """Beyond ``limit`` a request waits for a connection, within its connect timeout."""
+    """Beyond ``limit`` a request waits for a connection, within its connect timeout.
+
+    Past that it fails with ``PoolExhaustedError``: tokenhub's limit, neither an ``OSError``
+    nor a ``TimeoutError`` the classifier would blame on the upstream.
+    """
     release = asyncio.Event()
 
     async def slow(_: Request, writer: asyncio.StreamWriter) -> bool:
@@ -366,8 +371,9 @@ async def test_the_connection_limit_queues_and_times_out():
 
         await arrived(script, 2)
         assert client.in_use == 2
-        with pytest.raises(UpstreamTimeoutError, match="no free connection"):
+        with pytest.raises(PoolExhaustedError, match="all 2 connection slots") as caught:
             await send(client, script.url(), AttemptTimeout(total=5.0, connect=0.1, read=5.0))
+        assert not isinstance(caught.value, OSError | TimeoutError)
         release.set()
         assert await asyncio.gather(*first) == [b'{"ok":true}'] * 3
         assert script.connections == 2  # the third waited and reused one

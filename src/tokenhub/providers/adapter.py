@@ -36,6 +36,7 @@ from tokenhub.providers.stream import Decoder, HttpStream
 from tokenhub.providers.transport import (
     AttemptTimeout,
     HeaderError,
+    PoolExhaustedError,
     UpstreamClient,
     UpstreamResponse,
 )
@@ -297,7 +298,9 @@ class HttpAdapter(ABC):
         """Send a streaming request; raise the classified error unless it is accepted."""
         timeout = self._timeout(call.deadline)
         try:
-            resp = await self._send("POST", endpoint.chat_url, call, call.body, timeout)
+            resp = await self._send(
+                "POST", endpoint.chat_url, call, call.body, timeout, stream=True
+            )
         except (OSError, TimeoutError) as exc:
             phase = "opening the stream"
             raise transport_error(exc, provider=self.config.id, phase=phase) from exc
@@ -307,15 +310,28 @@ class HttpAdapter(ABC):
         return resp, snapshot
 
     async def _send(
-        self, method: str, url: URL, call: _Call, body: bytes | None, timeouts: AttemptTimeout
+        self,
+        method: str,
+        url: URL,
+        call: _Call,
+        body: bytes | None,
+        timeouts: AttemptTimeout,
+        *,
+        stream: bool = False,
     ) -> UpstreamResponse:
-        """One request through the client; a header that cannot be sent is an auth error."""
+        """One request through the client; a header that cannot be sent is an auth error.
+
+        Every connection slot taken is ``overloaded``: tokenhub's limit, not the upstream's.
+        """
         try:
             return await self._client.request(
-                method, url, headers=call.headers, body=body, timeouts=timeouts
+                method, url, headers=call.headers, body=body, timeouts=timeouts, stream=stream
             )
         except HeaderError as exc:
             raise ProviderError(ErrorKind.AUTH, str(exc), provider=self.config.id) from None
+        except PoolExhaustedError as exc:
+            message = f"tokenhub's connections to the provider are all in use ({exc})"
+            raise ProviderError(ErrorKind.OVERLOADED, message, provider=self.config.id) from None
 
     async def _stream_refused(
         self, resp: UpstreamResponse, call: _Call, snapshot: RateLimitSnapshot | None
