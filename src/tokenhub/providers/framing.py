@@ -39,7 +39,8 @@ def frame_request(
         lines.append(f"user-agent: {user_agent}\r\n")
         count += 1
     if body is not None:
-        lines.append(f"content-length: {len(body)}\r\n")
+        # Canonical case: some proxies (proxy.py) look for this header case-sensitively.
+        lines.append(f"Content-Length: {len(body)}\r\n")
         count += 1
     for name, value in headers.items():
         lines.append(f"{name}: {value}\r\n")

@@ -104,6 +104,12 @@ class ProviderPool:
             if current is not None:
                 self._retire(current)
 
+    def check(self, config: ProviderConfig) -> None:
+        """ConfigError if ``config`` could not be built (its proxy URL, its ``ca_file``)."""
+        self._kinds.check(config.type)
+        trust(config)
+        proxies(config, self._environ)
+
     def get(self, provider_id: str) -> ProviderAdapter:
         """The adapter of a provider; NotFoundError if the pool does not hold it."""
         live = self._live.get(provider_id)
