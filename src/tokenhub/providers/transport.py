@@ -112,6 +112,11 @@ class UpstreamClient:
         return self._streams
 
     @property
+    def waiting(self) -> int:
+        """Requests waiting for a free slot."""
+        return len(self._slot_waiters) + len(self._stream_waiters)
+
+    @property
     def idle(self) -> int:
         """Open connections waiting for a request."""
         return sum(not c.closed for conns in self._idle.values() for c in conns)
