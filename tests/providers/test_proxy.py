@@ -7,19 +7,22 @@ connections it carried.
 
 from __future__ import annotations
 
+import asyncio
 import socket
 from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
+import uvloop
 from tests.providers.outbound import (
     Certificates,
     RunningProxy,
     make_certificates,
     run_proxy,
 )
-from tests.providers.support import OPENAI_KEY, ask, model, options, scenario
+from tests.providers.support import OPENAI_KEY, ask, model, options
+from tests.providers.support import scenario as scenario_spec
 from yarl import URL
 
 from tokenhub.clock import FakeClock
@@ -58,7 +61,9 @@ def auth_proxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningProx
 @pytest.fixture
 async def tls_sim(certs: Certificates) -> AsyncIterator[Simulator]:
     """The simulator over https, its certificate signed by the test CA, named ``localhost``."""
-    async with start_simulator(scenario(), ssl_context=certs.server, url_host="localhost") as s:
+    async with start_simulator(
+        scenario_spec(), ssl_context=certs.server, url_host="localhost"
+    ) as s:
         yield s
 
 
@@ -193,6 +198,26 @@ async def test_plain_http_goes_in_absolute_form(sim, proxy, fake_clock):
     ) as pool:
         assert await ask_once(pool, fake_clock)
     await proxy.wait_for(f"POST 127.0.0.1:{port}/openai/v1/chat/completions")
+
+
+def test_the_tunnel_runs_on_uvloop(certs, proxy):
+    """The daemon's loop (uvloop): CONNECT, then TLS started inside the tunnel, works there too."""
+
+    async def scenario() -> None:
+        clock = FakeClock()
+        async with start_simulator(
+            scenario_spec(), ssl_context=certs.server, url_host="localhost"
+        ) as sim:
+            port = URL(sim.url).port
+            config = provider(sim.base_url("openai"), certs, proxy=proxy.url)
+            async with pool_of(clock, {}, config) as pool:
+                for _ in range(2):  # the second reuses the tunnel
+                    assert await ask_once(pool, clock)
+            await proxy.wait_for(f"CONNECT localhost:{port}")
+            assert len({r.peer for r in sim.state.received}) == 1
+
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        runner.run(scenario())
 
 
 # The internal CA.
