@@ -12,7 +12,7 @@ import asyncio
 import random
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any, ClassVar, TypeVar
 
 import orjson
@@ -21,6 +21,7 @@ from yarl import URL
 from tokenhub.clock import Clock
 from tokenhub.errors import ErrorKind, ProviderError
 from tokenhub.providers.base import CallOptions, CallResult, EndpointState, RateLimitSnapshot
+from tokenhub.providers.call import API_KEY_PLACEHOLDER, Call, CallBuilder, join_url
 from tokenhub.providers.classify import malformed, response_error, transport_error
 from tokenhub.providers.endpoints import DEFAULT_HEALTH, Endpoint, EndpointSet, HealthPolicy
 from tokenhub.providers.http import (
@@ -45,17 +46,10 @@ from tokenhub.types import ChatRequest, ChatResponse, StreamEvent
 
 T = TypeVar("T")
 
-API_KEY_PLACEHOLDER = "{api_key}"
-"""In a configured header value, replaced by the call's credential (e.g. Azure ``api-key``)."""
+__all__ = ["API_KEY_PLACEHOLDER", "HttpAdapter", "join_url"]
 
 _OK_MIN, _OK_MAX = 200, 300
 _BUSY_STATUSES = frozenset({429, 503})
-
-
-def join_url(base: str, path: str) -> URL:
-    """``base`` + ``path``, keeping a query of ``base`` (Azure's ``?api-version=``)."""
-    url = URL(base)
-    return url.with_path(url.path.rstrip("/") + path).with_query(url.query)
 
 
 class HttpAdapter(ABC):
@@ -95,8 +89,7 @@ class HttpAdapter(ABC):
         ]
         self._endpoints = EndpointSet(members, clock, health)
         self._busy_default_s = health.base_cooldown_s
-        self._templated = any(API_KEY_PLACEHOLDER in v for v in config.headers.values())
-        self._static = {
+        static = {
             name.lower(): value
             for name, value in {
                 "content-type": "application/json",
@@ -104,6 +97,7 @@ class HttpAdapter(ABC):
                 **config.headers,
             }.items()
         }
+        self._call = CallBuilder(static, self.auth_headers).build
         self._ratelimit: RateLimitSnapshot | None = None
         self._unparsed: tuple[UpstreamResponse, float, float] | None = None
 
@@ -211,7 +205,7 @@ class HttpAdapter(ABC):
 
     # One attempt of each operation.
 
-    async def _complete_once(self, call: _Call) -> CallResult:
+    async def _complete_once(self, call: Call) -> CallResult:
         # What EndpointSet.using() does, spelled out: this runs on every request.
         endpoint = self._endpoints.acquire()
         try:
@@ -226,7 +220,7 @@ class HttpAdapter(ABC):
         self._endpoints.release(endpoint, None)
         return CallResult(response, endpoint.url, latency, ratelimit=snapshot)
 
-    async def _open_once(self, call: _Call) -> HttpStream:
+    async def _open_once(self, call: Call) -> HttpStream:
         endpoint = self._endpoints.acquire()
         started = self._clock.monotonic()
         try:
@@ -249,7 +243,7 @@ class HttpAdapter(ABC):
         stream.latency_s = self._clock.monotonic() - started
         return stream
 
-    async def _list_once(self, call: _Call) -> list[str]:
+    async def _list_once(self, call: Call) -> list[str]:
         ids: list[str] = []
         cursor: str | None = None
         with self._endpoints.using() as endpoint:
@@ -261,7 +255,7 @@ class HttpAdapter(ABC):
                 if cursor is None:
                     return ids
 
-    async def _probe_one(self, endpoint: Endpoint, call: _Call) -> None:
+    async def _probe_one(self, endpoint: Endpoint, call: Call) -> None:
         error: ProviderError | None = None
         try:
             await self._fetch("GET", endpoint.models_url, call, "the probe")
@@ -272,7 +266,7 @@ class HttpAdapter(ABC):
     # Transport and translation helpers.
 
     async def _fetch(
-        self, method: str, url: URL, call: _Call, what: str
+        self, method: str, url: URL, call: Call, what: str
     ) -> tuple[bytes, RateLimitSnapshot | None]:
         """Send and read a whole answer; raise the classified error for a non-2xx status."""
         timeout = self._timeout(call.deadline)
@@ -293,7 +287,7 @@ class HttpAdapter(ABC):
         return raw, snapshot
 
     async def _post_stream(
-        self, endpoint: Endpoint, call: _Call
+        self, endpoint: Endpoint, call: Call
     ) -> tuple[UpstreamResponse, RateLimitSnapshot | None]:
         """Send a streaming request; raise the classified error unless it is accepted."""
         timeout = self._timeout(call.deadline)
@@ -313,7 +307,7 @@ class HttpAdapter(ABC):
         self,
         method: str,
         url: URL,
-        call: _Call,
+        call: Call,
         body: bytes | None,
         timeouts: AttemptTimeout,
         *,
@@ -334,7 +328,7 @@ class HttpAdapter(ABC):
             raise ProviderError(ErrorKind.OVERLOADED, message, provider=self.config.id) from None
 
     async def _stream_refused(
-        self, resp: UpstreamResponse, call: _Call, snapshot: RateLimitSnapshot | None
+        self, resp: UpstreamResponse, call: Call, snapshot: RateLimitSnapshot | None
     ) -> ProviderError:
         try:
             raw = await resp.read()
@@ -345,7 +339,7 @@ class HttpAdapter(ABC):
         return self._refused(resp.status, raw, call, snapshot)
 
     def _refused(
-        self, status: int, raw: bytes, call: _Call, snapshot: RateLimitSnapshot | None
+        self, status: int, raw: bytes, call: Call, snapshot: RateLimitSnapshot | None
     ) -> ProviderError:
         return response_error(
             status,
@@ -425,23 +419,6 @@ class HttpAdapter(ABC):
             raise malformed(self.config.id, "model list")
         return [str(m["id"]) for m in data if isinstance(m, dict) and "id" in m]
 
-    def _call(self, options: CallOptions, body: bytes = b"") -> _Call:
-        headers = dict(self._static)
-        if options.extra_headers:
-            headers.update(options.extra_headers)  # trace headers; never the credential
-        key = options.api_key
-        if self._templated:
-            for name, value in self._static.items():
-                if API_KEY_PLACEHOLDER not in value:
-                    continue
-                if key:
-                    headers[name] = value.replace(API_KEY_PLACEHOLDER, key)
-                else:
-                    del headers[name]  # no credential: no header rather than an empty one
-        elif key:
-            headers.update(self.auth_headers(key))
-        return _Call(body, headers, key, options.deadline)
-
     async def _run(
         self, attempt: Callable[[], Awaitable[T]], options: CallOptions
     ) -> tuple[T, int]:
@@ -455,13 +432,3 @@ class HttpAdapter(ABC):
         except ProviderError as exc:
             exc.provider = self.config.id
             raise
-
-
-@dataclass(slots=True, frozen=True)
-class _Call:
-    """What every attempt of one call shares: body, headers, credential and deadline."""
-
-    body: bytes
-    headers: dict[str, str]
-    secret: str | None
-    deadline: float
