@@ -257,16 +257,23 @@ class UpstreamClient:
             async with asyncio.timeout_at(connect_by):
                 await waiter
         except TimeoutError:
-            if waiter.done() and not waiter.cancelled():
-                self._wake()  # woken as the wait ran out: the slot goes to the next waiter
+            self._pass_on(waiter)
             if self._on_exhausted is not None:
                 self._on_exhausted()
             raise PoolExhaustedError(
                 self.stream_limit if stream else self.limit, stream=stream
             ) from None
+        except asyncio.CancelledError:
+            self._pass_on(waiter)
+            raise
         finally:
             if waiter in waiters:
                 waiters.remove(waiter)
+
+    def _pass_on(self, waiter: asyncio.Future[None]) -> None:
+        """A waiter woken just as it gave up: its slot goes to the next one in line."""
+        if waiter.done() and not waiter.cancelled() and waiter.exception() is None:
+            self._wake()
 
     def _take_idle(self, origin: Origin, now: float) -> Connection | None:
         conns = self._idle.get(origin)
