@@ -20,7 +20,7 @@ def test_overloaded_is_503_with_retry_after_in_both_apis(path, headers):
     exc = OverloadedError("every candidate's connections are in use", retry_after=2.4)
     response = render_error(request, exc, "req-1")
     body = orjson.loads(response.body)
-    assert (response.status, response.headers["Retry-After"]) == (503, "2")
+    assert (response.status, response.headers["Retry-After"]) == (503, "3")  # rounded up
     error = body["error"]
     assert error["type"] == "overloaded"
     assert error["retry_after"] == 2.4

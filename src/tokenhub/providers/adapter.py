@@ -10,16 +10,16 @@ from __future__ import annotations
 
 import asyncio
 import random
-from abc import ABC, abstractmethod
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
-from typing import Any, ClassVar, TypeVar
+from typing import Any, TypeVar
 
 import orjson
 from yarl import URL
 
 from tokenhub.clock import Clock
 from tokenhub.errors import ErrorKind, ProviderError
+from tokenhub.providers.adapter_hooks import KindHooks
 from tokenhub.providers.base import CallOptions, CallResult, EndpointState, RateLimitSnapshot
 from tokenhub.providers.call import API_KEY_PLACEHOLDER, Call, CallBuilder, join_url
 from tokenhub.providers.classify import malformed, response_error, transport_error
@@ -28,12 +28,11 @@ from tokenhub.providers.http import (
     DEFAULT_POLICY,
     Retrier,
     RetryPolicy,
-    ServerSentEvent,
     Sleep,
     attempt_timeout,
 )
 from tokenhub.providers.ratelimit_headers import wait_hint
-from tokenhub.providers.stream import Decoder, HttpStream
+from tokenhub.providers.stream import HttpStream
 from tokenhub.providers.transport import (
     AttemptTimeout,
     HeaderError,
@@ -42,7 +41,7 @@ from tokenhub.providers.transport import (
     UpstreamResponse,
 )
 from tokenhub.schemas import ModelConfig, ProviderConfig
-from tokenhub.types import ChatRequest, ChatResponse, StreamEvent
+from tokenhub.types import ChatRequest, ChatResponse
 
 T = TypeVar("T")
 
@@ -52,20 +51,8 @@ _OK_MIN, _OK_MAX = 200, 300
 _BUSY_STATUSES = frozenset({429, 503})
 
 
-class HttpAdapter(ABC):
+class HttpAdapter(KindHooks):
     """A ``ProviderAdapter`` over an ``UpstreamClient``; subclasses fill in the wire hooks."""
-
-    kind: ClassVar[str]
-    chat_path: ClassVar[str]
-    models_path: ClassVar[str]
-    wire: ClassVar[str | None] = None
-    """The client-facing format this kind's streams are in (``openai``, ``anthropic``)."""
-    remaining_headers: ClassVar[tuple[str, ...]] = ()
-    """Rate-limit headers whose value 0 means a limit is used up until its reset."""
-    busy_is_per_endpoint: ClassVar[bool] = False
-    """A 429 or 503 speaks for the one server that sent it (vLLM), not for a model's quota
-    at a vendor: it cools that endpoint, and holds the model only when no other endpoint of
-    the provider is available."""
 
     def __init__(
         self,
@@ -100,55 +87,6 @@ class HttpAdapter(ABC):
         self._call = CallBuilder(static, self.auth_headers).build
         self._ratelimit: RateLimitSnapshot | None = None
         self._unparsed: tuple[UpstreamResponse, float, float] | None = None
-
-    # Hooks a kind provides.
-
-    def default_headers(self) -> dict[str, str]:
-        """Headers every request of this kind carries (config headers may override them)."""
-        return {}
-
-    @abstractmethod
-    def auth_headers(self, api_key: str) -> dict[str, str]:
-        """The credential as this kind sends it."""
-
-    @abstractmethod
-    def render(self, request: ChatRequest, model: ModelConfig) -> dict[str, Any]:
-        """The wire body for ``request`` (its ``stream`` flag already set)."""
-
-    @abstractmethod
-    def parse(self, body: Any) -> ChatResponse:
-        """A complete wire response to canonical; ProviderError if malformed."""
-
-    @abstractmethod
-    def decoder(self) -> Decoder:
-        """A fresh stream decoder."""
-
-    @abstractmethod
-    def frame(
-        self, sse: ServerSentEvent, decoder: Decoder, secret: str | None
-    ) -> list[StreamEvent] | None:
-        """Decode one SSE event; None marks the end; raise a classified in-stream error."""
-
-    def snapshot(self, headers: Mapping[str, str]) -> RateLimitSnapshot | None:  # noqa: ARG002 - a kind without rate-limit headers
-        """The rate-limit headers of one answer (None where the kind sends none)."""
-        return None
-
-    def snapshot_at(
-        self,
-        headers: Mapping[str, str],
-        now: float,  # noqa: ARG002 - a kind without rate-limit headers
-        observed_at: float,  # noqa: ARG002 - the base kind reads no rate-limit headers; subclasses use the time
-    ) -> RateLimitSnapshot | None:
-        """``snapshot`` for headers seen at an earlier moment (parsed lazily)."""
-        return self.snapshot(headers)
-
-    def page(self, endpoint: Endpoint, cursor: str | None) -> URL:  # noqa: ARG002 - one page by default
-        """The model-list URL for one page (``cursor`` from ``next_cursor``)."""
-        return endpoint.models_url
-
-    def next_cursor(self, body: Any) -> str | None:  # noqa: ARG002 - one page by default
-        """The cursor of the next model-list page, or None after the last."""
-        return None
 
     # The ProviderAdapter protocol.
 
