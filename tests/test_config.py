@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import orjson
 import pytest
 
 from tokenhub.config import effective_view, load_settings, mask_url
@@ -141,6 +142,20 @@ def test_effective_view_masks_database_password(tmp_path):
     rows = {k: (v, s) for k, v, s in effective_view(load_settings(environ=env, cwd=tmp_path))}
     assert rows["db_url"] == ("postgresql+asyncpg://app:***@db/tokenhub", "env:TOKENHUB_DB_URL")
     assert "hunter22" not in repr(rows)
+
+
+def test_effective_view_masks_proxy_passwords(tmp_path):
+    """`config show` shows a provider's proxy with its user and host, never its password."""
+    provider = {
+        "id": "oa",
+        "type": "openai",
+        "base_url": "https://api.openai.com/v1",
+        "proxy": "http://alice:pr0xy-s3cret@proxy.corp:3128",
+    }
+    env = {"TOKENHUB_PROVIDERS": orjson.dumps([provider]).decode()}
+    rows = {k: v for k, v, _ in effective_view(load_settings(environ=env, cwd=tmp_path))}
+    assert rows["providers"][0]["proxy"] == "http://alice:***@proxy.corp:3128"
+    assert "pr0xy-s3cret" not in repr(rows)
 
 
 def test_mask_url_without_password():

@@ -20,7 +20,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from tokenhub.errors import ConfigError
 from tokenhub.paths import Paths, resolve_paths
-from tokenhub.schemas import ModelConfig, ProviderConfig
+from tokenhub.schemas import ModelConfig, ProviderConfig, mask_password
 
 ENV_PREFIX = "TOKENHUB_"
 CONFIG_ENV = "TOKENHUB_CONFIG"
@@ -72,6 +72,18 @@ class HealthSettings(_Section):
     latency_alpha: float = Field(0.3, gt=0, le=1)
     adaptive_timeout_factor: float = Field(3.0, ge=1, le=100)
     adaptive_timeout_floor_s: float = Field(1.0, gt=0, le=600)
+
+
+class UpstreamSettings(_Section):
+    """Tokenhub's connections to the providers (docs/PROVIDERS.md, "Connections")."""
+
+    # Connections in use at once per provider (all its endpoints), streams included; a
+    # provider's own ``connection_limit`` overrides it. Sized for long streams: each holds one.
+    connection_limit: int = Field(1000, ge=1, le=100_000)
+    # Further connections only non-streaming calls may use, so streams never starve them.
+    short_call_reserve: int = Field(100, ge=0, le=100_000)
+    # How long an idle connection stays open for reuse.
+    keepalive_s: float = Field(30.0, gt=0, le=3600)
 
 
 class TsdbSettings(_Section):
@@ -151,6 +163,7 @@ class Settings(BaseSettings):
     tracing: TracingSettings = TracingSettings()
     request_log: RequestLogSettings = RequestLogSettings()
     tsdb: TsdbSettings = TsdbSettings()
+    upstream: UpstreamSettings = UpstreamSettings()
     providers: list[ProviderConfig] = []
     models: list[ModelConfig] = []
 
@@ -399,6 +412,8 @@ def _raw_source(dotted: str, sources: dict[str, str]) -> str:
 def _mask(key: str, value: Any) -> Any:
     if key == "db_url" and isinstance(value, str):
         return mask_url(value)
+    if key == "providers" and isinstance(value, list):
+        return [{**p, "proxy": mask_password(p["proxy"])} if p.get("proxy") else p for p in value]
     if any(word in key for word in SECRET_WORDS) and value:
         return "***"
     return value

@@ -132,6 +132,23 @@ class ErrorKind(StrEnum):
     QUOTA_EXHAUSTED = "quota_exhausted"
     MODEL_UNAVAILABLE = "model_unavailable"
     FATAL = "fatal"
+    OVERLOADED = "overloaded"
+    """Tokenhub's own connection slots for the provider stayed full: no fault of the upstream."""
+
+
+class OverloadedError(TokenhubError):
+    """Tokenhub itself is saturated (every candidate's connection slots full); retry later."""
+
+    type = "overloaded"
+    status = 503
+
+    def __init__(self, message: str, *, retry_after: float = 1.0) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+    def details(self) -> dict[str, Any]:
+        """Seconds after which a retry may find a free slot."""
+        return {"retry_after": self.retry_after}
 
 
 class ProviderError(TokenhubError):

@@ -7,7 +7,8 @@ One definition keeps the three spellings identical: a provider or model written 
 from __future__ import annotations
 
 import re
-from typing import Literal, Self
+from typing import Any, Literal, Self
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -33,6 +34,12 @@ class ProviderConfig(_Strict):
     enabled: bool = True
     timeout_s: float = Field(60.0, gt=0, le=3600)
     headers: dict[str, str] = {}
+    proxy: str | None = None
+    """``http://[user:password@]host:port``; ``""``/``none``: no proxy; None: the environment's."""
+    ca_file: str | None = None
+    """A PEM file of CAs trusted for this provider's https endpoints, besides the system's."""
+    connection_limit: int | None = Field(None, ge=1, le=100_000)
+    """Connections streams may hold at once; None: the ``upstream.connection_limit`` setting."""
 
     @field_validator("credential")
     @classmethod
@@ -55,6 +62,13 @@ class ProviderConfig(_Strict):
             _check_url(url)
         return value
 
+    @field_validator("proxy")
+    @classmethod
+    def _proxy_form(cls, value: str | None) -> str | None:
+        if value is not None and value.strip().lower() not in ("", "none"):
+            _check_proxy(value)
+        return value
+
     @model_validator(mode="after")
     def _one_url_form(self) -> Self:
         if (self.base_url is None) == (not self.base_urls):
@@ -70,6 +84,40 @@ class ProviderConfig(_Strict):
 def _check_url(value: str) -> None:
     if not value.startswith(("http://", "https://")):
         raise ValueError("must be an http:// or https:// URL")
+
+
+def _check_proxy(value: str) -> None:
+    """Messages never repeat the value: a proxy URL may hold a password."""
+    if value.startswith("https://"):
+        raise ValueError("an https:// proxy (TLS to the proxy) is not supported; use http://")
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - parsing the port is the check
+    except ValueError:
+        parts = None
+    if parts is None or parts.scheme != "http" or not parts.hostname:
+        raise ValueError("must be 'none' or an http://[user:password@]host:port URL")
+    if parts.path not in ("", "/") or parts.query or parts.fragment:
+        raise ValueError("a proxy URL has no path or query: http://host:port")
+
+
+def mask_password(url: str) -> str:
+    """A URL for display: the password in its user part (``user:password@``) as ``***``."""
+    scheme, sep, rest = url.partition("://")
+    authority, slash, path = rest.partition("/")
+    if not sep or "@" not in authority:
+        return url
+    creds, _, host = authority.rpartition("@")
+    user, colon, _password = creds.partition(":")
+    return f"{scheme}://{user}{':***' if colon else ''}@{host}{slash}{path}"
+
+
+def public_provider(config: ProviderConfig) -> dict[str, Any]:
+    """A provider's JSON for display: its proxy's password masked (headers are the caller's)."""
+    data = config.model_dump(mode="json")
+    if data.get("proxy"):
+        data["proxy"] = mask_password(data["proxy"])
+    return data
 
 
 class ModelConfig(_Strict):

@@ -42,3 +42,13 @@ def test_registered_secrets_are_masked_anywhere():
     assert redactor.text("pw=correct horse battery staple!") == f"pw={REDACTED}!"
     redactor.add_secret("abc")  # too short to be a secret: ignored, not over-masking
     assert redactor.text("abc") == "abc"
+
+
+def test_passwords_in_urls_are_masked():
+    """A proxy or database URL in free text keeps its user and host, never its password."""
+    redactor = Redactor()
+    text = "via http://alice:pr0xy-s3cret@proxy.corp:3128 to postgresql://app:hunter22@db/x"
+    assert redactor.text(text) == (
+        f"via http://alice:{REDACTED}@proxy.corp:3128 to postgresql://app:{REDACTED}@db/x"
+    )
+    assert redactor.text("mail alice@example.com") == "mail alice@example.com"

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 
 import pytest
 from tests.providers.support import OPENAI_KEY, ask, model, options
 
 from tokenhub.clock import FakeClock
-from tokenhub.errors import ConfigError, NotFoundError
+from tokenhub.config import UpstreamSettings
+from tokenhub.errors import ConfigError, ErrorKind, NotFoundError, ProviderError
 from tokenhub.providers.anthropic import AnthropicAdapter
 from tokenhub.providers.kinds import default_kinds
 from tokenhub.providers.openai import OpenAIAdapter
-from tokenhub.providers.pool import CONNECTION_LIMIT, KEEPALIVE_S, ProviderPool
+from tokenhub.providers.pool import DEFAULTS, ProviderPool
 from tokenhub.providers.transport import UpstreamClient
 from tokenhub.providers.vllm import VLLMAdapter
 from tokenhub.schemas import ProviderConfig
@@ -25,7 +28,9 @@ GPT = model("gpt-4o")
 @pytest.fixture
 async def pool(fake_clock: FakeClock) -> AsyncIterator[ProviderPool]:
     """A pool over the built-in kinds, closed after the test."""
-    async with ProviderPool(default_kinds(plugins=False), fake_clock, drain_s=5.0) as running:
+    async with ProviderPool(
+        default_kinds(plugins=False), fake_clock, environ={}, drain_s=5.0
+    ) as running:
         yield running
 
 
@@ -62,10 +67,14 @@ async def test_sync_builds_an_adapter_per_provider(pool, sim):
 
 
 async def test_clients_are_pooled_with_limits(pool, sim, fake_clock):
-    """Each client keeps connections alive under the connection limit: calls reuse one."""
+    """Each client keeps connections alive under the connection limit: calls reuse one.
+
+    Streams may hold the setting's 1,000 connections; the reserve on top is for short calls.
+    """
     await pool.sync(configs(sim))
     client = pool.client("oa")
-    assert (client.limit, client.keepalive_s) == (CONNECTION_LIMIT, KEEPALIVE_S)
+    assert (client.stream_limit, client.limit, client.keepalive_s) == (1000, 1100, 30.0)
+    assert DEFAULTS.connection_limit == 1000
     adapter = pool.get("oa")
     for _ in range(3):
         await adapter.complete(ask(), GPT, options(fake_clock, api_key=OPENAI_KEY))
@@ -156,3 +165,72 @@ async def test_close_closes_everything(fake_clock, sim):
     assert all(s.closed for s in clients)
     await handle.aclose()
     assert pool.ids == []
+
+
+async def test_a_full_pool_is_overloaded_not_an_upstream_failure(sim, fake_clock):
+    """Streams fill the provider's streaming share: the next stream is ``overloaded``.
+
+    The exhaustion is counted for the provider, the endpoint's health is untouched (no
+    failure recorded), and a short call meanwhile is served from the reserve.
+    """
+    exhausted: list[str] = []
+    settings = UpstreamSettings(connection_limit=1, short_call_reserve=1)
+    async with ProviderPool(
+        default_kinds(plugins=False),
+        fake_clock,
+        settings=settings,
+        environ={},
+        on_exhausted=exhausted.append,
+    ) as pool:
+        await pool.sync([ProviderConfig(id="oa", type="openai", base_url=sim.base_url("openai"))])
+        adapter, client = pool.get("oa"), pool.client("oa")
+        sim.enqueue("openai", hang=True)
+        held = asyncio.create_task(
+            adapter.open_stream(ask(), GPT, options(fake_clock, api_key=OPENAI_KEY))
+        )
+
+        async def streaming() -> bool:
+            return client.streams == 1
+
+        await async_wait_until(streaming, timeout=5.0, what="the first stream to hold its slot")
+        with pytest.raises(ProviderError) as caught:
+            await adapter.open_stream(
+                ask(), GPT, options(fake_clock, 0.2, api_key=OPENAI_KEY, max_retries=2)
+            )
+        assert caught.value.kind is ErrorKind.OVERLOADED
+        assert "all 1 streaming connection slots stayed in use" in caught.value.message
+        assert caught.value.retries == 0  # overloaded is not retried against the same pool
+        assert exhausted == ["oa"]
+        short = await adapter.complete(ask(), GPT, options(fake_clock, api_key=OPENAI_KEY))
+        assert short.response.message.text()
+        [endpoint] = adapter.endpoints()
+        assert (endpoint.healthy, endpoint.consecutive_failures) == (True, 0)
+        held.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await held
+
+
+async def test_a_provider_connection_limit_overrides_the_setting(pool, sim):
+    """A provider's ``connection_limit`` replaces the global one; the reserve stays on top."""
+    config = ProviderConfig(
+        id="oa", type="openai", base_url=sim.base_url("openai"), connection_limit=50
+    )
+    await pool.sync([config])
+    client = pool.client("oa")
+    assert (client.stream_limit, client.limit) == (50, 50 + DEFAULTS.short_call_reserve)
+
+
+async def test_a_bad_proxy_setting_changes_nothing(sim, fake_clock):
+    """A provider whose proxy cannot be used fails the whole sync; the others stay as they were."""
+    env = {"HTTPS_PROXY": "ftp://proxy.corp:21"}
+    good = ProviderConfig(id="oa", type="openai", base_url=sim.base_url("openai"), proxy="none")
+    bad = ProviderConfig(id="an", type="anthropic", base_url="https://api.anthropic.com")
+    async with ProviderPool(default_kinds(plugins=False), fake_clock, environ=env) as pool:
+        await pool.sync([good])
+        before = pool.client("oa")
+        with pytest.raises(
+            ConfigError, match="provider 'an': the environment variable HTTPS_PROXY"
+        ):
+            await pool.sync([good, bad])
+        assert pool.ids == ["oa"]
+        assert pool.client("oa") is before

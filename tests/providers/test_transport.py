@@ -34,6 +34,7 @@ from tokenhub.providers.transport import (
     AttemptTimeout,
     ClientClosedError,
     HeaderError,
+    PoolExhaustedError,
     UpstreamBadHttpError,
     UpstreamBodyCutError,
     UpstreamClient,
@@ -166,9 +167,13 @@ async def post(client: UpstreamClient, url: URL, body: bytes = b"{}", **headers:
         response.close()
 
 
-async def send(client: UpstreamClient, url: URL, timeouts: AttemptTimeout) -> UpstreamResponse:
+async def send(
+    client: UpstreamClient, url: URL, timeouts: AttemptTimeout, *, stream: bool = False
+) -> UpstreamResponse:
     """POST an empty JSON object with ``timeouts``; the answer once its head arrived."""
-    return await client.request("POST", url, headers={}, body=b"{}", timeouts=timeouts)
+    return await client.request(
+        "POST", url, headers={}, body=b"{}", timeouts=timeouts, stream=stream
+    )
 
 
 async def never(_: Request, writer: asyncio.StreamWriter) -> bool:
@@ -350,7 +355,11 @@ async def test_silence_mid_body_times_out_but_steady_data_does_not(client):
 
 
 async def test_the_connection_limit_queues_and_times_out():
-    """Beyond ``limit`` a request waits for a connection, within its connect timeout."""
+    """Beyond ``limit`` a request waits for a connection, within its connect timeout.
+
+    Past that it fails with ``PoolExhaustedError``: tokenhub's limit, neither an ``OSError``
+    nor a ``TimeoutError`` the classifier would blame on the upstream.
+    """
     release = asyncio.Event()
 
     async def slow(_: Request, writer: asyncio.StreamWriter) -> bool:
@@ -366,8 +375,9 @@ async def test_the_connection_limit_queues_and_times_out():
 
         await arrived(script, 2)
         assert client.in_use == 2
-        with pytest.raises(UpstreamTimeoutError, match="no free connection"):
+        with pytest.raises(PoolExhaustedError, match="all 2 connection slots") as caught:
             await send(client, script.url(), AttemptTimeout(total=5.0, connect=0.1, read=5.0))
+        assert not isinstance(caught.value, OSError | TimeoutError)
         release.set()
         assert await asyncio.gather(*first) == [b'{"ok":true}'] * 3
         assert script.connections == 2  # the third waited and reused one
@@ -537,3 +547,73 @@ def test_the_client_runs_on_uvloop():
 
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
         runner.run(scenario())
+
+
+async def test_streams_leave_the_reserve_to_short_calls():
+    """Streams hold at most ``stream_limit``; a short call still gets a slot beside them.
+
+    A third stream waits and, past its connect timeout, fails with ``PoolExhaustedError``
+    (and the exhaustion hook fires); the short call meanwhile is answered at once.
+    """
+    release = asyncio.Event()
+
+    async def answer(request: Request, writer: asyncio.StreamWriter) -> bool:
+        if b"/stream" in request.line:
+            await release.wait()
+        writer.write(JSON_OK)
+        await writer.drain()
+        return True
+
+    script = await serve(answer)
+    exhausted: list[str] = []
+    client = UpstreamClient(limit=3, stream_limit=2, on_exhausted=lambda: exhausted.append("x"))
+    quick = AttemptTimeout(total=5.0, connect=0.1, read=5.0)
+    try:
+        streams = [
+            asyncio.create_task(send(client, script.url("/stream"), ROOMY, stream=True))
+            for _ in range(2)
+        ]
+        await arrived(script, 2)
+        assert (client.in_use, client.streams) == (2, 2)
+        with pytest.raises(PoolExhaustedError, match="all 2 streaming connection slots"):
+            await send(client, script.url("/stream"), quick, stream=True)
+        assert exhausted == ["x"]
+        short = await send(client, script.url("/short"), quick)
+        assert await short.read() == b'{"ok":true}'
+        release.set()
+        for task in streams:
+            assert await (await task).read() == b'{"ok":true}'
+        assert (client.in_use, client.streams) == (0, 0)
+    finally:
+        await client.close()
+
+
+async def test_a_freed_stream_slot_goes_to_a_waiting_stream():
+    """A stream waiting for the streaming share gets the slot a finished stream frees."""
+    release = asyncio.Event()
+
+    async def answer(request: Request, writer: asyncio.StreamWriter) -> bool:
+        if request.index == 0 and b"/first" in request.line:
+            await release.wait()
+        writer.write(JSON_OK)
+        await writer.drain()
+        return True
+
+    script = await serve(answer)
+    client = UpstreamClient(limit=5, stream_limit=1)
+    try:
+        first = asyncio.create_task(send(client, script.url("/first"), ROOMY, stream=True))
+        await arrived(script, 1)
+        second = asyncio.create_task(send(client, script.url("/second"), ROOMY, stream=True))
+
+        async def queued() -> bool:
+            return client.waiting == 1
+
+        await async_wait_until(queued, timeout=5.0, what="the second stream to wait")
+        assert client.streams == 1
+        release.set()
+        assert await (await first).read() == b'{"ok":true}'
+        assert await (await second).read() == b'{"ok":true}'
+        assert (client.streams, client.waiting, script.connections) == (0, 0, 1)
+    finally:
+        await client.close()

@@ -217,6 +217,26 @@ async def test_secret_headers_are_masked(admin):
     assert created["headers"] == {"api-key": "[REDACTED]", "X-Title": "tokenhub"}
 
 
+async def test_proxy_passwords_are_masked(admin):
+    """A provider's proxy URL is shown with its user and host, never its password."""
+    body = {**OPENAI, "proxy": "http://alice:pr0xy-s3cret@proxy.corp:3128", "ca_file": None}
+    status, created = await call(admin, "POST", "/admin/v1/providers", body)
+    assert (status, created["proxy"]) == (201, "http://alice:***@proxy.corp:3128")
+    _, listed = await call(admin, "GET", "/admin/v1/providers")
+    _, shown = await call(admin, "GET", "/admin/v1/providers/oa")
+    assert "pr0xy-s3cret" not in repr((created, listed, shown))
+    assert shown["proxy"] == "http://alice:***@proxy.corp:3128"
+
+
+async def test_an_unreadable_ca_file_is_refused_and_not_saved(admin, tmp_path):
+    """A provider whose ca_file cannot be read is a 400 naming it; nothing is stored."""
+    body = {**OPENAI, "ca_file": str(tmp_path / "missing.pem")}
+    status, error = await call(admin, "POST", "/admin/v1/providers", body)
+    assert status == 400
+    assert "cannot read ca_file" in error["error"]["message"]
+    assert (await call(admin, "GET", "/admin/v1/providers"))[1]["data"] == []
+
+
 async def test_route_test_explains_without_calling(tokenhub_home):
     """route/test lists each model eligible or why not, and calls no provider without send."""
     async with start_simulator(default_scenario()) as sim:

@@ -122,6 +122,7 @@ class Gateway:
     async def add_provider(self, config: ProviderConfig) -> None:
         """Create a provider (409 if the id exists)."""
         self.kinds.check(config.type)
+        self.pool.check(config)
         self.registry.check_new_provider(config)
         await registry_store.save_provider(self.engine, config, self.clock.time())
         self.registry.put_provider(config)
@@ -132,6 +133,7 @@ class Gateway:
         entry = self.registry.provider(config.id)
         self.registry.check_editable(entry, f"provider '{config.id}'")
         self.kinds.check(config.type)
+        self.pool.check(config)
         await registry_store.save_provider(self.engine, config, self.clock.time())
         self.registry.put_provider(config)
         self.health.reset_provider(config.id)

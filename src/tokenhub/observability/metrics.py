@@ -156,6 +156,12 @@ class Metrics:
             "Retries made by adapters (same upstream, after a transient error).",
             ["provider"],
         )
+        self.overloaded = FastCounter(
+            "tokenhub_overloaded_total",
+            "Upstream calls that found every connection slot of the provider taken (tokenhub's"
+            " own limit, not the provider's fault).",
+            ["provider"],
+        )
         self.events_dropped = FastCounter(
             "tokenhub_events_dropped_total",
             "Events a slow event-stream subscriber missed.",

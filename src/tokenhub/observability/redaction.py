@@ -1,8 +1,9 @@
 """Scrub secrets from anything that might be logged, stored or echoed back.
 
 Three nets: keys whose name says "secret" have their value replaced; values shaped like
-well-known credentials are masked; and exact secret values registered at run time (vault
-keys, admin tokens) are masked wherever they appear, even inside free text.
+well-known credentials (and passwords in URLs) are masked; and exact secret values
+registered at run time (vault keys, admin tokens) are masked wherever they appear, even
+inside free text.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ SECRET_VALUE = re.compile(
     r"(Bearer\s+[A-Za-z0-9._~+/=-]+|sk-[A-Za-z0-9_-]{8,}|th-[A-Za-z0-9_-]{8,}"
     r"|xox[abp]-[A-Za-z0-9-]{8,})"
 )
+URL_PASSWORD = re.compile(r"(://[^/\s:@]*:)[^/\s@]+@")
+"""The password of a URL's user part (a proxy's, a database's): ``scheme://user:[REDACTED]@host``."""
 MIN_SECRET_LEN = 6
 
 
@@ -41,6 +44,8 @@ class Redactor:
         for secret in self._known:
             if secret in value:
                 value = value.replace(secret, REDACTED)
+        if "@" in value:
+            value = URL_PASSWORD.sub(rf"\1{REDACTED}@", value)
         return SECRET_VALUE.sub(REDACTED, value)
 
     def value(self, value: Any, key: str | None = None) -> Any:

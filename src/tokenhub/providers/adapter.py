@@ -10,67 +10,49 @@ from __future__ import annotations
 
 import asyncio
 import random
-from abc import ABC, abstractmethod
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, replace
-from typing import Any, ClassVar, TypeVar
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
+from typing import Any, TypeVar
 
 import orjson
 from yarl import URL
 
 from tokenhub.clock import Clock
 from tokenhub.errors import ErrorKind, ProviderError
+from tokenhub.providers.adapter_hooks import KindHooks
 from tokenhub.providers.base import CallOptions, CallResult, EndpointState, RateLimitSnapshot
+from tokenhub.providers.call import API_KEY_PLACEHOLDER, Call, CallBuilder, join_url
 from tokenhub.providers.classify import malformed, response_error, transport_error
 from tokenhub.providers.endpoints import DEFAULT_HEALTH, Endpoint, EndpointSet, HealthPolicy
 from tokenhub.providers.http import (
     DEFAULT_POLICY,
     Retrier,
     RetryPolicy,
-    ServerSentEvent,
     Sleep,
     attempt_timeout,
 )
 from tokenhub.providers.ratelimit_headers import wait_hint
-from tokenhub.providers.stream import Decoder, HttpStream
+from tokenhub.providers.stream import HttpStream
 from tokenhub.providers.transport import (
     AttemptTimeout,
     HeaderError,
+    PoolExhaustedError,
     UpstreamClient,
     UpstreamResponse,
 )
 from tokenhub.schemas import ModelConfig, ProviderConfig
-from tokenhub.types import ChatRequest, ChatResponse, StreamEvent
+from tokenhub.types import ChatRequest, ChatResponse
 
 T = TypeVar("T")
 
-API_KEY_PLACEHOLDER = "{api_key}"
-"""In a configured header value, replaced by the call's credential (e.g. Azure ``api-key``)."""
+__all__ = ["API_KEY_PLACEHOLDER", "HttpAdapter", "join_url"]
 
 _OK_MIN, _OK_MAX = 200, 300
 _BUSY_STATUSES = frozenset({429, 503})
 
 
-def join_url(base: str, path: str) -> URL:
-    """``base`` + ``path``, keeping a query of ``base`` (Azure's ``?api-version=``)."""
-    url = URL(base)
-    return url.with_path(url.path.rstrip("/") + path).with_query(url.query)
-
-
-class HttpAdapter(ABC):
+class HttpAdapter(KindHooks):
     """A ``ProviderAdapter`` over an ``UpstreamClient``; subclasses fill in the wire hooks."""
-
-    kind: ClassVar[str]
-    chat_path: ClassVar[str]
-    models_path: ClassVar[str]
-    wire: ClassVar[str | None] = None
-    """The client-facing format this kind's streams are in (``openai``, ``anthropic``)."""
-    remaining_headers: ClassVar[tuple[str, ...]] = ()
-    """Rate-limit headers whose value 0 means a limit is used up until its reset."""
-    busy_is_per_endpoint: ClassVar[bool] = False
-    """A 429 or 503 speaks for the one server that sent it (vLLM), not for a model's quota
-    at a vendor: it cools that endpoint, and holds the model only when no other endpoint of
-    the provider is available."""
 
     def __init__(
         self,
@@ -94,8 +76,7 @@ class HttpAdapter(ABC):
         ]
         self._endpoints = EndpointSet(members, clock, health)
         self._busy_default_s = health.base_cooldown_s
-        self._templated = any(API_KEY_PLACEHOLDER in v for v in config.headers.values())
-        self._static = {
+        static = {
             name.lower(): value
             for name, value in {
                 "content-type": "application/json",
@@ -103,57 +84,9 @@ class HttpAdapter(ABC):
                 **config.headers,
             }.items()
         }
+        self._call = CallBuilder(static, self.auth_headers).build
         self._ratelimit: RateLimitSnapshot | None = None
         self._unparsed: tuple[UpstreamResponse, float, float] | None = None
-
-    # Hooks a kind provides.
-
-    def default_headers(self) -> dict[str, str]:
-        """Headers every request of this kind carries (config headers may override them)."""
-        return {}
-
-    @abstractmethod
-    def auth_headers(self, api_key: str) -> dict[str, str]:
-        """The credential as this kind sends it."""
-
-    @abstractmethod
-    def render(self, request: ChatRequest, model: ModelConfig) -> dict[str, Any]:
-        """The wire body for ``request`` (its ``stream`` flag already set)."""
-
-    @abstractmethod
-    def parse(self, body: Any) -> ChatResponse:
-        """A complete wire response to canonical; ProviderError if malformed."""
-
-    @abstractmethod
-    def decoder(self) -> Decoder:
-        """A fresh stream decoder."""
-
-    @abstractmethod
-    def frame(
-        self, sse: ServerSentEvent, decoder: Decoder, secret: str | None
-    ) -> list[StreamEvent] | None:
-        """Decode one SSE event; None marks the end; raise a classified in-stream error."""
-
-    def snapshot(self, headers: Mapping[str, str]) -> RateLimitSnapshot | None:  # noqa: ARG002 - a kind without rate-limit headers
-        """The rate-limit headers of one answer (None where the kind sends none)."""
-        return None
-
-    def snapshot_at(
-        self,
-        headers: Mapping[str, str],
-        now: float,  # noqa: ARG002 - a kind without rate-limit headers
-        observed_at: float,  # noqa: ARG002 - the base kind reads no rate-limit headers; subclasses use the time
-    ) -> RateLimitSnapshot | None:
-        """``snapshot`` for headers seen at an earlier moment (parsed lazily)."""
-        return self.snapshot(headers)
-
-    def page(self, endpoint: Endpoint, cursor: str | None) -> URL:  # noqa: ARG002 - one page by default
-        """The model-list URL for one page (``cursor`` from ``next_cursor``)."""
-        return endpoint.models_url
-
-    def next_cursor(self, body: Any) -> str | None:  # noqa: ARG002 - one page by default
-        """The cursor of the next model-list page, or None after the last."""
-        return None
 
     # The ProviderAdapter protocol.
 
@@ -210,7 +143,7 @@ class HttpAdapter(ABC):
 
     # One attempt of each operation.
 
-    async def _complete_once(self, call: _Call) -> CallResult:
+    async def _complete_once(self, call: Call) -> CallResult:
         # What EndpointSet.using() does, spelled out: this runs on every request.
         endpoint = self._endpoints.acquire()
         try:
@@ -225,7 +158,7 @@ class HttpAdapter(ABC):
         self._endpoints.release(endpoint, None)
         return CallResult(response, endpoint.url, latency, ratelimit=snapshot)
 
-    async def _open_once(self, call: _Call) -> HttpStream:
+    async def _open_once(self, call: Call) -> HttpStream:
         endpoint = self._endpoints.acquire()
         started = self._clock.monotonic()
         try:
@@ -248,7 +181,7 @@ class HttpAdapter(ABC):
         stream.latency_s = self._clock.monotonic() - started
         return stream
 
-    async def _list_once(self, call: _Call) -> list[str]:
+    async def _list_once(self, call: Call) -> list[str]:
         ids: list[str] = []
         cursor: str | None = None
         with self._endpoints.using() as endpoint:
@@ -260,7 +193,7 @@ class HttpAdapter(ABC):
                 if cursor is None:
                     return ids
 
-    async def _probe_one(self, endpoint: Endpoint, call: _Call) -> None:
+    async def _probe_one(self, endpoint: Endpoint, call: Call) -> None:
         error: ProviderError | None = None
         try:
             await self._fetch("GET", endpoint.models_url, call, "the probe")
@@ -271,7 +204,7 @@ class HttpAdapter(ABC):
     # Transport and translation helpers.
 
     async def _fetch(
-        self, method: str, url: URL, call: _Call, what: str
+        self, method: str, url: URL, call: Call, what: str
     ) -> tuple[bytes, RateLimitSnapshot | None]:
         """Send and read a whole answer; raise the classified error for a non-2xx status."""
         timeout = self._timeout(call.deadline)
@@ -292,12 +225,14 @@ class HttpAdapter(ABC):
         return raw, snapshot
 
     async def _post_stream(
-        self, endpoint: Endpoint, call: _Call
+        self, endpoint: Endpoint, call: Call
     ) -> tuple[UpstreamResponse, RateLimitSnapshot | None]:
         """Send a streaming request; raise the classified error unless it is accepted."""
         timeout = self._timeout(call.deadline)
         try:
-            resp = await self._send("POST", endpoint.chat_url, call, call.body, timeout)
+            resp = await self._send(
+                "POST", endpoint.chat_url, call, call.body, timeout, stream=True
+            )
         except (OSError, TimeoutError) as exc:
             phase = "opening the stream"
             raise transport_error(exc, provider=self.config.id, phase=phase) from exc
@@ -307,18 +242,31 @@ class HttpAdapter(ABC):
         return resp, snapshot
 
     async def _send(
-        self, method: str, url: URL, call: _Call, body: bytes | None, timeouts: AttemptTimeout
+        self,
+        method: str,
+        url: URL,
+        call: Call,
+        body: bytes | None,
+        timeouts: AttemptTimeout,
+        *,
+        stream: bool = False,
     ) -> UpstreamResponse:
-        """One request through the client; a header that cannot be sent is an auth error."""
+        """One request through the client; a header that cannot be sent is an auth error.
+
+        Every connection slot taken is ``overloaded``: tokenhub's limit, not the upstream's.
+        """
         try:
             return await self._client.request(
-                method, url, headers=call.headers, body=body, timeouts=timeouts
+                method, url, headers=call.headers, body=body, timeouts=timeouts, stream=stream
             )
         except HeaderError as exc:
             raise ProviderError(ErrorKind.AUTH, str(exc), provider=self.config.id) from None
+        except PoolExhaustedError as exc:
+            message = f"tokenhub's connections to the provider are all in use ({exc})"
+            raise ProviderError(ErrorKind.OVERLOADED, message, provider=self.config.id) from None
 
     async def _stream_refused(
-        self, resp: UpstreamResponse, call: _Call, snapshot: RateLimitSnapshot | None
+        self, resp: UpstreamResponse, call: Call, snapshot: RateLimitSnapshot | None
     ) -> ProviderError:
         try:
             raw = await resp.read()
@@ -329,7 +277,7 @@ class HttpAdapter(ABC):
         return self._refused(resp.status, raw, call, snapshot)
 
     def _refused(
-        self, status: int, raw: bytes, call: _Call, snapshot: RateLimitSnapshot | None
+        self, status: int, raw: bytes, call: Call, snapshot: RateLimitSnapshot | None
     ) -> ProviderError:
         return response_error(
             status,
@@ -409,23 +357,6 @@ class HttpAdapter(ABC):
             raise malformed(self.config.id, "model list")
         return [str(m["id"]) for m in data if isinstance(m, dict) and "id" in m]
 
-    def _call(self, options: CallOptions, body: bytes = b"") -> _Call:
-        headers = dict(self._static)
-        if options.extra_headers:
-            headers.update(options.extra_headers)  # trace headers; never the credential
-        key = options.api_key
-        if self._templated:
-            for name, value in self._static.items():
-                if API_KEY_PLACEHOLDER not in value:
-                    continue
-                if key:
-                    headers[name] = value.replace(API_KEY_PLACEHOLDER, key)
-                else:
-                    del headers[name]  # no credential: no header rather than an empty one
-        elif key:
-            headers.update(self.auth_headers(key))
-        return _Call(body, headers, key, options.deadline)
-
     async def _run(
         self, attempt: Callable[[], Awaitable[T]], options: CallOptions
     ) -> tuple[T, int]:
@@ -439,13 +370,3 @@ class HttpAdapter(ABC):
         except ProviderError as exc:
             exc.provider = self.config.id
             raise
-
-
-@dataclass(slots=True, frozen=True)
-class _Call:
-    """What every attempt of one call shares: body, headers, credential and deadline."""
-
-    body: bytes
-    headers: dict[str, str]
-    secret: str | None
-    deadline: float

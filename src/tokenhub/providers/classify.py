@@ -77,7 +77,10 @@ _PSEUDO_STATUS: dict[str, int] = {
 }
 """Status an in-stream error ``type`` or ``code`` would have had as an HTTP answer."""
 
-_TRANSIENT_4XX = frozenset({HTTPStatus.REQUEST_TIMEOUT, HTTPStatus.CONFLICT})
+_TRANSIENT_4XX = frozenset(
+    {HTTPStatus.REQUEST_TIMEOUT, HTTPStatus.CONFLICT, HTTPStatus.PROXY_AUTHENTICATION_REQUIRED}
+)
+"""407 comes from an outbound proxy in front of a plain-http upstream: the proxy refused."""
 
 _TRANSPORT_WORDS = {
     # aiohttp's, for plugin kinds that make their own calls with it

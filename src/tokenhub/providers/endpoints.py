@@ -110,8 +110,11 @@ class EndpointSet:
             self.record(endpoint, error)
 
     def release_failed(self, endpoint: Endpoint, exc: BaseException) -> None:
-        """End a request that raised: a ProviderError is judged, anything else (a cancel) not."""
-        if isinstance(exc, ProviderError):
+        """End a request that raised: a ProviderError is judged, anything else (a cancel) not.
+
+        Nor is ``overloaded``: tokenhub's own slots were full, the endpoint never saw it.
+        """
+        if isinstance(exc, ProviderError) and exc.kind is not ErrorKind.OVERLOADED:
             self.release(endpoint, exc)
         else:
             self.release(endpoint, None, counted=False)

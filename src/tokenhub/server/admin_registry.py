@@ -9,7 +9,7 @@ from aiohttp import web
 from tokenhub.errors import ConflictError, InvalidRequestError
 from tokenhub.registry import ModelEntry, ProviderEntry
 from tokenhub.routing.policy import RoutingSettings
-from tokenhub.schemas import ModelConfig, ProviderConfig
+from tokenhub.schemas import ModelConfig, ProviderConfig, public_provider
 from tokenhub.server.admin_auth import ADMIN_ACTOR
 from tokenhub.server.app_keys import GATEWAY, REDACTOR, SETTINGS
 from tokenhub.server.audit import audit
@@ -25,7 +25,7 @@ ID_PARAM = [{"name": "id", "in": "path", "required": True, "schema": {"type": "s
 
 def provider_view(request: web.Request, entry: ProviderEntry) -> dict[str, Any]:
     """A provider as the API shows it: its config (secret headers masked) and source."""
-    data = entry.config.model_dump(mode="json")
+    data = public_provider(entry.config)
     data["headers"] = request.app[REDACTOR].value(data["headers"], "headers_")
     data["headers"] = {
         k: request.app[REDACTOR].value(v, k) for k, v in entry.config.headers.items()

@@ -181,7 +181,14 @@ def _gateway(
     async def gateway(app: web.Application) -> AsyncIterator[None]:
         clock = app[CLOCK]
         credentials = Credentials(environ, app[VAULT])
-        async with ProviderPool(kinds, clock) as pool:
+        overloaded = app[METRICS].overloaded
+        async with ProviderPool(
+            kinds,
+            clock,
+            settings=app[SETTINGS].settings.upstream,
+            environ=environ,
+            on_exhausted=lambda provider: overloaded.labels(provider).inc(),
+        ) as pool:
             health = HealthTracker(clock, app[SETTINGS].settings.health)
             gw = Gateway(
                 engine=app[ENGINE],

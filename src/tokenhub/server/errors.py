@@ -14,7 +14,12 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from tokenhub.errors import NoEligibleModelError, RateLimitedError, TokenhubError
+from tokenhub.errors import (
+    NoEligibleModelError,
+    OverloadedError,
+    RateLimitedError,
+    TokenhubError,
+)
 
 OPENAI_PATHS = frozenset({"/v1/chat/completions", "/v1/embeddings"})  # /v1/models: see api_flavour
 ANTHROPIC_PATHS = frozenset({"/v1/messages", "/v1/messages/count_tokens"})
@@ -84,7 +89,9 @@ def render_error(request: web.Request, exc: TokenhubError, request_id: str) -> w
     """Render a TokenhubError for this request."""
     headers: dict[str, str] = {}
     retry_after = (
-        exc.retry_after if isinstance(exc, RateLimitedError | NoEligibleModelError) else None
+        exc.retry_after
+        if isinstance(exc, RateLimitedError | NoEligibleModelError | OverloadedError)
+        else None
     )
     if retry_after is not None:
         headers["Retry-After"] = str(max(1, math.ceil(retry_after)))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import ssl
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -112,10 +113,15 @@ async def start_simulator(
     port: int = 0,
     *,
     max_received: int | None = None,
+    ssl_context: ssl.SSLContext | None = None,
+    url_host: str | None = None,
 ) -> AsyncIterator[Simulator]:
     """Serve ``scenario`` (default: ``default_scenario()``) on ``host:port`` until exit.
 
     ``max_received`` bounds the request record (None: keep all; 0: keep none).
+    ``ssl_context`` serves https (an upstream behind an internal CA, say); ``url_host``
+    names the host in the base URLs (default: the bound address), e.g. the name the
+    certificate is for.
     """
     scenario = scenario or default_scenario()
     state = SimState(scenario, max_received=max_received)
@@ -127,10 +133,12 @@ async def start_simulator(
     )
     await runner.setup()
     try:
-        site = web.TCPSite(runner, host, port)
+        site = web.TCPSite(runner, host, port, ssl_context=ssl_context)
         await site.start()
         bound_host, bound_port = runner.addresses[0][:2]
-        yield Simulator(state, f"http://{_url_host(bound_host)}:{bound_port}")
+        scheme = "http" if ssl_context is None else "https"
+        name = url_host or _url_host(bound_host)
+        yield Simulator(state, f"{scheme}://{name}:{bound_port}")
     finally:
         await runner.cleanup()
 
