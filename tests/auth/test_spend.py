@@ -19,7 +19,7 @@ def key(budget: float | None = 1.0, period: str | None = "total", key_id: str = 
         key_hash="x",
         scopes=["chat"],
         budget_usd=budget,
-        budget_period=period,  # type: ignore[arg-type] - the test passes valid periods
+        budget_period=period,
     )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tokenhub.dispatch.executor import cost_of
+from tokenhub.dispatch.cost import cost_of
 from tokenhub.providers.wire.anthropic_stream import parse_usage as anthropic_usage
 from tokenhub.providers.wire.openai_stream import parse_usage as openai_usage
 from tokenhub.schemas import ModelConfig

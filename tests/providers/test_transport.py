@@ -321,9 +321,35 @@ async def test_silence_after_the_request_times_out(client):
     """No first byte within ``read``: a timeout, and the connection is not reused."""
     script = await serve(raw(b""))
     started = asyncio.get_running_loop().time()
-    with pytest.raises(UpstreamTimeoutError, match="silent upstream"):
+    with pytest.raises(UpstreamTimeoutError, match=r"no first byte within 0\.20 s"):
         await send(client, script.url(), AttemptTimeout(total=5.0, connect=1.0, read=0.2))
     assert asyncio.get_running_loop().time() - started < 2.0
+
+
+async def test_first_byte_bounds_only_the_wait_for_the_first_byte(client):
+    """``first_byte`` cuts a silent upstream early; after the first byte, ``read`` applies."""
+    head, body = JSON_OK[:-11], JSON_OK[-11:]
+
+    async def pauses_after_the_head(_: Request, writer: asyncio.StreamWriter) -> bool:
+        writer.write(head)
+        await writer.drain()
+        await asyncio.sleep(0.6)  # longer than first_byte, shorter than read
+        writer.write(body)
+        await writer.drain()
+        return False
+
+    timeouts = AttemptTimeout(total=10.0, connect=1.0, read=5.0, first_byte=0.3)
+    script = await serve(pauses_after_the_head)
+    response = await send(client, script.url(), timeouts)
+    try:
+        assert await response.read() == b'{"ok":true}'
+    finally:
+        response.close()
+    silent = await serve(raw(b""))
+    started = asyncio.get_running_loop().time()
+    with pytest.raises(UpstreamTimeoutError, match=r"no first byte within 0\.30 s"):
+        await send(client, silent.url(), timeouts)
+    assert asyncio.get_running_loop().time() - started < 4.0  # far below read (5 s)
     assert (client.in_use, client.idle) == (0, 0)
 
 

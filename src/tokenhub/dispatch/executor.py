@@ -1,25 +1,22 @@
 """The executor: runs attempts in the router's order and fails over by error class.
 
-- ``context_overflow``: the prompt did not fit after all; escalate to a model whose
-  context is larger than the one that refused.
+- ``context_overflow``: escalate to a model whose context is larger than the one that refused.
 - ``rate_limited``: that model waits out Retry-After (health tracker); reroute.
-- ``transient`` / timeout: counted against the model and its provider (ejected on
-  evidence, routing/health.py); reroute to a peer of the same weight first, then the next
-  best. Models already tried come back only when nothing untried is left, the one that
-  just failed last.
+- ``transient`` / timeout: counted against the model and its provider (ejected on evidence,
+  routing/health.py); reroute to a peer of the same weight first, then the next best.
+  Models already tried come back only when nothing untried is left, the last one last.
 - ``auth`` / ``quota_exhausted``: the provider is taken out; reroute.
-- ``model_unavailable``: the provider does not serve the model (404); the model alone is
-  taken out for a long cooldown; reroute.
+- ``model_unavailable``: the model alone is out for a long cooldown; reroute.
+- ``overloaded``: tokenhub's own connection pool is full: no health verdict; reroute.
 - ``fatal``: the client's own bad request; returned as is, no reroute.
 
 Every upstream call counts against ``attempt_budget`` and is listed in the attempts
 (adapter retries included): with peers left the adapter does not retry, the last
 candidate standing gets the rest of the budget as retries. While peers remain, a try
-waits for its answer only ``HealthTracker.first_byte_timeout`` (an adaptive multiple of
-the model's recent p99), so a hang costs one try, not the request. When every eligible
-model is ejected for transient failures, the request is routed to the least bad of them
-(panic mode) rather than refused. Streams fail over only until their first event: once
-anything may have reached the client, an upstream error ends the stream instead.
+waits for its first byte only ``HealthTracker.first_byte_timeout`` (adaptive), so a hang
+costs one try, not the request. When every eligible model is ejected for transient
+failures, the request goes to the least bad of them (panic mode) rather than being
+refused. Streams fail over only until their first event.
 """
 
 from __future__ import annotations
@@ -31,6 +28,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Protocol, cast
 
 from tokenhub.clock import Clock
+from tokenhub.dispatch.cost import cost_of
 from tokenhub.dispatch.observe import ExecutionObserver
 from tokenhub.dispatch.outcomes import nothing_left, panic_only, panic_possible
 from tokenhub.errors import AllProvidersFailedError, AttemptRecord, ErrorKind, ProviderError
@@ -48,9 +46,7 @@ from tokenhub.routing.health import HealthTracker
 from tokenhub.routing.policy import RoutingSettings
 from tokenhub.routing.router import Decision, RouteRequest
 from tokenhub.schemas import ModelConfig, ProviderConfig
-from tokenhub.types import ChatRequest, ChatResponse, Usage
-
-PER_MILLION = 1_000_000.0
+from tokenhub.types import ChatRequest, ChatResponse
 
 
 class AdapterSource(Protocol):
@@ -107,25 +103,6 @@ class Opened:
 
     info: Attempted
     handle: StreamHandle
-
-
-def cost_of(model: ModelConfig, usage: Usage) -> float:
-    """What ``usage`` costs on ``model`` in USD; cached input at the model's cache prices."""
-    price_in = model.input_usd_per_mtok
-    read, write = usage.cache_read_tokens, usage.cache_write_tokens
-    fresh = max(0, usage.input_tokens - read - write)
-    read_price = (
-        price_in if model.cache_read_usd_per_mtok is None else model.cache_read_usd_per_mtok
-    )
-    write_price = (
-        price_in if model.cache_write_usd_per_mtok is None else model.cache_write_usd_per_mtok
-    )
-    return (
-        fresh * price_in
-        + read * read_price
-        + write * write_price
-        + usage.output_tokens * model.output_usd_per_mtok
-    ) / PER_MILLION
 
 
 @dataclass(slots=True)
@@ -259,6 +236,7 @@ class Executor:
         """The next decision: untried models first, then tried ones, then panic routing."""
         check, version = self.source.credential_problem, self.source.credentials_version()
         with self.tracing.span("tokenhub.route", mode=route.mode) as span:
+            route = _excluding(route, run.full)
             decision = self.router.route(_excluding(route, run.tried), settings, check, version)
             if not decision.ranked and run.tried:
                 # Everything untried is out: try again what failed before, the last one
@@ -297,22 +275,18 @@ class Executor:
             run.attempts.append(_record(model, provider, exc, 0.0))
 
         with self.tracing.span("tokenhub.attempt", provider=provider.id, model=model.id) as span:
-            trace_headers = {**headers, **self.tracing.outgoing()}
             options = CallOptions(
-                run.deadline, self.source.api_key(provider), trace_headers, retries, retried
+                run.deadline,
+                self.source.api_key(provider),
+                {**headers, **self.tracing.outgoing()},
+                retries,
+                # The adaptive wait bounds the first byte only: not the wait for a pooled
+                # connection (tokenhub's own limit), not the silences of a stream.
+                first_byte_s=None if wait >= ceiling else wait,
+                on_retry=retried,
             )
             try:
-                if wait >= ceiling:
-                    return await call(self.source.adapter(provider.id), model, options)
-                try:
-                    async with asyncio.timeout(wait):
-                        return await call(self.source.adapter(provider.id), model, options)
-                except TimeoutError:
-                    raise ProviderError(
-                        ErrorKind.TRANSIENT,
-                        f"timed out: no answer within the adaptive timeout ({wait:.2f} s)",
-                        provider=provider.id,
-                    ) from TimeoutError()
+                return await call(self.source.adapter(provider.id), model, options)
             except ProviderError as exc:
                 span.set_attribute("tokenhub.error_kind", str(exc.kind))
                 raise
@@ -329,6 +303,12 @@ class Executor:
         elapsed = time.perf_counter() - started
         run.attempts.append(_record(model, provider, exc, elapsed))
         run.last = model.id
+        if exc.kind is ErrorKind.OVERLOADED:
+            # Tokenhub's own connection limit, not the upstream's fault: no health verdict,
+            # and no second wait for the same full pool within this request.
+            self.health.abandon(provider.id, model.id)
+            run.full.add(model.id)
+            return route
         timed_out = isinstance(exc.__cause__, TimeoutError)
         changed = self.health.failure(
             provider.id, model.id, exc.kind, exc.message, exc.retry_after, timed_out=timed_out
@@ -368,6 +348,8 @@ class _Run:
     attempts: list[AttemptRecord] = field(default_factory=list)
     tried: set[str] = field(default_factory=set)
     seen: set[str] = field(default_factory=set)
+    full: set[str] = field(default_factory=set)
+    """Models whose provider's connection pool was full: not tried again."""
     last: str | None = None
     first: Decision | None = None
 

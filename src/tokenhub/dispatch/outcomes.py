@@ -4,7 +4,8 @@
   ``vault_locked``), the request's own budget (402), a provider's rate limit (429 with the
   smallest Retry-After among them), otherwise 503 ``no_eligible_model`` (with a Retry-After
   when open circuits will close by themselves).
-- Something was tried and failed: 502 ``all_providers_failed`` with every attempt.
+- Something was tried and failed: 502 ``all_providers_failed`` with every attempt, or 503
+  ``overloaded`` when every try found tokenhub's own connection pool full.
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ from tokenhub.errors import (
     AllProvidersFailedError,
     AttemptRecord,
     BudgetExceededError,
+    ErrorKind,
     NoEligibleModelError,
+    OverloadedError,
     Rejection,
     UpstreamRateLimitedError,
     VaultLockedError,
@@ -25,6 +28,7 @@ from tokenhub.routing.health import HealthTracker
 from tokenhub.routing.router import PANIC_REASONS, Decision
 
 RATE_LIMITED_REASON = "rate_limited_cooldown"
+OVERLOADED = str(ErrorKind.OVERLOADED)
 _WAITS = frozenset({RATE_LIMITED_REASON, "provider_down", "quota_exhausted", *PANIC_REASONS})
 """Reasons that end by themselves after a cooldown."""
 
@@ -47,6 +51,12 @@ def nothing_left(
     registry: Registry,
 ) -> Exception:
     """The error for a request no model can take now."""
+    if attempts and all(a.error_kind == OVERLOADED for a in attempts):
+        return OverloadedError(
+            "tokenhub's connections to every provider that could serve this request are all"
+            " in use; retry shortly",
+            retry_after=1.0,
+        )
     if attempts:
         return AllProvidersFailedError(
             f"all {len(attempts)} attempts failed and no other model is eligible", attempts

@@ -207,7 +207,7 @@ class HttpAdapter(KindHooks):
         self, method: str, url: URL, call: Call, what: str
     ) -> tuple[bytes, RateLimitSnapshot | None]:
         """Send and read a whole answer; raise the classified error for a non-2xx status."""
-        timeout = self._timeout(call.deadline)
+        timeout = self._timeout(call)
         body = call.body if method == "POST" else None
         try:
             resp = await self._send(method, url, call, body, timeout)
@@ -228,7 +228,7 @@ class HttpAdapter(KindHooks):
         self, endpoint: Endpoint, call: Call
     ) -> tuple[UpstreamResponse, RateLimitSnapshot | None]:
         """Send a streaming request; raise the classified error unless it is accepted."""
-        timeout = self._timeout(call.deadline)
+        timeout = self._timeout(call)
         try:
             resp = await self._send(
                 "POST", endpoint.chat_url, call, call.body, timeout, stream=True
@@ -304,13 +304,14 @@ class HttpAdapter(KindHooks):
         exc.kind = ErrorKind.RATE_LIMITED if left > 0 else ErrorKind.TRANSIENT
         exc.retry_after = left if left > 0 else None
 
-    def _timeout(self, deadline: float) -> AttemptTimeout:
+    def _timeout(self, call: Call) -> AttemptTimeout:
         try:
             return attempt_timeout(
-                deadline,
+                call.deadline,
                 self._clock.monotonic(),
                 first_byte_s=self.config.timeout_s,
                 connect_s=self._policy.connect_s,
+                adaptive_first_byte_s=call.first_byte_s,
             )
         except ProviderError as exc:
             exc.provider = self.config.id

@@ -44,6 +44,8 @@ class CallOptions:
     api_key: str | None = None
     extra_headers: dict[str, str] = field(default_factory=dict)
     max_retries: int | None = None
+    first_byte_s: float | None = None
+    """While peers remain, how long a try waits for its answer's first byte (adaptive)."""
     on_retry: Callable[[ProviderError], None] | None = None
     """Told of each failed try the adapter retries (the executor lists every upstream call)."""
 

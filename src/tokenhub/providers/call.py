@@ -31,6 +31,8 @@ class Call:
     headers: dict[str, str]
     secret: str | None
     deadline: float
+    first_byte_s: float | None = None
+    """The executor's adaptive wait for the first byte (None: the provider's timeout)."""
 
 
 class CallBuilder:
@@ -59,4 +61,4 @@ class CallBuilder:
                     del headers[name]  # no credential: no header rather than an empty one
         elif key:
             headers.update(self._auth_headers(key))
-        return Call(body, headers, key, options.deadline)
+        return Call(body, headers, key, options.deadline, options.first_byte_s)

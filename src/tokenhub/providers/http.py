@@ -41,17 +41,26 @@ DEFAULT_POLICY = RetryPolicy()
 
 
 def attempt_timeout(
-    deadline: float, now: float, *, first_byte_s: float, connect_s: float
+    deadline: float,
+    now: float,
+    *,
+    first_byte_s: float,
+    connect_s: float,
+    adaptive_first_byte_s: float | None = None,
 ) -> AttemptTimeout:
     """The timeouts of one attempt: connect, first byte (and silence) and total, all ≤ deadline.
 
+    ``adaptive_first_byte_s`` shortens only the wait for the first byte (the executor's
+    adaptive timeout while peers remain); the connection wait and silences keep theirs.
     Raises a transient ``ProviderError`` when the deadline has already passed.
     """
     remaining = deadline - now
     if remaining <= 0:
         raise ProviderError(ErrorKind.TRANSIENT, "deadline exceeded before the upstream call")
+    read = min(first_byte_s, remaining)
+    first = None if adaptive_first_byte_s is None else min(adaptive_first_byte_s, read)
     return AttemptTimeout(
-        total=remaining, connect=min(connect_s, remaining), read=min(first_byte_s, remaining)
+        total=remaining, connect=min(connect_s, remaining), read=read, first_byte=first
     )
 
 

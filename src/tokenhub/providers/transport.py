@@ -165,7 +165,10 @@ class UpstreamClient:
             origin, loop, loop.time() + min(timeouts.connect, left), stream, fresh=True
         )
         return await self._exchange(
-            conn, data, loop, AttemptTimeout(left, timeouts.connect, timeouts.read)
+            conn,
+            data,
+            loop,
+            AttemptTimeout(left, timeouts.connect, timeouts.read, timeouts.first_byte),
         )
 
         # The upstream had closed the reused connection: once more on a new one.
@@ -176,7 +179,10 @@ class UpstreamClient:
             origin, loop, loop.time() + min(timeouts.connect, left), fresh=True
         )
         return await self._exchange(
-            conn, data, loop, AttemptTimeout(left, timeouts.connect, timeouts.read)
+            conn,
+            data,
+            loop,
+            AttemptTimeout(left, timeouts.connect, timeouts.read, timeouts.first_byte),
         )
 
     async def close(self) -> None:

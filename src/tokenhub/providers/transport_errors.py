@@ -89,3 +89,5 @@ class AttemptTimeout:
     """Waiting for a free connection slot and opening a connection."""
     read: float
     """The wait for the first byte of the answer, and every silence after it."""
+    first_byte: float | None = None
+    """A shorter wait for the first byte (the executor's adaptive timeout); None: ``read``."""

@@ -47,6 +47,7 @@ class UpstreamResponse:
         "_decompress",
         "_eof",
         "_error",
+        "_first_s",
         "_headers",
         "_last",
         "_loop",
@@ -80,9 +81,11 @@ class UpstreamResponse:
         self._decompress: zlib._Decompress | None = None
         self._deadline = now + timeout.total
         self._read_s = timeout.read
+        first = timeout.first_byte
+        self._first_s = timeout.read if first is None else min(first, timeout.read)
         self._last = now
         self._timer: asyncio.TimerHandle | None = loop.call_at(
-            min(now + timeout.read, self._deadline), self._on_timer
+            min(now + self._first_s, self._deadline), self._on_timer
         )
 
     @property
@@ -229,11 +232,16 @@ class UpstreamResponse:
             return
         now = self._loop.time()
         paused = self._conn is not None and self._conn.paused
-        due = min(now + self._read_s if paused else self._last + self._read_s, self._deadline)
+        wait = self._read_s if self.got_bytes else self._first_s
+        due = min(now + wait if paused else self._last + wait, self._deadline)
         if due > now:
             self._timer = self._loop.call_at(due, self._on_timer)
             return
-        what = "the attempt's time" if due >= self._deadline else "a silent upstream"
+        what = (
+            "the attempt's time"
+            if due >= self._deadline
+            else ("a silent upstream" if self.got_bytes else f"no first byte within {wait:.2f} s")
+        )
         self._fail(UpstreamTimeoutError(f"timed out: {what}"))
 
     def _stop_timer(self) -> None:

@@ -8,7 +8,8 @@ from typing import Any
 
 from aiohttp import web
 
-from tokenhub.dispatch.executor import Attempted, Opened, cost_of
+from tokenhub.dispatch.cost import cost_of
+from tokenhub.dispatch.executor import Attempted, Opened
 from tokenhub.errors import (
     AllProvidersFailedError,
     ErrorKind,
