@@ -1,0 +1,367 @@
+"""A scripted adapter source for executor tests: per-model answers, failures, hangs, delays.
+
+The executor is driven as the gateway drives it, over a real ``Router``, ``CachedRouter``
+and ``HealthTracker`` on a small ``Registry`` and a ``FakeClock``; only the adapters are
+fake. Each model has a script, consumed one step per call; once it is empty the model
+answers at once::
+
+    rig = make_rig([model("a", weight=7), model("b", "p2")])
+    rig.source.fail("a", ErrorKind.TRANSIENT, times=2)  # a's first two calls fail
+    rig.source.hang("b")  # b's next call never answers (until cancelled)
+    rig.source.answer_after("a", 3.0)  # a answers after 3 s of the FakeClock
+    done = await rig.complete()
+    assert rig.source.called() == ["a", "b"]
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections import defaultdict, deque
+from collections.abc import AsyncGenerator, AsyncIterator, Hashable, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+from tests.routing.conftest import make_registry, model, provider
+
+from tokenhub.clock import FakeClock
+from tokenhub.config import HealthSettings
+from tokenhub.dispatch.executor import Completed, Executor, Opened
+from tokenhub.errors import ErrorKind, ProviderError
+from tokenhub.providers.base import (
+    CallOptions,
+    CallResult,
+    EndpointState,
+    ProviderAdapter,
+    RateLimitSnapshot,
+)
+from tokenhub.registry import Registry
+from tokenhub.routing.cache import CachedRouter
+from tokenhub.routing.health import HealthTracker
+from tokenhub.routing.policy import RoutingSettings
+from tokenhub.routing.router import Router, RouteRequest, model_ids
+from tokenhub.schemas import ModelConfig, ProviderConfig
+from tokenhub.types import (
+    ChatRequest,
+    ChatResponse,
+    Message,
+    StreamEnd,
+    StreamEvent,
+    StreamStart,
+    TextDelta,
+    TextPart,
+    Usage,
+)
+
+__all__ = [
+    "Call",
+    "FakeAdapter",
+    "FakeSource",
+    "FakeStream",
+    "Rig",
+    "Step",
+    "answer_text",
+    "chat",
+    "make_rig",
+    "model",
+    "provider",
+    "route",
+]
+
+Action = Literal["answer", "fail", "hang", "empty"]
+
+
+@dataclass(slots=True, frozen=True)
+class Step:
+    """What one call of a model does: wait ``after_s`` of the FakeClock, then ``action``.
+
+    ``fail`` raises ``ProviderError(kind)``; ``hang`` waits until cancelled; ``empty``
+    opens a stream with no events (a plain answer for ``complete``).
+    """
+
+    action: Action = "answer"
+    after_s: float = 0.0
+    kind: ErrorKind = ErrorKind.TRANSIENT
+    retry_after: float | None = None
+    status: int | None = None
+
+
+@dataclass(slots=True)
+class Call:
+    """One call the executor made: to which model, with which options, and how it ended."""
+
+    model: str
+    provider: str
+    options: CallOptions
+    stream: bool
+    outcome: str = "pending"
+    """``ok``, the error kind, ``cancelled``, or ``pending`` while it runs."""
+    error: ProviderError | None = None
+    """The exception the call raised, if it failed."""
+
+
+def answer_text(model_id: str) -> str:
+    """The text every fake model answers with (so a test can tell who answered)."""
+    return f"answer from {model_id}"
+
+
+class FakeStream:
+    """A stream handle with two canonical events up front and an end; records ``aclose``."""
+
+    def __init__(self, model_id: str, *, empty: bool = False) -> None:
+        self.endpoint = "fake"
+        self.ratelimit: RateLimitSnapshot | None = None
+        self.retries = 0
+        self.first: list[StreamEvent] = (
+            [] if empty else [StreamStart("s-1", model_id), TextDelta(answer_text(model_id))]
+        )
+        self.closed = False
+
+    async def batches(self) -> AsyncGenerator[list[StreamEvent], None]:
+        """The first events, then the end."""
+        if self.first:
+            yield list(self.first)
+        yield [StreamEnd("stop", Usage(10, 5))]
+        self.closed = True
+
+    async def events(self) -> AsyncIterator[StreamEvent]:
+        """The same events one at a time."""
+        async for batch in self.batches():
+            for event in batch:
+                yield event
+
+    async def aclose(self) -> None:
+        """Release the (imaginary) connection."""
+        self.closed = True
+
+
+class FakeAdapter:
+    """One provider's adapter: every call plays the next step of its model's script."""
+
+    def __init__(self, source: FakeSource, config: ProviderConfig) -> None:
+        self.source = source
+        self.config = config
+
+    async def complete(
+        self, request: ChatRequest, model: ModelConfig, options: CallOptions
+    ) -> CallResult:
+        """Play the script; answer with ``answer_text``."""
+        del request
+        await self.source.play(self.config.id, model.id, options, stream=False)
+        message = Message("assistant", [TextPart(answer_text(model.id))])
+        response = ChatResponse("r-1", model.id, message, "stop", Usage(10, 5))
+        return CallResult(response, "fake", 0.0)
+
+    async def open_stream(
+        self, request: ChatRequest, model: ModelConfig, options: CallOptions
+    ) -> FakeStream:
+        """Play the script; hand out a primed stream (empty if the step says so)."""
+        del request
+        step = await self.source.play(self.config.id, model.id, options, stream=True)
+        handle = FakeStream(model.id, empty=step.action == "empty")
+        self.source.streams.append(handle)
+        return handle
+
+    async def list_models(self, options: CallOptions) -> list[str]:
+        """Not used by the executor."""
+        del options
+        raise NotImplementedError
+
+    async def probe(self, options: CallOptions) -> list[EndpointState]:
+        """Not used by the executor."""
+        del options
+        raise NotImplementedError
+
+    def endpoints(self) -> list[EndpointState]:
+        """One healthy endpoint."""
+        return [EndpointState("fake")]
+
+    @property
+    def ratelimit(self) -> RateLimitSnapshot | None:
+        """No rate-limit headers are ever seen."""
+        return None
+
+
+class FakeSource:
+    """The executor's ``AdapterSource``: fake adapters over a registry, scripted per model."""
+
+    def __init__(self, registry: Registry, clock: FakeClock) -> None:
+        self.registry = registry
+        self.clock = clock
+        self.scripts: dict[str, deque[Step]] = defaultdict(deque)
+        self.calls: list[Call] = []
+        self.streams: list[FakeStream] = []
+        self.credential_problems: dict[str, str] = {}
+        """Provider id -> why its credential is unusable (as the vault would say)."""
+        self._adapters: dict[str, FakeAdapter] = {}
+
+    # -- scripting -------------------------------------------------------------------------
+
+    def script(self, model_id: str, *steps: Step) -> None:
+        """Append steps to a model's script."""
+        self.scripts[model_id].extend(steps)
+
+    def fail(
+        self,
+        model_id: str,
+        kind: ErrorKind,
+        *,
+        times: int = 1,
+        after_s: float = 0.0,
+        retry_after: float | None = None,
+        status: int | None = None,
+    ) -> None:
+        """The model's next ``times`` calls raise ``ProviderError(kind)`` after ``after_s``."""
+        step = Step("fail", after_s, kind, retry_after, status)
+        self.script(model_id, *[step] * times)
+
+    def hang(self, model_id: str, *, times: int = 1) -> None:
+        """The model's next ``times`` calls never answer; they end only when cancelled."""
+        self.script(model_id, *[Step("hang")] * times)
+
+    def answer_after(self, model_id: str, seconds: float, *, times: int = 1) -> None:
+        """The model's next ``times`` calls answer after ``seconds`` of the FakeClock."""
+        self.script(model_id, *[Step("answer", seconds)] * times)
+
+    def empty_stream(self, model_id: str, *, times: int = 1) -> None:
+        """The model's next ``times`` streams end before their first event."""
+        self.script(model_id, *[Step("empty")] * times)
+
+    # -- what happened ---------------------------------------------------------------------
+
+    def called(self) -> list[str]:
+        """The model of every call, in order."""
+        return [call.model for call in self.calls]
+
+    # -- playing ---------------------------------------------------------------------------
+
+    async def play(
+        self, provider_id: str, model_id: str, options: CallOptions, *, stream: bool
+    ) -> Step:
+        """Record the call and act out the model's next step (raising for failures)."""
+        script = self.scripts[model_id]
+        step = script.popleft() if script else Step()
+        call = Call(model_id, provider_id, options, stream)
+        self.calls.append(call)
+        self.clock.advance(step.after_s)
+        if step.action == "hang":
+            try:
+                await asyncio.Event().wait()
+            except asyncio.CancelledError:
+                call.outcome = "cancelled"
+                raise
+        if step.action == "fail":
+            call.outcome = str(step.kind)
+            call.error = ProviderError(
+                step.kind,
+                f"scripted {step.kind} from {model_id}",
+                upstream_status=step.status,
+                retry_after=step.retry_after,
+                provider=provider_id,
+            )
+            raise call.error
+        call.outcome = "ok"
+        return step
+
+    # -- the AdapterSource protocol --------------------------------------------------------
+
+    def adapter(self, provider_id: str) -> ProviderAdapter:
+        """The provider's fake adapter."""
+        adapter = self._adapters.get(provider_id)
+        if adapter is None:
+            adapter = FakeAdapter(self, self.provider(provider_id))
+            self._adapters[provider_id] = adapter
+        return adapter
+
+    def credential_problem(self, provider: ProviderConfig) -> str | None:
+        """What ``credential_problems`` says about the provider."""
+        return self.credential_problems.get(provider.id)
+
+    def api_key(self, provider: ProviderConfig) -> str | None:
+        """A fake key naming the provider."""
+        return f"key-{provider.id}"
+
+    def provider(self, provider_id: str) -> ProviderConfig:
+        """The provider's configuration from the registry."""
+        return self.registry.provider(provider_id).config
+
+    def credentials_version(self) -> Hashable:
+        """Changes with ``credential_problems``."""
+        return tuple(sorted(self.credential_problems.items()))
+
+
+def route(
+    input_tokens: int = 100, output_tokens: int = 100, mode: str = "normal", **kw
+) -> RouteRequest:
+    """A route request with small token counts; keywords set its other fields."""
+    return RouteRequest(input_tokens, output_tokens, mode, **kw)
+
+
+def chat(text: str = "hi") -> ChatRequest:
+    """A one-message chat request."""
+    return ChatRequest("auto", [Message("user", [TextPart(text)])])
+
+
+@dataclass
+class Rig:
+    """An executor over fake adapters, with what a test needs to drive and inspect it."""
+
+    executor: Executor
+    source: FakeSource
+    clock: FakeClock
+    health: HealthTracker
+    registry: Registry
+    settings: RoutingSettings = field(default_factory=lambda: RoutingSettings(selection_margin=0))
+
+    async def complete(
+        self, request: RouteRequest | None = None, settings: RoutingSettings | None = None
+    ) -> Completed:
+        """Run a non-streaming request through the executor."""
+        return await self.executor.complete(
+            chat(), request or route(), settings or self.settings, {}
+        )
+
+    async def open_stream(
+        self, request: RouteRequest | None = None, settings: RoutingSettings | None = None
+    ) -> Opened:
+        """Open a stream through the executor."""
+        return await self.executor.open_stream(
+            chat(), request or route(), settings or self.settings, {}
+        )
+
+    def ranked(self, request: RouteRequest | None = None) -> list[str]:
+        """The router's order for ``request`` now, without calling anything."""
+        decision = self.executor.router.route(
+            request or route(),
+            self.settings,
+            self.source.credential_problem,
+            self.source.credentials_version(),
+        )
+        return model_ids(decision.ranked)
+
+
+def make_rig(
+    models: Sequence[ModelConfig],
+    providers: Sequence[ProviderConfig] | None = None,
+    *,
+    settings: RoutingSettings | None = None,
+    health: HealthSettings | None = None,
+    seed: int = 7,
+) -> Rig:
+    """An executor over ``models`` (providers default to one per provider id named).
+
+    Routing settings default to ``selection_margin=0``: the best score always goes first,
+    so a test's order follows from the models' weights and prices alone.
+    """
+    if providers is None:
+        providers = [provider(pid) for pid in dict.fromkeys(m.provider for m in models)]
+    clock = FakeClock()
+    registry = make_registry(providers, models)
+    tracker = HealthTracker(clock, health or HealthSettings())
+    router = CachedRouter(Router(registry, tracker, random.Random(seed)))
+    source = FakeSource(registry, clock)
+    executor = Executor(router, tracker, source, clock)
+    rig = Rig(executor, source, clock, tracker, registry)
+    if settings is not None:
+        rig.settings = settings
+    return rig
