@@ -182,7 +182,9 @@ def test_echoed_key_is_scrubbed_from_the_message():
     error = response_error(401, body, secret=key, provider="p")
     assert key not in error.message
     assert "abcdefghijklmnop" not in error.message
-    assert error.message.endswith("Incorrect API key provided: [redacted].")
+    assert error.message == (
+        "HTTP 401 invalid_request_error: Incorrect API key provided: [redacted]."
+    )
 
 
 def test_key_far_into_a_long_body_is_scrubbed_before_cutting():
@@ -191,22 +193,31 @@ def test_key_far_into_a_long_body_is_scrubbed_before_cutting():
     text = "x" * (MAX_MESSAGE - 25) + key + " tail"
     error = response_error(400, text.encode(), secret=key, provider="p")
     assert "9f8e7d" not in error.message
+    assert error.message.startswith("HTTP 400: xxxx")
+    assert error.message.endswith("x[redacted] tail")
+    assert len(error.message) == MAX_MESSAGE
 
 
 @pytest.mark.parametrize(
-    "text",
+    ("text", "expected"),
     [
-        "Incorrect API key provided: sk-abc***************wxyz.",
-        "key sk-ant-api03-AbCdEfGhIjKlMnOp rejected",
-        "header was Bearer eyJhbGciOi.payload.sig",
-        "groq key gsk_ABCDEFGHIJKLMNOP is invalid",
-        "tokenhub key th-abcdefgh12345678 leaked",
+        (
+            "Incorrect API key provided: sk-abc***************wxyz.",
+            "Incorrect API key provided: [redacted]",
+        ),
+        ("key sk-ant-api03-AbCdEfGhIjKlMnOp rejected", "key [redacted] rejected"),
+        ("header was Bearer eyJhbGciOi.payload.sig", "header was [redacted]"),
+        ("groq key gsk_ABCDEFGHIJKLMNOP is invalid", "groq key [redacted] is invalid"),
+        ("tokenhub key th-abcdefgh12345678 leaked", "tokenhub key [redacted] leaked"),
     ],
 )
-def test_credential_shapes_are_scrubbed(text):
-    """Masked OpenAI keys, Anthropic and Groq keys, bearer tokens and th- keys are masked."""
+def test_credential_shapes_are_scrubbed(text, expected):
+    """Masked OpenAI keys, Anthropic and Groq keys, bearer tokens and th- keys are masked.
+
+    Only the credential goes: the words around it, which say what went wrong, stay.
+    """
     cleaned = scrub(text, secret=None)
-    assert "[redacted]" in cleaned
+    assert cleaned == expected
     for fragment in ("wxyz", "AbCdEf", "eyJhbG", "ABCDEFGH", "abcdefgh1234"):
         assert fragment not in cleaned
 
@@ -268,6 +279,7 @@ def test_stream_error_is_scrubbed():
     """In-stream messages are scrubbed like the others."""
     error = stream_error({"message": "key sk-live-12345678 bad"}, secret=None, provider="p")
     assert "12345678" not in error.message
+    assert error.message == "stream error: key [redacted] bad"
 
 
 def test_error_details_reads_every_shape():
