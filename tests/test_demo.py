@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import urllib.request
@@ -18,6 +19,26 @@ from tokenhub.testing import run_cli, start_daemon, wait_until
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
     """Run the CLI against the daemon on the default socket, with wide tables."""
     return run_cli(*args, env={**os.environ, "COLUMNS": "200"})
+
+
+def table_rows(output: str) -> list[list[str]]:
+    """The cells of each body row of a CLI table (header and borders left out)."""
+    return [
+        [cell.strip() for cell in line.split("│")[1:-1]]
+        for line in output.splitlines()
+        if line.startswith("│")
+    ]
+
+
+def json_documents(output: str) -> list[dict[str, object]]:
+    """Each JSON document in ``output`` (the CLI prints them indented, one after another)."""
+    decoder, documents, at = json.JSONDecoder(), [], 0
+    while at < len(output.rstrip()):
+        document, at = decoder.raw_decode(output, at)
+        documents.append(document)
+        while at < len(output) and output[at].isspace():
+            at += 1
+    return documents
 
 
 def test_newcomer_mode_answers_curl_and_the_openai_sdk(tokenhub_home):
@@ -73,30 +94,42 @@ def test_demo_cli_flows(tokenhub_home):
     with start_daemon("--demo"):
         providers = json.loads(cli("providers", "list", "--json").stdout)
         assert {p["id"] for p in providers} == {"sim-openai", "sim-anthropic", "sim-vllm"}
-        models = cli("models", "list")
-        assert "sim-claude-sonnet" in models.stdout
+        models = {row[0]: row[1:] for row in table_rows(cli("models", "list").stdout)}
+        assert models["sim-claude-sonnet"][:2] == ["sim-anthropic", "8"]
+        assert len(models) == 5
         routed = cli("route", "test", "Summarise this", "--mode", "high_confidence")
         assert routed.returncode == 0, routed.stderr
-        choice = next(x for x in routed.stdout.splitlines() if x.startswith("choice"))
+        lines = routed.stdout.strip().splitlines()
+        choice = next(x for x in lines if x.startswith("choice"))
         # Near-best models share the first slot by traffic weight (selection_margin).
         assert choice in {
             "choice (*): sim-claude-sonnet, the top score",
             "choice (*): sim-gpt-4o, not the top score (sim-claude-sonnet scored higher)",
         }
-        assert "weight_below_min" in routed.stdout
+        marks = {row[1]: row[0] for row in table_rows(routed.stdout)}
+        assert sorted(marks) == ["sim-claude-sonnet", "sim-gpt-4o"]
+        assert sorted(marks.values()) == ["*", "~"]  # the choice, and the other it was drawn with
+        assert choice.startswith(f"choice (*): {next(m for m, k in marks.items() if k == '*')},")
+        rejected = [line.strip() for line in lines if line.strip().startswith("rejected ")]
+        assert rejected == [
+            "rejected sim-claude-haiku: weight_below_min (5 < 6)",
+            "rejected sim-gpt-4o-mini: weight_below_min (4 < 6)",
+            "rejected sim-llama-8b: weight_below_min (3 < 6)",
+        ]
         sent = json.loads(cli("route", "test", "hello", "--send", "--json").stdout)
         assert sent["sent"]["response"]["message"]["content"] == GREETING
         tested = cli("providers", "test", "sim-vllm")
         assert tested.returncode == 0
-        assert "ok" in tested.stdout
+        assert re.fullmatch(r"sim-vllm: ok, 1 models listed in [\d.]+ ms\n", tested.stdout)
         created = json.loads(cli("keys", "create", "--name", "ci", "--rpm", "60", "--json").stdout)
         assert created["key"].startswith("th-")
         listed = cli("keys", "list")
-        assert "ci" in listed.stdout
+        assert table_rows(listed.stdout) == [
+            ["ci", created["prefix"], "chat", "$0.0000 / -", "60", "active"]
+        ]
         assert created["key"] not in listed.stdout
-        audit = cli("audit", "list")
-        assert "key.create" in audit.stdout
-        assert "ci" in audit.stdout
+        audit = table_rows(cli("audit", "list").stdout)
+        assert [row[2:] for row in audit] == [["key.create", "ci", "ok"]]
         refused = cli(
             "providers", "add", "openai", "--type", "openai",
             "--base-url", "https://api.openai.com/v1", "--credential", "env:OPENAI_API_KEY",
@@ -153,8 +186,10 @@ def test_events_cli_prints_live_events(tokenhub_home):
                 follower.kill()
                 follower.communicate()
         assert follower.returncode == 0, err
-        assert "admin.action" in out
-        assert "routing.decision" in out
+        events = json_documents(out)
+        assert [event["type"] for event in events] == ["admin.action", "routing.decision"]
+        assert (events[0]["action"], events[0]["target"]) == ("key.create", "watch")
+        assert (events[1]["status"], events[1]["model"][:4]) == ("ok", "sim-")
 
 
 def test_newcomer_mode_is_off_with_a_database_url(tokenhub_home, tmp_path):
