@@ -62,6 +62,7 @@ def make_adapter(sim: Simulator, client: UpstreamClient, sleeps: RecordingSleep)
         headers: dict[str, str] | None = None,
         base_url: str | None = None,
         timeout_s: float = 30.0,
+        rng: random.Random | None = None,
     ) -> HttpAdapter:
         urls = [sim.base_url(n) for n in names or (kind,)]
         config = ProviderConfig(
@@ -79,7 +80,7 @@ def make_adapter(sim: Simulator, client: UpstreamClient, sleeps: RecordingSleep)
             policy=policy or RetryPolicy(),
             health=health or HealthPolicy(),
             sleep=sleeps,
-            rng=random.Random(7),
+            rng=rng or random.Random(7),
         )
 
     return build
