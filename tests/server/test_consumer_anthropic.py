@@ -5,18 +5,22 @@ from __future__ import annotations
 import anthropic
 import pytest
 
+from tokenhub.sim import count_tokens
+
 
 async def test_messages_routed_to_openai_provider(stack, claude):
     """An Anthropic client's request is served by an OpenAI-shaped provider through translation."""
+    answer = "Translated from OpenAI's shape."
+    stack.sim.enqueue("oa", model="big-oa", reply=answer)
     raw = await claude.messages.with_raw_response.create(
         model="big-oa", max_tokens=100, messages=[{"role": "user", "content": "hi"}]
     )
     message = await raw.parse()
     assert message.model == "big-oa"
     assert message.content[0].type == "text"
-    assert message.content[0].text
+    assert message.content[0].text == answer
     assert message.stop_reason == "end_turn"
-    assert message.usage.output_tokens > 0
+    assert message.usage.output_tokens == count_tokens(answer)
     assert raw.headers["x-tokenhub-provider"] == "oa"
     body = stack.sim.received_by("oa")[-1].body
     assert body["model"] == "big-oa"
@@ -37,12 +41,14 @@ async def test_system_prompt_reaches_openai_provider(stack, claude):
 
 async def test_streaming_messages(stack, claude):
     """The anthropic SDK's stream helper accumulates a routed, translated stream."""
+    answer = "Streamed through translation, piece by piece."
+    stack.sim.enqueue("ob", model="small-ob", reply=answer)
     async with claude.messages.stream(
         model="small-ob", max_tokens=100, messages=[{"role": "user", "content": "hi"}]
     ) as stream:
         message = await stream.get_final_message()
     assert message.model == "small-ob"
-    assert message.content[0].text
+    assert message.content[0].text == answer
     assert message.stop_reason == "end_turn"
 
 

@@ -141,9 +141,11 @@ async def collect_text(stream) -> tuple[str, set[str], list]:
 async def test_openai_format_upstreams_are_relayed(relay_stack, sdk, model_id):
     """OpenAI and vLLM upstreams to an OpenAI client take the passthrough path."""
     before = await streams(relay_stack, "passthrough")
+    answer = "Relayed byte for byte."
+    relay_stack.sim.enqueue({"fast": "oa", "local": "vl"}[model_id], reply=answer)
     stream = await sdk.chat.completions.create(**ask(model_id))
     text, models, _ = await collect_text(stream)
-    assert text
+    assert text == answer
     assert models == {model_id}
     assert await streams(relay_stack, "passthrough") == before + 1
 
@@ -158,9 +160,11 @@ async def test_relayed_frames_are_the_upstreams_own(relay_stack):
 async def test_other_format_pairs_are_translated(relay_stack, sdk):
     """OpenAI client to Anthropic upstream, and Anthropic client to OpenAI upstream, translate."""
     before = await streams(relay_stack, "translated")
+    relay_stack.sim.enqueue("an", reply="From Anthropic's events.")
+    relay_stack.sim.enqueue("oa", model="gpt-up", reply="From OpenAI's chunks.")
     stream = await sdk.chat.completions.create(**ask("claude"))
     text, models, _ = await collect_text(stream)
-    assert text
+    assert text == "From Anthropic's events."
     assert models == {"claude"}
     async with (
         anthropic.AsyncAnthropic(
@@ -172,7 +176,7 @@ async def test_other_format_pairs_are_translated(relay_stack, sdk):
     ):
         message = await stream.get_final_message()
     assert message.model == "fast"
-    assert message.content[0].text
+    assert message.content[0].text == "From OpenAI's chunks."
     assert await streams(relay_stack, "translated") == before + 2
     assert await streams(relay_stack, "passthrough") == 0
 

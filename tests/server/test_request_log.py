@@ -52,10 +52,12 @@ async def test_bodies_logged_redacted_only_when_enabled(tokenhub_home):
         body = {"model": "big-oa", "messages": [{"role": "user", "content": f"my key {secret}"}]}
         async with stack.client.post("/v1/chat/completions", json=body) as response:
             assert response.status == 200
+            answered = (await response.json())["choices"][0]["message"]["content"]
         async with stack.admin.get("/admin/v1/requests") as response:
             logged = (await response.json())["data"][0]["body"]
     assert logged["request"]["messages"][0]["content"] == "my key [REDACTED]"
-    assert logged["response"]["choices"][0]["message"]["content"]
+    assert answered
+    assert logged["response"]["choices"][0]["message"]["content"] == answered
     async with gateway_stack(routing_stack.scenario(), routing_stack.registry) as stack:
         async with stack.client.post("/v1/chat/completions", json=body) as response:
             assert response.status == 200
