@@ -48,6 +48,7 @@ def test_json_lines_carry_fields_and_redact():
     assert line["authorization"] == "[REDACTED]"
     assert line["note"] == "[REDACTED]"
     assert "sk-live-abcdefghijk" not in line["msg"]
+    assert line["msg"] == "calling with key [REDACTED]"
 
 
 def test_text_format_is_redacted_too():
@@ -69,3 +70,5 @@ def test_exceptions_are_logged_redacted():
         logging.getLogger("tokenhub.test").exception("failed")
     line = json.loads(stream.getvalue().strip())
     assert "sk-abcdefghijklmnop" not in line["exc"]
+    assert line["exc"].startswith("Traceback (most recent call last):")
+    assert line["exc"].endswith("ValueError: bad key [REDACTED]")
