@@ -176,10 +176,14 @@ async def test_optional_keys_still_count(tokenhub_home):
             await chat(api, "claude-x")
         await stack.app[WRITER].flush()
         async with stack.app[ENGINE].connect() as conn:
-            names = (await conn.execute(select(RequestLogRow.key_name))).scalars().all()
-        assert set(names) == {None, "team-a"}
+            rows = (
+                await conn.execute(select(RequestLogRow.key_name, RequestLogRow.cost_usd))
+            ).all()
+        assert {name for name, _ in rows} == {None, "team-a"}
+        [charged] = [cost for name, cost in rows if name == "team-a"]
+        assert charged > 0
         async with stack.admin.get("/admin/v1/keys/team-a") as response:
-            assert (await response.json())["spent_usd"] > 0
+            assert (await response.json())["spent_usd"] == pytest.approx(charged)
 
 
 async def test_spend_survives_restart_and_db_holds_no_key(tokenhub_home):

@@ -31,7 +31,9 @@ async def test_explicit_model_and_decision_headers(stack, oai):
     assert headers["x-tokenhub-model"] == "big-oa"
     assert headers["x-tokenhub-provider"] == "oa"
     assert headers["x-tokenhub-attempts"] == "1"
-    assert float(headers["x-tokenhub-cost-usd"]) > 0
+    usage = completion.usage  # big-oa costs $2 in and $8 out per million tokens
+    expected_cost = (usage.prompt_tokens * 2 + usage.completion_tokens * 8) / 1e6
+    assert float(headers["x-tokenhub-cost-usd"]) == pytest.approx(expected_cost, rel=1e-3)
     assert headers["x-tokenhub-request-id"] == headers["x-request-id"]
     assert "mode=normal" in headers["x-tokenhub-reason"]
     assert received_models(stack) == ["big-oa"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tokenhub.sim import count_tokens
 
 
@@ -28,7 +30,11 @@ async def test_envelope_reports_the_decision(stack):
     assert body["negotiated_model"] == "claude-x"
     assert body["provider"] == "an"
     assert body["estimated_cost_usd"] > 0
-    assert body["cost_usd"] > 0
+    usage = body["response"]["usage"]
+    # claude-x costs $3 in and $15 out per million tokens
+    assert body["cost_usd"] == pytest.approx(
+        (usage["input_tokens"] * 3 + usage["output_tokens"] * 15) / 1e6
+    )
     assert "mode=high_confidence" in body["routing_reason"]
     assert body["attempts"][0]["outcome"] == "ok"
     assert body["response"]["message"]["content"] == answer

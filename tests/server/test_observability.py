@@ -98,7 +98,12 @@ async def test_counters_match_driven_traffic(stack, oai):
     )
     out = value(samples, "tokenhub_tokens_total", direction="output", model="big-oa", provider="oa")
     assert out == 36  # the simulator's replies are 12 tokens each
-    assert value(samples, "tokenhub_cost_usd_total", model="big-oa", provider="oa") > 0
+    tokens_in = value(
+        samples, "tokenhub_tokens_total", direction="input", model="big-oa", provider="oa"
+    )
+    assert tokens_in > 0
+    cost = value(samples, "tokenhub_cost_usd_total", model="big-oa", provider="oa")
+    assert cost == pytest.approx((tokens_in * 2 + out * 8) / 1e6)  # big-oa: $2 in, $8 out
     assert value(samples, "tokenhub_provider_health_state", provider="oa", state="degraded") == 1
     assert (
         value(samples, "tokenhub_request_duration_seconds_count", endpoint="/v1/chat/completions")
