@@ -11,6 +11,7 @@ from tokenhub.errors import ErrorKind, ProviderError
 from tokenhub.providers.anthropic import AnthropicAdapter, register
 from tokenhub.providers.endpoints import Endpoint
 from tokenhub.providers.kinds import ProviderKinds
+from tokenhub.sim import count_tokens
 from tokenhub.types import (
     Message,
     StreamEnd,
@@ -45,8 +46,9 @@ async def drain(handle):
 
 async def test_complete_sends_anthropic_headers(adapter, fake_clock, sim):
     """A call goes to /v1/messages with x-api-key and anthropic-version, and parses back."""
+    sim.enqueue("anthropic", reply="Canonical from Anthropic.")
     result = await adapter.complete(ask(), HAIKU, keyed(fake_clock))
-    assert result.response.message.text()
+    assert result.response.message.text() == "Canonical from Anthropic."
     assert result.response.finish_reason == "stop"
     assert result.response.usage.input_tokens > 0
     [received] = sim.received
@@ -67,13 +69,15 @@ async def test_max_tokens_defaults_to_the_models_output_limit(adapter, fake_cloc
 
 async def test_stream_yields_canonical_events(adapter, fake_clock, sim):
     """A stream goes StreamStart (with input tokens), text deltas, StreamEnd with usage."""
+    answer = "Deltas in order, then the end."
+    sim.enqueue("anthropic", reply=answer)
     handle = await adapter.open_stream(ask(), HAIKU, keyed(fake_clock))
     events = await drain(handle)
     assert isinstance(events[0], StreamStart)
     assert events[0].input_tokens > 0
-    assert any(isinstance(e, TextDelta) for e in events)
+    assert "".join(e.text for e in events if isinstance(e, TextDelta)) == answer
     assert isinstance(events[-1], StreamEnd)
-    assert events[-1].usage.output_tokens > 0
+    assert events[-1].usage.output_tokens == count_tokens(answer)
     assert sim.received[0].body["stream"] is True
 
 

@@ -14,6 +14,7 @@ from tokenhub.providers.adapter import join_url
 from tokenhub.providers.kinds import ProviderKinds
 from tokenhub.providers.openai import OpenAIAdapter, register
 from tokenhub.schemas import ProviderConfig
+from tokenhub.sim import count_tokens
 from tokenhub.types import (
     Message,
     StreamEnd,
@@ -48,10 +49,11 @@ async def drain(handle):
 
 async def test_complete_returns_canonical_response(adapter, fake_clock, sim):
     """A plain call returns the text, usage and finish reason, with Bearer auth sent."""
+    sim.enqueue("openai", reply="Canonical from OpenAI.")
     result = await adapter.complete(ask(), GPT, keyed(fake_clock))
-    assert result.response.message.text()
+    assert result.response.message.text() == "Canonical from OpenAI."
     assert result.response.finish_reason == "stop"
-    assert result.response.usage.output_tokens > 0
+    assert result.response.usage.output_tokens == count_tokens("Canonical from OpenAI.")
     assert result.endpoint == sim.base_url("openai")
     assert result.retries == 0
     [received] = sim.received
@@ -78,14 +80,16 @@ async def test_complete_ignores_a_stream_flag(adapter, fake_clock, sim):
 
 async def test_stream_yields_canonical_events(adapter, fake_clock, sim):
     """A stream goes StreamStart, text deltas, StreamEnd with usage (include_usage asked)."""
+    answer = "Deltas in order, then the end."
+    sim.enqueue("openai", reply=answer)
     handle = await adapter.open_stream(ask(), GPT, keyed(fake_clock))
     events = await drain(handle)
     assert isinstance(events[0], StreamStart)
-    assert any(isinstance(e, TextDelta) for e in events)
+    assert "".join(e.text for e in events if isinstance(e, TextDelta)) == answer
     end = events[-1]
     assert isinstance(end, StreamEnd)
     assert end.usage.input_tokens > 0
-    assert end.usage.output_tokens > 0
+    assert end.usage.output_tokens == count_tokens(answer)
     body = sim.received[0].body
     assert body["stream"] is True
     assert body["stream_options"] == {"include_usage": True}

@@ -9,7 +9,14 @@ import aiohttp
 import openai
 import pytest
 
-from tokenhub.sim import ModelSpec, ProviderSpec, Scenario, Simulator, start_simulator
+from tokenhub.sim import (
+    ModelSpec,
+    ProviderSpec,
+    Scenario,
+    Simulator,
+    count_tokens,
+    start_simulator,
+)
 
 USER = [{"role": "user", "content": "hello there"}]
 WEATHER_TOOL = {
@@ -77,8 +84,9 @@ async def test_success_carries_request_id_and_rate_limit_headers(oai: openai.Asy
     assert raw.parse().choices[0].message.content
 
 
-async def test_stream_with_usage_chunk(oai: openai.AsyncOpenAI):
+async def test_stream_with_usage_chunk(sim: Simulator, oai: openai.AsyncOpenAI):
     """Streaming yields chunks, then a usage chunk with no choices, then ends at [DONE]."""
+    sim.enqueue("openai", reply="Chunk by chunk.")
     stream = await oai.chat.completions.create(
         model="gpt-4o", messages=USER, stream=True, stream_options={"include_usage": True}
     )
@@ -87,13 +95,13 @@ async def test_stream_with_usage_chunk(oai: openai.AsyncOpenAI):
     assert len({c.id for c in chunks}) == 1
     assert chunks[0].choices[0].delta.role == "assistant"
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
-    assert len(text) > 0
+    assert text == "Chunk by chunk."
     finishes = [c.choices[0].finish_reason for c in chunks if c.choices]
     assert finishes[-1] == "stop"
     assert all(c.usage is None for c in chunks[:-1])
     assert chunks[-1].choices == []
     assert chunks[-1].usage is not None
-    assert chunks[-1].usage.completion_tokens == 32
+    assert chunks[-1].usage.completion_tokens == count_tokens("Chunk by chunk.")
 
 
 async def test_stream_without_usage_has_no_usage_chunk(oai: openai.AsyncOpenAI):
