@@ -8,6 +8,7 @@ answers at once::
     rig = make_rig([model("a", weight=7), model("b", "p2")])
     rig.source.fail("a", ErrorKind.TRANSIENT, times=2)  # a's first two calls fail
     rig.source.hang("b")  # b's next call never answers (until cancelled)
+    rig.source.time_out("b")  # b's next call times out at its deadline, as adapters do
     rig.source.answer_after("a", 3.0)  # a answers after 3 s of the FakeClock
     done = await rig.complete()
     assert rig.source.called() == ["a", "b"]
@@ -20,7 +21,7 @@ import random
 from collections import defaultdict, deque
 from collections.abc import AsyncGenerator, AsyncIterator, Hashable, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, NoReturn
 
 from tests.routing.conftest import make_registry, model, provider
 
@@ -68,15 +69,17 @@ __all__ = [
     "route",
 ]
 
-Action = Literal["answer", "fail", "hang", "empty"]
+Action = Literal["answer", "fail", "hang", "timeout", "empty"]
 
 
 @dataclass(slots=True, frozen=True)
 class Step:
     """What one call of a model does: wait ``after_s`` of the FakeClock, then ``action``.
 
-    ``fail`` raises ``ProviderError(kind)``; ``hang`` waits until cancelled; ``empty``
-    opens a stream with no events (a plain answer for ``complete``).
+    ``fail`` raises ``ProviderError(kind)``; ``hang`` waits until cancelled; ``timeout``
+    moves the clock to the call's deadline and raises a transient timeout (what a real
+    adapter does with an upstream that never answers); ``empty`` opens a stream with no
+    events (a plain answer for ``complete``).
     """
 
     action: Action = "answer"
@@ -219,6 +222,10 @@ class FakeSource:
         """The model's next ``times`` calls never answer; they end only when cancelled."""
         self.script(model_id, *[Step("hang")] * times)
 
+    def time_out(self, model_id: str, *, times: int = 1) -> None:
+        """The model's next ``times`` calls time out at their ``CallOptions.deadline``."""
+        self.script(model_id, *[Step("timeout")] * times)
+
     def answer_after(self, model_id: str, seconds: float, *, times: int = 1) -> None:
         """The model's next ``times`` calls answer after ``seconds`` of the FakeClock."""
         self.script(model_id, *[Step("answer", seconds)] * times)
@@ -250,18 +257,25 @@ class FakeSource:
             except asyncio.CancelledError:
                 call.outcome = "cancelled"
                 raise
+        if step.action == "timeout":
+            self.clock.advance(max(0.0, options.deadline - self.clock.monotonic()))
+            self._raise(call, Step("fail"), "timed out waiting for the answer")
         if step.action == "fail":
-            call.outcome = str(step.kind)
-            call.error = ProviderError(
-                step.kind,
-                f"scripted {step.kind} from {model_id}",
-                upstream_status=step.status,
-                retry_after=step.retry_after,
-                provider=provider_id,
-            )
-            raise call.error
+            self._raise(call, step, f"scripted {step.kind} from {model_id}")
         call.outcome = "ok"
         return step
+
+    @staticmethod
+    def _raise(call: Call, step: Step, message: str) -> NoReturn:
+        call.outcome = str(step.kind)
+        call.error = ProviderError(
+            step.kind,
+            message,
+            upstream_status=step.status,
+            retry_after=step.retry_after,
+            provider=call.provider,
+        )
+        raise call.error
 
     # -- the AdapterSource protocol --------------------------------------------------------
 

@@ -55,6 +55,18 @@ async def test_request_deadline_ends_the_attempts():
     assert "deadline" in caught.value.message
 
 
+async def test_a_call_timing_out_at_the_deadline_ends_the_request():
+    """An adapter that gives up at CallOptions.deadline leaves no time: no further attempt."""
+    rig = two_models(settings=settings(request_timeout_s=30))
+    start = rig.clock.monotonic()
+    rig.source.time_out("a")
+    with pytest.raises(AllProvidersFailedError) as caught:
+        await rig.complete()
+    assert rig.clock.monotonic() == start + 30
+    assert rig.source.called() == ["a"]
+    assert caught.value.attempts[0].error == "timed out waiting for the answer"
+
+
 async def test_every_call_carries_the_request_deadline():
     """Each attempt's CallOptions.deadline is the request's start plus request_timeout_s."""
     rig = two_models(settings=settings(request_timeout_s=30))
