@@ -10,6 +10,7 @@ answers at once::
     rig.source.hang("b")  # b's next call never answers (until cancelled)
     rig.source.time_out("b")  # b's next call times out at its deadline, as adapters do
     rig.source.answer_after("a", 3.0)  # a answers after 3 s of the FakeClock
+    rig.source.answer_after("a", 0.1, retries=2)  # after two retries inside the adapter
     done = await rig.complete()
     assert rig.source.called() == ["a", "b"]
 """
@@ -79,7 +80,8 @@ class Step:
     ``fail`` raises ``ProviderError(kind)``; ``hang`` waits until cancelled; ``timeout``
     moves the clock to the call's deadline and raises a transient timeout (what a real
     adapter does with an upstream that never answers); ``empty`` opens a stream with no
-    events (a plain answer for ``complete``).
+    events (a plain answer for ``complete``). ``retries`` failed tries come first, each
+    reported through ``CallOptions.on_retry`` (as many as ``max_retries`` allows).
     """
 
     action: Action = "answer"
@@ -87,6 +89,7 @@ class Step:
     kind: ErrorKind = ErrorKind.TRANSIENT
     retry_after: float | None = None
     status: int | None = None
+    retries: int = 0
 
 
 @dataclass(slots=True)
@@ -99,6 +102,8 @@ class Call:
     stream: bool
     outcome: str = "pending"
     """``ok``, the error kind, ``cancelled``, or ``pending`` while it runs."""
+    retries: int = 0
+    """The failed tries the adapter made (and reported) before the outcome."""
     error: ProviderError | None = None
     """The exception the call raised, if it failed."""
 
@@ -111,10 +116,13 @@ def answer_text(model_id: str) -> str:
 class FakeStream:
     """A stream handle with two canonical events up front and an end; records ``aclose``."""
 
-    def __init__(self, model_id: str, *, empty: bool = False) -> None:
+    def __init__(
+        self, model_id: str, *, empty: bool = False, latency_s: float = 0.0, retries: int = 0
+    ) -> None:
         self.endpoint = "fake"
         self.ratelimit: RateLimitSnapshot | None = None
-        self.retries = 0
+        self.retries = retries
+        self.latency_s = latency_s
         self.first: list[StreamEvent] = (
             [] if empty else [StreamStart("s-1", model_id), TextDelta(answer_text(model_id))]
         )
@@ -150,10 +158,11 @@ class FakeAdapter:
     ) -> CallResult:
         """Play the script; answer with ``answer_text``."""
         del request
-        await self.source.play(self.config.id, model.id, options, stream=False)
+        step = await self.source.play(self.config.id, model.id, options, stream=False)
         message = Message("assistant", [TextPart(answer_text(model.id))])
         response = ChatResponse("r-1", model.id, message, "stop", Usage(10, 5))
-        return CallResult(response, "fake", 0.0)
+        retries = self.source.calls[-1].retries
+        return CallResult(response, "fake", step.after_s, retries)
 
     async def open_stream(
         self, request: ChatRequest, model: ModelConfig, options: CallOptions
@@ -161,7 +170,10 @@ class FakeAdapter:
         """Play the script; hand out a primed stream (empty if the step says so)."""
         del request
         step = await self.source.play(self.config.id, model.id, options, stream=True)
-        handle = FakeStream(model.id, empty=step.action == "empty")
+        retries = self.source.calls[-1].retries
+        handle = FakeStream(
+            model.id, empty=step.action == "empty", latency_s=step.after_s, retries=retries
+        )
         self.source.streams.append(handle)
         return handle
 
@@ -226,9 +238,14 @@ class FakeSource:
         """The model's next ``times`` calls time out at their ``CallOptions.deadline``."""
         self.script(model_id, *[Step("timeout")] * times)
 
-    def answer_after(self, model_id: str, seconds: float, *, times: int = 1) -> None:
-        """The model's next ``times`` calls answer after ``seconds`` of the FakeClock."""
-        self.script(model_id, *[Step("answer", seconds)] * times)
+    def answer_after(
+        self, model_id: str, seconds: float, *, times: int = 1, retries: int = 0
+    ) -> None:
+        """The model's next ``times`` calls answer after ``seconds`` of the FakeClock.
+
+        With ``retries``, each answer follows that many failed tries inside the adapter.
+        """
+        self.script(model_id, *[Step("answer", seconds, retries=retries)] * times)
 
     def empty_stream(self, model_id: str, *, times: int = 1) -> None:
         """The model's next ``times`` streams end before their first event."""
@@ -250,6 +267,13 @@ class FakeSource:
         step = script.popleft() if script else Step()
         call = Call(model_id, provider_id, options, stream)
         self.calls.append(call)
+        allowed = step.retries if options.max_retries is None else options.max_retries
+        for _ in range(min(step.retries, allowed)):
+            call.retries += 1
+            if options.on_retry is not None:
+                options.on_retry(
+                    ProviderError(ErrorKind.TRANSIENT, f"scripted retry of {model_id}")
+                )
         self.clock.advance(step.after_s)
         if step.action == "hang":
             try:
@@ -274,6 +298,7 @@ class FakeSource:
             upstream_status=step.status,
             retry_after=step.retry_after,
             provider=call.provider,
+            retries=call.retries,
         )
         raise call.error
 
