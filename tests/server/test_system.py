@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
@@ -117,7 +119,12 @@ async def test_unhandled_error_has_no_traceback(tokenhub_home):
     assert response.status == 500
     assert "secret internals" not in text
     assert "Traceback" not in text
-    assert "internal_error" in text
+    error = json.loads(text)["error"]
+    request_id = response.headers["X-Request-Id"]
+    assert error["type"] == "internal_error"
+    assert error["message"] == (
+        f"internal error; the daemon log has the details under request id {request_id}"
+    )
 
 
 async def test_metrics_exposition_counts_requests(client):
