@@ -5,14 +5,15 @@ and ``HealthTracker`` on a small ``Registry`` and a ``FakeClock``; only the adap
 fake. Each model has a script, consumed one step per call; once it is empty the model
 answers at once::
 
-    rig = make_rig([model("a", weight=7), model("b", "p2")])
-    rig.source.fail("a", ErrorKind.TRANSIENT, times=2)  # a's first two calls fail
-    rig.source.hang("b")  # b's next call never answers (until cancelled)
-    rig.source.time_out("b")  # b's next call times out at its deadline, as adapters do
-    rig.source.answer_after("a", 3.0)  # a answers after 3 s of the FakeClock
-    rig.source.answer_after("a", 0.1, retries=2)  # after two retries inside the adapter
-    done = await rig.complete()
+    rig = make_rig([model("a", weight=7), model("b", "p2")])  # a ranks first
+    rig.source.fail("a", ErrorKind.TRANSIENT, times=2)  # a's next two calls fail
+    done = await rig.complete()  # a fails, b answers
     assert rig.source.called() == ["a", "b"]
+
+Other steps: ``hang`` (never answers until cancelled), ``time_out`` (gives up at the
+call's deadline, as a real adapter does), ``answer_after(seconds, retries=n)`` (answers
+after that much FakeClock time, after n failed tries inside the adapter), ``empty_stream``,
+or any ``Step`` through ``script``.
 """
 
 from __future__ import annotations
