@@ -211,8 +211,6 @@ class FakeSource:
         """Provider id -> why its credential is unusable (as the vault would say)."""
         self._adapters: dict[str, FakeAdapter] = {}
 
-    # -- scripting -------------------------------------------------------------------------
-
     def script(self, model_id: str, *steps: Step) -> None:
         """Append steps to a model's script."""
         self.scripts[model_id].extend(steps)
@@ -252,13 +250,9 @@ class FakeSource:
         """The model's next ``times`` streams end before their first event."""
         self.script(model_id, *[Step("empty")] * times)
 
-    # -- what happened ---------------------------------------------------------------------
-
     def called(self) -> list[str]:
         """The model of every call, in order."""
         return [call.model for call in self.calls]
-
-    # -- playing ---------------------------------------------------------------------------
 
     async def play(
         self, provider_id: str, model_id: str, options: CallOptions, *, stream: bool
@@ -302,8 +296,6 @@ class FakeSource:
             retries=call.retries,
         )
         raise call.error
-
-    # -- the AdapterSource protocol --------------------------------------------------------
 
     def adapter(self, provider_id: str) -> ProviderAdapter:
         """The provider's fake adapter."""
