@@ -1,35 +1,31 @@
 """A scripted adapter source for executor tests: per-model answers, failures, hangs, delays.
 
-The executor is driven as the gateway drives it, over a real ``Router``, ``CachedRouter``
-and ``HealthTracker`` on a small ``Registry`` and a ``FakeClock``; only the adapters are
-fake. Each model has a script, consumed one step per call; once it is empty the model
-answers at once::
+The executor is driven as the gateway drives it (``rig.make_rig``: a real ``Router``,
+``CachedRouter`` and ``HealthTracker`` on a small ``Registry`` and a ``FakeClock``); only
+the adapters are fake. Each model has a script, consumed one step per call; once it is
+empty the model answers at once::
 
-    rig = make_rig([model("a", weight=7), model("b", "p2")])  # a ranks first
+    rig = make_rig([model("a", weight=7), model("b", "p2")])  # (rig.py) a ranks first
     rig.source.fail("a", ErrorKind.TRANSIENT, times=2)  # a's next two calls fail
     done = await rig.complete()  # a fails, b answers
     assert rig.source.called() == ["a", "b"]
 
-Other steps: ``hang`` (never answers until cancelled), ``time_out`` (gives up at the
-call's deadline, as a real adapter does), ``answer_after(seconds, retries=n)`` (answers
-after that much FakeClock time, after n failed tries inside the adapter), ``empty_stream``,
-or any ``Step`` through ``script``.
+Other steps: ``hang`` (no answer: cut at the executor's first-byte timeout if it sets
+one, else until cancelled), ``time_out`` (gives up at the call's deadline, as a real
+adapter does), ``answer_after(seconds, retries=n)`` (answers after that much FakeClock
+time, after n failed tries inside the adapter), ``empty_stream``, or any ``Step`` through
+``script``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import random
 from collections import defaultdict, deque
-from collections.abc import AsyncGenerator, AsyncIterator, Hashable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import AsyncGenerator, AsyncIterator, Hashable
+from dataclasses import dataclass
 from typing import Literal, NoReturn
 
-from tests.routing.conftest import make_registry, model, provider
-
 from tokenhub.clock import FakeClock
-from tokenhub.config import HealthSettings
-from tokenhub.dispatch.executor import Completed, Executor, Opened
 from tokenhub.errors import ErrorKind, ProviderError
 from tokenhub.providers.base import (
     CallOptions,
@@ -39,10 +35,6 @@ from tokenhub.providers.base import (
     RateLimitSnapshot,
 )
 from tokenhub.registry import Registry
-from tokenhub.routing.cache import CachedRouter
-from tokenhub.routing.health import HealthTracker
-from tokenhub.routing.policy import RoutingSettings
-from tokenhub.routing.router import Router, RouteRequest, model_ids
 from tokenhub.schemas import ModelConfig, ProviderConfig
 from tokenhub.types import (
     ChatRequest,
@@ -56,20 +48,7 @@ from tokenhub.types import (
     Usage,
 )
 
-__all__ = [
-    "Call",
-    "FakeAdapter",
-    "FakeSource",
-    "FakeStream",
-    "Rig",
-    "Step",
-    "answer_text",
-    "chat",
-    "make_rig",
-    "model",
-    "provider",
-    "route",
-]
+__all__ = ["Call", "FakeAdapter", "FakeSource", "FakeStream", "Step", "answer_text"]
 
 Action = Literal["answer", "fail", "hang", "timeout", "empty"]
 
@@ -78,7 +57,9 @@ Action = Literal["answer", "fail", "hang", "timeout", "empty"]
 class Step:
     """What one call of a model does: wait ``after_s`` of the FakeClock, then ``action``.
 
-    ``fail`` raises ``ProviderError(kind)``; ``hang`` waits until cancelled; ``timeout``
+    ``fail`` raises ``ProviderError(kind)``; ``hang`` never answers (a transient timeout
+    after ``CallOptions.first_byte_s`` when the executor sets one, as a real adapter's
+    transport gives; otherwise it waits until cancelled); ``timeout``
     moves the clock to the call's deadline and raises a transient timeout (what a real
     adapter does with an upstream that never answers); ``empty`` opens a stream with no
     events (a plain answer for ``complete``). ``retries`` failed tries come first, each
@@ -102,7 +83,7 @@ class Call:
     options: CallOptions
     stream: bool
     outcome: str = "pending"
-    """``ok``, the error kind, ``cancelled``, or ``pending`` while it runs."""
+    """``ok``, the error kind, ``timed_out``, ``cancelled``, or ``pending`` while it runs."""
     retries: int = 0
     """The failed tries the adapter made (and reported) before the outcome."""
     error: ProviderError | None = None
@@ -271,22 +252,31 @@ class FakeSource:
                 )
         self.clock.advance(step.after_s)
         if step.action == "hang":
-            try:
-                await asyncio.Event().wait()
-            except asyncio.CancelledError:
-                call.outcome = "cancelled"
-                raise
+            await self._hang(call, options)
         if step.action == "timeout":
             self.clock.advance(max(0.0, options.deadline - self.clock.monotonic()))
-            self._raise(call, Step("fail"), "timed out waiting for the answer")
+            self._raise(call, Step("fail"), "timed out waiting for the answer", timed_out=True)
         if step.action == "fail":
             self._raise(call, step, f"scripted {step.kind} from {model_id}")
         call.outcome = "ok"
         return step
 
+    async def _hang(self, call: Call, options: CallOptions) -> None:
+        """No answer: cut at ``first_byte_s`` as a real adapter's transport would, if set."""
+        try:
+            if options.first_byte_s is None:
+                await asyncio.Event().wait()
+            await asyncio.sleep(options.first_byte_s)
+        except asyncio.CancelledError:
+            call.outcome = "cancelled"
+            raise
+        self.clock.advance(options.first_byte_s)
+        message = f"timed out: no first byte within {options.first_byte_s:.2f} s"
+        self._raise(call, Step("fail"), message, timed_out=True)
+
     @staticmethod
-    def _raise(call: Call, step: Step, message: str) -> NoReturn:
-        call.outcome = str(step.kind)
+    def _raise(call: Call, step: Step, message: str, *, timed_out: bool = False) -> NoReturn:
+        call.outcome = "timed_out" if timed_out else str(step.kind)
         call.error = ProviderError(
             step.kind,
             message,
@@ -295,7 +285,8 @@ class FakeSource:
             provider=call.provider,
             retries=call.retries,
         )
-        raise call.error
+        # Real adapters raise their timeouts from the transport's TimeoutError.
+        raise call.error from (TimeoutError() if timed_out else None)
 
     def adapter(self, provider_id: str) -> ProviderAdapter:
         """The provider's fake adapter."""
@@ -320,80 +311,3 @@ class FakeSource:
     def credentials_version(self) -> Hashable:
         """Changes with ``credential_problems``."""
         return tuple(sorted(self.credential_problems.items()))
-
-
-def route(
-    input_tokens: int = 100, output_tokens: int = 100, mode: str = "normal", **kw
-) -> RouteRequest:
-    """A route request with small token counts; keywords set its other fields."""
-    return RouteRequest(input_tokens, output_tokens, mode, **kw)
-
-
-def chat(text: str = "hi") -> ChatRequest:
-    """A one-message chat request."""
-    return ChatRequest("auto", [Message("user", [TextPart(text)])])
-
-
-@dataclass
-class Rig:
-    """An executor over fake adapters, with what a test needs to drive and inspect it."""
-
-    executor: Executor
-    source: FakeSource
-    clock: FakeClock
-    health: HealthTracker
-    registry: Registry
-    settings: RoutingSettings = field(default_factory=lambda: RoutingSettings(selection_margin=0))
-
-    async def complete(
-        self, request: RouteRequest | None = None, settings: RoutingSettings | None = None
-    ) -> Completed:
-        """Run a non-streaming request through the executor."""
-        return await self.executor.complete(
-            chat(), request or route(), settings or self.settings, {}
-        )
-
-    async def open_stream(
-        self, request: RouteRequest | None = None, settings: RoutingSettings | None = None
-    ) -> Opened:
-        """Open a stream through the executor."""
-        return await self.executor.open_stream(
-            chat(), request or route(), settings or self.settings, {}
-        )
-
-    def ranked(self, request: RouteRequest | None = None) -> list[str]:
-        """The router's order for ``request`` now, without calling anything."""
-        decision = self.executor.router.route(
-            request or route(),
-            self.settings,
-            self.source.credential_problem,
-            self.source.credentials_version(),
-        )
-        return model_ids(decision.ranked)
-
-
-def make_rig(
-    models: Sequence[ModelConfig],
-    providers: Sequence[ProviderConfig] | None = None,
-    *,
-    settings: RoutingSettings | None = None,
-    health: HealthSettings | None = None,
-    seed: int = 7,
-) -> Rig:
-    """An executor over ``models`` (providers default to one per provider id named).
-
-    Routing settings default to ``selection_margin=0``: the best score always goes first,
-    so a test's order follows from the models' weights and prices alone.
-    """
-    if providers is None:
-        providers = [provider(pid) for pid in dict.fromkeys(m.provider for m in models)]
-    clock = FakeClock()
-    registry = make_registry(providers, models)
-    tracker = HealthTracker(clock, health or HealthSettings())
-    router = CachedRouter(Router(registry, tracker, random.Random(seed)))
-    source = FakeSource(registry, clock)
-    executor = Executor(router, tracker, source, clock)
-    rig = Rig(executor, source, clock, tracker, registry)
-    if settings is not None:
-        rig.settings = settings
-    return rig
