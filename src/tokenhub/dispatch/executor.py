@@ -48,6 +48,9 @@ from tokenhub.routing.router import Decision, RouteRequest
 from tokenhub.schemas import ModelConfig, ProviderConfig
 from tokenhub.types import ChatRequest, ChatResponse
 
+DEADLINE_GRACE_S = 0.5
+"""How long past the request deadline a call that ignores it may run before it is cut."""
+
 
 class AdapterSource(Protocol):
     """Looks up the adapter and credentials for a provider (the gateway provides this)."""
@@ -185,7 +188,7 @@ class Executor:
     ) -> tuple[Any, Attempted]:
         run = _Run(self.clock.monotonic() + settings.request_timeout_s)
         while len(run.attempts) < settings.attempt_budget:
-            if self.clock.monotonic() >= run.deadline:
+            if run.past_deadline or self.clock.monotonic() >= run.deadline:
                 raise AllProvidersFailedError(
                     f"the request deadline (request_timeout_s = {settings.request_timeout_s:g} s)"
                     f" ran out after {len(run.attempts)} attempts",
@@ -285,8 +288,19 @@ class Executor:
                 first_byte_s=None if wait >= ceiling else wait,
                 on_retry=retried,
             )
+            # Adapters end every call by the deadline; this bound only catches one that
+            # does not (a plugin's), DEADLINE_GRACE_S later.
+            left = run.deadline - self.clock.monotonic() + DEADLINE_GRACE_S
             try:
-                return await call(self.source.adapter(provider.id), model, options)
+                async with asyncio.timeout(max(0.0, left)):
+                    return await call(self.source.adapter(provider.id), model, options)
+            except TimeoutError:
+                run.past_deadline = True
+                raise ProviderError(
+                    ErrorKind.TRANSIENT,
+                    "the call was still running at the request deadline",
+                    provider=provider.id,
+                ) from TimeoutError()
             except ProviderError as exc:
                 span.set_attribute("tokenhub.error_kind", str(exc.kind))
                 raise
@@ -349,6 +363,7 @@ class _Run:
     tried: set[str] = field(default_factory=set)
     seen: set[str] = field(default_factory=set)
     full: set[str] = field(default_factory=set)
+    past_deadline: bool = False
     """Models whose provider's connection pool was full: not tried again."""
     last: str | None = None
     first: Decision | None = None
