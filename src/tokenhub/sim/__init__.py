@@ -23,9 +23,10 @@ from tokenhub.sim.scenario import (
     parse_scenario,
 )
 from tokenhub.sim.server import create_sim_app
-from tokenhub.sim.state import ReceivedRequest, SimState, StreamRecord
+from tokenhub.sim.state import Call, ReceivedRequest, SimState, StreamRecord
 
 __all__ = [
+    "Call",
     "MatchSpec",
     "ModelSpec",
     "Override",

@@ -11,9 +11,9 @@ from typing import Any
 
 from aiohttp import web
 
-from tokenhub.sim.scenario import Override, Scenario, ToolCallSpec, default_scenario
+from tokenhub.sim.scenario import ModelSpec, Override, Scenario, ToolCallSpec, default_scenario
 from tokenhub.sim.server import create_sim_app
-from tokenhub.sim.state import ReceivedRequest, SimState, StreamRecord
+from tokenhub.sim.state import Call, ReceivedRequest, SimState, StreamRecord
 
 SHUTDOWN_TIMEOUT_S = 1.0
 """How long shutdown waits for in-flight answers before cancelling them."""
@@ -100,6 +100,17 @@ class Simulator:
     def received_by(self, provider: str) -> list[ReceivedRequest]:
         """The received requests for one provider."""
         return self.state.received_by(provider)
+
+    def calls_to(self, provider: str, model: str | None = None) -> list[Call]:
+        """The chat requests one provider (and model) answered, with outcome and times."""
+        return self.state.calls_to(provider, model)
+
+    def set_model(self, provider: str, model: str, **changes: Any) -> ModelSpec:
+        """Change a model's behaviour from its next request on (e.g. ``error_rate={503: 1.0}``).
+
+        Each keyword is a ``ModelSpec`` field and replaces that field's whole value.
+        """
+        return self.state.set_model(provider, model, changes)
 
     def reset(self) -> None:
         """Forget requests and overrides; restart counters and seeded randomness."""

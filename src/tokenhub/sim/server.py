@@ -16,7 +16,7 @@ from pydantic import ValidationError
 
 from tokenhub.sim.core import Plan, Rendered, RequestInvalid, StreamAnswer, cut_stream
 from tokenhub.sim.scenario import ADMIN_PREFIX, Override, Scenario, describe_error
-from tokenhub.sim.state import SimProvider, SimState, StreamRecord
+from tokenhub.sim.state import Call, SimProvider, SimState, StreamRecord
 
 SIM_STATE = web.AppKey("sim_state", SimState)
 
@@ -43,6 +43,8 @@ def create_sim_app(scenario: Scenario, *, state: SimState | None = None) -> web.
     app.router.add_get(f"/{ADMIN_PREFIX}/streams", _streams)
     app.router.add_post(f"/{ADMIN_PREFIX}/reset", _reset)
     app.router.add_post(f"/{ADMIN_PREFIX}/enqueue", _enqueue)
+    app.router.add_get(f"/{ADMIN_PREFIX}/calls", _calls)
+    app.router.add_post(f"/{ADMIN_PREFIX}/models", _set_model)
     app.on_shutdown.append(_release_waiters)
     return app
 
@@ -76,23 +78,46 @@ async def _chat(request: web.Request) -> web.StreamResponse:
     if parsed.model not in provider.behaviour.models:
         return _respond(wire.unknown_model(parsed.model))
     plan = provider.behaviour.plan(parsed, state.clock())
-    return await _answer(request, provider, plan)
+    call = state.log_call(_call(provider, plan, state.clock()))
+    try:
+        return await _answer(request, provider, plan, call)
+    finally:
+        call.ended = state.clock()
 
 
-async def _answer(request: web.Request, provider: SimProvider, plan: Plan) -> web.StreamResponse:
+def _call(provider: SimProvider, plan: Plan, now: float) -> Call:
+    """The call-record entry for ``plan``, before any byte of it is written."""
+    fault = plan.fault
+    outcome = "hang" if plan.hang else "fault" if fault else "cut" if plan.cut else "reply"
+    return Call(
+        provider=provider.spec.name,
+        model=plan.request.model,
+        started=now,
+        outcome=outcome,
+        status=fault.status if fault is not None else 200,
+        stream=plan.request.stream,
+        retry_after=fault.retry_after if fault is not None else None,
+    )
+
+
+async def _answer(
+    request: web.Request, provider: SimProvider, plan: Plan, call: Call
+) -> web.StreamResponse:
     state = request.app[SIM_STATE]
     if plan.delay_ms:
         await asyncio.sleep(plan.delay_ms / 1000)
     if plan.hang:
         return await _hang(request, state)
     if plan.fault is not None:
+        call.completed = True
         return _respond(provider.wire.fault(plan))
     if plan.request.stream:
         answer = provider.wire.stream(plan)
         if plan.cut is not None:
             answer = cut_stream(answer, plan.cut, provider.wire.stream_error(plan.cut))
-        return await _stream(request, answer, plan, state)
+        return await _stream(request, answer, plan, call)
     await _sleep(_total_delay_s(plan))
+    call.completed = True
     return _respond(provider.wire.reply(plan))
 
 
@@ -109,8 +134,9 @@ async def _sleep(seconds: float) -> None:
 
 
 async def _stream(
-    request: web.Request, answer: StreamAnswer, plan: Plan, state: SimState
+    request: web.Request, answer: StreamAnswer, plan: Plan, call: Call
 ) -> web.StreamResponse:
+    state = request.app[SIM_STATE]
     response = web.StreamResponse(status=200, headers=answer.headers)
     await response.prepare(request)
     spec = plan.model
@@ -129,6 +155,7 @@ async def _stream(
         else:
             await response.write_eof()
             record.outcome = "complete"
+        call.completed = True
     except ConnectionResetError:
         record.outcome = "client_closed"
     except asyncio.CancelledError:
@@ -225,6 +252,31 @@ async def _enqueue(request: web.Request) -> web.StreamResponse:
         return _json({"error": describe_error(exc, "enqueue")}, 400)
     state.enqueue(body["provider"], override)
     return _json({"status": "ok"})
+
+
+async def _calls(request: web.Request) -> web.StreamResponse:
+    state = request.app[SIM_STATE]
+    name = request.query.get("provider")
+    calls = state.calls if name is None else state.calls_to(name)
+    return _json({"calls": [c.as_dict() for c in calls]})
+
+
+async def _set_model(request: web.Request) -> web.StreamResponse:
+    """Change one model's behaviour at run time: ``{"provider", "model", **ModelSpec fields}``."""
+    state = request.app[SIM_STATE]
+    body = _loads(await request.read())
+    if not isinstance(body, dict):
+        return _json({"error": "the body must be a JSON object"}, 400)
+    provider, model = str(body.get("provider")), body.get("model")
+    served = state.providers.get(provider)
+    if served is None or model not in served.behaviour.models:
+        return _json({"error": "the body needs 'provider' and 'model', naming a served model"}, 400)
+    changes = {k: v for k, v in body.items() if k not in ("provider", "model")}
+    try:
+        spec = state.set_model(provider, model, changes)
+    except ValidationError as exc:
+        return _json({"error": describe_error(exc, "models")}, 400)
+    return _json({"status": "ok", "model": spec.model_dump(mode="json")})
 
 
 def _peer(request: web.Request) -> str | None:

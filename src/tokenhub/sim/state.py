@@ -13,7 +13,7 @@ from tokenhub.sim.anthropic_wire import AnthropicWire
 from tokenhub.sim.behaviour import ProviderBehaviour
 from tokenhub.sim.core import Wire
 from tokenhub.sim.openai_wire import OpenAIWire
-from tokenhub.sim.scenario import Override, ProviderSpec, Scenario
+from tokenhub.sim.scenario import ModelSpec, Override, ProviderSpec, Scenario
 from tokenhub.sim.vllm_wire import VLLMWire
 
 
@@ -42,6 +42,40 @@ class ReceivedRequest:
             "body": self.body,
             "timestamp": self.timestamp,
             "peer": self.peer,
+        }
+
+
+@dataclass(slots=True)
+class Call:
+    """One chat request a model answered, and how: what load tests count per model.
+
+    ``outcome`` is ``reply``, ``fault``, ``hang`` or ``cut`` (a stream ended early on
+    purpose); ``ended`` is None while the answer is being written, and ``completed`` says
+    whether it was written to the end (False when the client left first).
+    """
+
+    provider: str
+    model: str
+    started: float
+    outcome: str
+    status: int
+    stream: bool = False
+    retry_after: float | None = None
+    ended: float | None = None
+    completed: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        """Render as a JSON-safe dict (the ``/_sim/calls`` format)."""
+        return {
+            "provider": self.provider,
+            "model": self.model,
+            "started": self.started,
+            "outcome": self.outcome,
+            "status": self.status,
+            "stream": self.stream,
+            "retry_after": self.retry_after,
+            "ended": self.ended,
+            "completed": self.completed,
         }
 
 
@@ -107,6 +141,7 @@ class SimState:
         self.clock = clock
         self.received: deque[ReceivedRequest] = deque(maxlen=max_received)
         self.streams: deque[StreamRecord] = deque(maxlen=max_received)
+        self.calls: deque[Call] = deque(maxlen=max_received)
         self.stopping = asyncio.Event()
         self.providers: dict[str, SimProvider] = {}
         self.reset()
@@ -115,6 +150,7 @@ class SimState:
         """Forget received requests and overrides; restart counters and seeded RNGs."""
         self.received.clear()
         self.streams.clear()
+        self.calls.clear()
         seed = self.scenario.seed
         self.providers = {
             p.name: SimProvider(p, ProviderBehaviour(p, seed), make_wire(p, seed, self.clock))
@@ -149,3 +185,25 @@ class SimState:
     def enqueue(self, provider: str, override: Override) -> None:
         """Queue a one-shot answer for ``provider``; KeyError if it is not served."""
         self.providers[provider].behaviour.enqueue(override)
+
+    def log_call(self, call: Call) -> Call:
+        """Append one answered chat request to the call record and return it."""
+        self.calls.append(call)
+        return call
+
+    def calls_to(self, provider: str, model: str | None = None) -> list[Call]:
+        """The recorded calls to one provider (and model), oldest first."""
+        return [c for c in self.calls if c.provider == provider and model in (None, c.model)]
+
+    def set_model(self, provider: str, model: str, changes: Mapping[str, Any]) -> ModelSpec:
+        """Change a served model's behaviour from the next request on; return the new spec.
+
+        ``changes`` are ``ModelSpec`` fields (``error_rate``, ``hang``, ``rate_limit``,
+        ``ttft_ms``...), validated as in a scenario; the model's counters and seeded
+        randomness carry on, so a run that switches faults on and off still replays.
+        KeyError if the provider or model is not served; ValidationError for bad fields.
+        """
+        behaviour = self.providers[provider].behaviour.models[model]
+        data = {**behaviour.spec.model_dump(), **changes, "id": model}
+        behaviour.spec = ModelSpec.model_validate(data)
+        return behaviour.spec
