@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test venv lint typecheck pytest system-deps completions docs screenshots bench bench-peers bench-micro clean
+.PHONY: run test test-extended venv lint typecheck pytest system-deps completions docs screenshots bench bench-peers bench-micro clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -32,6 +32,11 @@ typecheck: venv
 
 pytest: venv
 	$(BIN)/pytest
+
+## The reliability suite at full length (docs/RELIABILITY.md), about 5 minutes: prints the
+## table and writes it to bench/results/reliability-latest.md. `make test` runs it short.
+test-extended: venv
+	$(BIN)/pytest -m extended tests/reliability
 
 ## The README's terminal screenshots (docs/img/*.svg), from a demo daemon.
 screenshots: venv
