@@ -97,7 +97,7 @@ async def short_requests(url: str, stop: asyncio.Event) -> list[float]:
     return latencies
 
 
-@pytest.mark.parametrize("size", sizes(Size(1.5, 120, timeout_s=10), Size(10, 1000, timeout_s=20)))
+@pytest.mark.parametrize("size", sizes(Size(1.5, 120, timeout_s=10), Size(10, 1000, timeout_s=10)))
 async def test_many_streams_to_one_provider(size: Size, table, tokenhub_home: Path):
     """N concurrent long streams all complete; chunk gaps as direct; short requests fast.
 
