@@ -22,7 +22,7 @@ from .pair import Size, sizes
 
 SHORT_EVERY_S = 0.02
 QUEUE_SLACK_S = 1.0
-"""A stream through the gateway may end this much later than its own length, no more."""
+"""A stream through the gateway may end this much later than the slowest direct one."""
 
 
 def scenario(stream_s: float, tokens_per_second: int) -> Scenario:
@@ -126,19 +126,22 @@ async def test_many_streams_to_one_provider(size: Size, table, tokenhub_home: Pa
     gap_via = percentile([g for o in via.outcomes for g in o.chunk_gaps], 99)
     short_p99 = percentile(short_latencies, 99)
     completed = sum(o.ok for o in via.outcomes)
-    waited = sum(o.latency_s > stream_s + QUEUE_SLACK_S for o in via.outcomes)
+    # Later than the slowest direct stream: a loaded machine slows both runs alike.
+    longest = max((o.latency_s for o in direct.outcomes), default=stream_s)
+    waited = sum(o.latency_s > longest + QUEUE_SLACK_S for o in via.outcomes)
     extra_ms = (gap_via - gap_direct) * 1000
     gaps_hold = extra_ms <= 5 or not full
     holds = completed == streams and not waited and gaps_hold and short_p99 < 0.05
     statuses = sorted({o.status for o in via.outcomes})
     table(
-        f"{streams} concurrent {stream_s:.0f} s streams to one provider",
+        f"{streams} concurrent {stream_s:g} s streams to one provider",
         "all complete; chunk-gap p99 within 5 ms of direct"
         + ("" if full else " (reported only in one process)")
         + "; a short request meanwhile p99 < 50 ms",
         f"{completed} of {streams} complete (statuses {statuses}), {waited} ended over"
-        f" {QUEUE_SLACK_S:.0f} s late; chunk-gap p99 {gap_via * 1000:.1f} ms vs"
-        f" {gap_direct * 1000:.1f} ms direct ({extra_ms:+.1f} ms);"
+        f" {QUEUE_SLACK_S:.0f} s after the slowest direct one;"
+        f" chunk-gap p99 {gap_via * 1000:.1f} ms vs {gap_direct * 1000:.1f} ms direct"
+        f" ({extra_ms:+.1f} ms);"
         f" short p99 {short_p99 * 1000:.0f} ms over {len(short_latencies)}",
         holds,
     )
