@@ -14,6 +14,7 @@ import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from http import HTTPStatus
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -43,7 +44,7 @@ class Outcome:
     @property
     def ok(self) -> bool:
         """A 200 whose body (or stream, to its ``[DONE]``) arrived whole."""
-        return self.status == 200 and self.completed  # noqa: PLR2004 - HTTP OK
+        return self.status == HTTPStatus.OK and self.completed
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,13 +158,14 @@ async def send(
         async with session.post(
             request.path, json=request.body, headers=request.headers, timeout=timeout
         ) as response:
-            if response.status == 200 and request.stream:  # noqa: PLR2004 - HTTP OK
+            if response.status == HTTPStatus.OK and request.stream:
                 completed, gaps = await _read_stream(response)
                 error_type = None
             else:
                 body = await response.read()
                 completed, gaps = True, ()
-                error_type = _error_type(body) if response.status >= 400 else None  # noqa: PLR2004 - HTTP errors
+                failed = response.status >= HTTPStatus.BAD_REQUEST
+                error_type = _error_type(body) if failed else None
             return _outcome(
                 response, begun - epoch, time.monotonic() - begun, error_type, completed, gaps
             )
