@@ -95,6 +95,7 @@ async def test_clients_leaving(size: Size, table):
         " ran to the end",
         holds,
     )
+    assert began.count(200) == streams, "the stream clients must leave mid-stream, after a 200"
     assert not errors, [r.getMessage() for r in errors.values()][:3]
     assert served_500 == 0
     assert completed == 0

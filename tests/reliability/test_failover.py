@@ -220,6 +220,7 @@ async def test_total_outage_then_recovery(size: Size, table):
         + ("never" if back is None else f"{back:.2f} s"),
         holds,
     )
+    assert outage, "no request ran during the outage"
     assert not unclean, f"{len(unclean)} outage answers not a clean 503/429: {statuses}"
     assert p99 < 1.0
     assert len(steady) <= probe_limit
