@@ -62,10 +62,22 @@ def hang_share(hang: float, errors: float) -> float:
     return hang / (1 - errors)
 
 
+UNLIMITED = {"requests_per_minute": 10**9, "tokens_per_minute": 10**9}
+"""Rate limits no run reaches: a 30 s run at c=20 sends over 40,000 requests to one model,
+past the simulator's default 10,000 a minute, and a limit the scenario did not ask for
+would turn into 429s the suite would blame on tokenhub."""
+
+
 def model_spec(model_id: str, **kw: Any) -> ModelSpec:
     """A simulated model with the suite's reply length and a small, steady latency."""
     return ModelSpec.model_validate(
-        {"id": model_id, "output_tokens": OUTPUT_TOKENS, "ttft_ms": 5.0, **kw}
+        {
+            "id": model_id,
+            "output_tokens": OUTPUT_TOKENS,
+            "ttft_ms": 5.0,
+            "rate_limit": UNLIMITED,
+            **kw,
+        }
     )
 
 

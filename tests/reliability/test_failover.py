@@ -122,7 +122,10 @@ async def test_429_storm(size: Size, table):
 
         def storm() -> None:
             stack.sim.set_model(
-                "pa", "model-a", error_rate={429: 1.0}, rate_limit={"retry_after_s": retry_after}
+                "pa",
+                "model-a",
+                error_rate={429: 1.0},
+                rate_limit={**pair.UNLIMITED, "retry_after_s": retry_after},
             )
 
         def calm() -> None:
