@@ -8,7 +8,7 @@ each scenario gives them its own faults through the simulator.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -108,14 +108,19 @@ def model(model_id: str, provider: str, **kw: Any) -> ModelConfig:
 
 
 def registry(
-    timeout_s: float,
+    timeout_s: float, overrides: Mapping[str, Mapping[str, Any]] | None = None
 ) -> Callable[[Simulator], tuple[list[ProviderConfig], list[ModelConfig]]]:
-    """Every served provider with ``timeout_s``, and its model under the alias."""
+    """Every served provider with ``timeout_s``, and its model under the alias.
+
+    ``overrides`` maps a model id to the fields that set it apart (a lower price, say).
+    """
 
     def build(sim: Simulator) -> tuple[list[ProviderConfig], list[ModelConfig]]:
         names = [p.name for p in sim.scenario.providers]
         providers = [provider_for(sim, name, timeout_s=timeout_s) for name in names]
-        models = [model(p.models[0].id, p.name) for p in sim.scenario.providers if p.name in names]
+        ids = [(p.models[0].id, p.name) for p in sim.scenario.providers]
+        extra = overrides or {}
+        models = [model(mid, name, **extra.get(mid, {})) for mid, name in ids]
         return providers, models
 
     return build

@@ -118,7 +118,9 @@ async def test_429_storm(size: Size, table):
     # timeout_s doubles as the storm's Retry-After; the storm covers the middle of the run.
     retry_after, start, length = size.timeout_s, size.duration_s / 6, size.duration_s * 2 / 3
     scenario = pair.scenario({}, {})
-    async with gateway_stack(scenario, pair.registry(10)) as stack:
+    # A is the cheaper, preferred model: the storm has to move traffic off it.
+    cheaper = {"input_usd_per_mtok": 0.5, "output_usd_per_mtok": 1.0}
+    async with gateway_stack(scenario, pair.registry(10, {"model-a": cheaper})) as stack:
 
         def storm() -> None:
             stack.sim.set_model(
@@ -140,14 +142,17 @@ async def test_429_storm(size: Size, table):
         )
         to_a = stack.sim.calls_to("pa")
     summary = summarize(run.outcomes)
+    before_storm = sum(c.started - run.wall_start < run.marks[0] for c in to_a)
     bad = window_violations(to_a)
     limited = sum(c.status == 429 for c in to_a)
     table(
         "429 storm on A",
         f"100 % success; no call to A inside a Retry-After window ({retry_after:.0f} s)",
-        f"{summary.describe()}; A answered {limited} x 429, {len(bad)} calls inside a window",
+        f"{summary.describe()}; A served {before_storm} calls before the storm, answered"
+        f" {limited} x 429 in it, {len(bad)} calls inside a window",
         summary.success_pct == 100 and not bad,
     )
+    assert before_storm > 0, "A took no traffic before the storm: nothing had to move"
     assert limited >= 1, "the storm never reached A: the check above would prove nothing"
     assert summary.success_pct == 100, summary.describe()
     assert bad == []
