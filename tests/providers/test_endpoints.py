@@ -172,3 +172,13 @@ def test_cancelled_trial_judges_nothing():
     state = group.states()[0]
     assert (state.in_flight, state.healthy, state.consecutive_failures) == (0, False, 1)
     assert not a.trial
+
+
+def test_a_long_outage_keeps_the_cooldown_at_its_cap():
+    """Thousands of failures in a row stay at max_cooldown_s (no overflow from the doubling)."""
+    clock = FakeClock()
+    group = endpoints(clock, 1, failure_threshold=2, base_cooldown_s=1.0, max_cooldown_s=60.0)
+    [endpoint] = group.members
+    for _ in range(3000):
+        group.record(endpoint, DOWN)
+    assert group.states()[0].cooldown_until == clock.monotonic() + 60.0

@@ -143,7 +143,7 @@ class EndpointSet:
         excess = state.consecutive_failures - self._policy.failure_threshold
         if excess >= 0:
             policy = self._policy
-            cooldown = min(policy.max_cooldown_s, policy.base_cooldown_s * 2**excess)
+            cooldown = min(policy.max_cooldown_s, policy.base_cooldown_s * 2 ** min(excess, 30))
             state.healthy = False
             state.cooldown_until = self._clock.monotonic() + cooldown
 

@@ -304,7 +304,7 @@ class HealthTracker:
                     if health is model
                     else (s.provider_cooldown_s, s.provider_cooldown_max_s)
                 )
-                self._cool(health, DOWN, now + min(base * 2**health.trips, cap))
+                self._cool(health, DOWN, now + min(base * 2 ** min(health.trips, 30), cap))
                 health.trips += 1
             elif health.state in ROUTABLE:
                 health.state = self._routable_state(health, now)
