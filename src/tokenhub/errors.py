@@ -253,6 +253,21 @@ class AllProvidersFailedError(TokenhubError):
         return {"attempts": [a.as_dict() for a in self.attempts]}
 
 
+class ProvidersUnavailableError(AllProvidersFailedError):
+    """Every attempt failed and every model that could serve is now held out by a cooldown.
+
+    A 503 with ``Retry-After`` (the soonest cooldown's end), not a 502: the providers are
+    down as far as tokenhub can tell, and the client should come back later.
+    """
+
+    type = "providers_unavailable"
+    status = 503
+
+    def __init__(self, message: str, attempts: list[AttemptRecord], *, retry_after: float) -> None:
+        super().__init__(message, attempts)
+        self.retry_after = retry_after
+
+
 class DaemonUnavailableError(TokenhubError):
     """The CLI could not reach a daemon (client side only)."""
 

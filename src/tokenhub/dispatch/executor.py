@@ -202,9 +202,6 @@ class Executor:
             run.seen.update(r.model for r in decision.rejections if panic_only(r))
             alone = len(run.seen) == 1  # an ejected peer still counts: it may be panic-routed
             budget_left = settings.attempt_budget - len(run.attempts)
-            # With somewhere else to go, failing over beats retrying the same upstream;
-            # the last candidate standing gets the rest of the attempt budget as retries.
-            retries = budget_left - 1 if alone else 0
             wait = (
                 provider.timeout_s
                 if alone
@@ -212,7 +209,11 @@ class Executor:
                     model.id, stream=stream, ceiling_s=provider.timeout_s
                 )
             )
-            self.health.begin(provider.id, model.id)
+            probe = self.health.begin(provider.id, model.id)
+            # With somewhere else to go, failing over beats retrying the same upstream;
+            # the last candidate standing gets the rest of the attempt budget as retries,
+            # unless this call is a probe: a probe is one call, not a burst.
+            retries = budget_left - 1 if alone and not probe else 0
             run.tried.add(model.id)
             started = time.perf_counter()
             try:

@@ -4,8 +4,9 @@
   ``vault_locked``), the request's own budget (402), a provider's rate limit (429 with the
   smallest Retry-After among them), otherwise 503 ``no_eligible_model`` (with a Retry-After
   when open circuits will close by themselves).
-- Something was tried and failed: 502 ``all_providers_failed`` with every attempt, or 503
-  ``overloaded`` when every try found tokenhub's own connection pool full.
+- Something was tried and failed: 502 ``all_providers_failed`` with every attempt; 503
+  ``providers_unavailable`` (with Retry-After) when every model that could serve it is now
+  cooling down; 503 ``overloaded`` when every try found tokenhub's own pool full.
 """
 
 from __future__ import annotations
@@ -19,17 +20,20 @@ from tokenhub.errors import (
     ErrorKind,
     NoEligibleModelError,
     OverloadedError,
+    ProvidersUnavailableError,
     Rejection,
     UpstreamRateLimitedError,
     VaultLockedError,
 )
 from tokenhub.registry import Registry
 from tokenhub.routing.health import HealthTracker
-from tokenhub.routing.router import PANIC_REASONS, Decision
+from tokenhub.routing.router import FAILING, PANIC_REASONS, Decision
 
 RATE_LIMITED_REASON = "rate_limited_cooldown"
 OVERLOADED = str(ErrorKind.OVERLOADED)
-_WAITS = frozenset({RATE_LIMITED_REASON, "provider_down", "quota_exhausted", *PANIC_REASONS})
+_WAITS = frozenset(
+    {RATE_LIMITED_REASON, "provider_down", "quota_exhausted", FAILING, *PANIC_REASONS}
+)
 """Reasons that end by themselves after a cooldown."""
 
 
@@ -51,17 +55,11 @@ def nothing_left(
     registry: Registry,
 ) -> Exception:
     """The error for a request no model can take now."""
-    if attempts and all(a.error_kind == OVERLOADED for a in attempts):
-        return OverloadedError(
-            "tokenhub's connections to every provider that could serve this request are all"
-            " in use; retry shortly",
-            retry_after=1.0,
-        )
-    if attempts:
-        return AllProvidersFailedError(
-            f"all {len(attempts)} attempts failed and no other model is eligible", attempts
-        )
     rejections = decision.rejections or first.rejections
+    waits = [_wait(r.model, health, registry) for r in rejections if _waits(r)]
+    soonest = min(waits) if waits and len(waits) == len(rejections) else None
+    if attempts:
+        return _after_attempts(attempts, soonest)
     if rejections and all(_only(r, "vault_locked") for r in rejections):
         return VaultLockedError(
             "every eligible model needs a key from the vault, which is locked;"
@@ -72,7 +70,7 @@ def nothing_left(
             "no model fits max_budget_usd for this request: " + _cheapest(rejections)
         )
     limited = [r for r in rejections if r.reasons == [RATE_LIMITED_REASON]]
-    if limited and all(_waits(r) for r in rejections):
+    if limited and soonest is not None:
         wait = min(_wait(r.model, health, registry) for r in limited)
         names = ", ".join(r.model for r in limited[:5])
         return UpstreamRateLimitedError(
@@ -80,11 +78,30 @@ def nothing_left(
             f" ({names}); retry in {math.ceil(wait)} s",
             retry_after=wait,
         )
-    waits = [_wait(r.model, health, registry) for r in rejections if _waits(r)]
     return NoEligibleModelError(
         f"no model is eligible for this request ({len(rejections)} rejected)",
         rejections,
-        retry_after=min(waits) if waits and len(waits) == len(rejections) else None,
+        retry_after=soonest,
+    )
+
+
+def _after_attempts(attempts: list[AttemptRecord], soonest: float | None) -> Exception:
+    """The error for a request whose attempts all failed (``soonest``: when a model is back)."""
+    if all(a.error_kind == OVERLOADED for a in attempts):
+        return OverloadedError(
+            "tokenhub's connections to every provider that could serve this request are all"
+            " in use; retry shortly",
+            retry_after=1.0,
+        )
+    if soonest is not None:
+        return ProvidersUnavailableError(
+            f"all {len(attempts)} attempts failed and every model that could serve this"
+            f" request is cooling down; retry in {math.ceil(soonest)} s",
+            attempts,
+            retry_after=soonest,
+        )
+    return AllProvidersFailedError(
+        f"all {len(attempts)} attempts failed and no other model is eligible", attempts
     )
 
 

@@ -165,20 +165,23 @@ class HealthTracker:
         """A record's recent error rate now."""
         return record.error_rate(self.clock.monotonic(), self.settings.error_halflife_s)
 
-    def begin(self, provider_id: str, model_id: str) -> None:
+    def begin(self, provider_id: str, model_id: str) -> bool:
         """An attempt is admitted: the one transition an expired cooldown makes.
 
         A record whose cooldown has ended (an ejection, a rate-limit wait, a refused key)
         becomes ``half_open`` with this attempt as its one probe: others wait for its
-        outcome instead of all arriving at once when a Retry-After ends.
+        outcome instead of all arriving at once when a Retry-After ends. Returns whether
+        the attempt is a probe (of the provider or the model).
         """
         now = self.clock.monotonic()
+        probe = False
         for health in (self.provider(provider_id), self.model(model_id)):
             if health.state in ROUTABLE or now < health.cooldown_until or health.probing:
                 continue
             health.state = HALF_OPEN
-            health.probing = True
+            health.probing = probe = True
             self.version += 1
+        return probe
 
     def abandon(self, provider_id: str, model_id: str) -> None:
         """An attempt was cancelled (its client left): free the probe slots, judge nothing.

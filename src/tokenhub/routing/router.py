@@ -69,6 +69,9 @@ MODEL_REASONS = {
 }
 PANIC_REASONS = frozenset({"model_cooldown", "model_probe_in_flight"})
 """Rejections that panic routing may override: a model ejected for transient failures."""
+FAILING = "model_failing"
+"""An ejected model whose every recent try failed (``panic_streak`` in a row): down, not
+degraded, so panic routing leaves it to its probes."""
 _PANIC_PASSABLE = frozenset({DOWN, HALF_OPEN})
 
 CredentialCheck = Callable[[ProviderConfig], str | None]
@@ -297,15 +300,16 @@ class Router:
         self, provider_id: str, model_id: str, scan: _HealthScan, out: list[str]
     ) -> None:
         now = scan.now
-        for record, names, panic_ok in (
+        for record, names, is_model in (
             (self.health.providers.get(provider_id), PROVIDER_REASONS, False),
-            (self.health.models.get(model_id), MODEL_REASONS, scan.panic),
+            (self.health.models.get(model_id), MODEL_REASONS, True),
         ):
-            if record is None or (panic_ok and record.state in _PANIC_PASSABLE):
+            if record is None or (is_model and scan.panic_passes(record)):
                 continue
             blocked = record.blocked_reason(now)
             if blocked is not None:
-                out.append(names.get(blocked, blocked))
+                failing = is_model and scan.failing(record)
+                out.append(FAILING if failing else names.get(blocked, blocked))
                 if record.cooldown_until > now:  # when this verdict may change by itself
                     self._recheck_at = min(self._recheck_at, record.cooldown_until)
 
@@ -320,6 +324,7 @@ class _HealthScan:
         "models",
         "now",
         "panic",
+        "panic_streak",
         "provider_ok",
         "providers",
     )
@@ -332,6 +337,7 @@ class _HealthScan:
         self.providers = health.providers
         self.credentials = credentials
         self.panic = panic
+        self.panic_streak = 2 * health.settings.eject_consecutive
         self.provider_ok: dict[str, bool] = {}
         self.credential_problems: dict[str, str | None] = {}
 
@@ -345,7 +351,19 @@ class _HealthScan:
         return (
             record.state in ROUTABLE
             or record.blocked_reason(self.now) is None
-            or (self.panic and record.state in _PANIC_PASSABLE)
+            or (self.panic and self.panic_passes(record))
+        )
+
+    def failing(self, record: Health) -> bool:
+        """Whether an ejected model failed ``panic_streak`` tries in a row (down, not flaky)."""
+        return record.state in _PANIC_PASSABLE and record.consecutive_failures >= self.panic_streak
+
+    def panic_passes(self, record: Health) -> bool:
+        """Whether panic routing may send to this record: ejected, but not failing outright."""
+        return (
+            self.panic
+            and record.state in _PANIC_PASSABLE
+            and record.consecutive_failures < self.panic_streak
         )
 
     def provider(self, provider: ProviderConfig) -> bool:

@@ -17,6 +17,7 @@ from aiohttp import web
 from tokenhub.errors import (
     NoEligibleModelError,
     OverloadedError,
+    ProvidersUnavailableError,
     RateLimitedError,
     TokenhubError,
 )
@@ -90,7 +91,10 @@ def render_error(request: web.Request, exc: TokenhubError, request_id: str) -> w
     headers: dict[str, str] = {}
     retry_after = (
         exc.retry_after
-        if isinstance(exc, RateLimitedError | NoEligibleModelError | OverloadedError)
+        if isinstance(
+            exc,
+            RateLimitedError | NoEligibleModelError | OverloadedError | ProvidersUnavailableError,
+        )
         else None
     )
     if retry_after is not None:
