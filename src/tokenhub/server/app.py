@@ -49,6 +49,7 @@ from tokenhub.server.app_keys import (
     ENGINE,
     EVENTS,
     GATEWAY,
+    HANDLING,
     KEYRING,
     LISTENERS,
     METRICS,
@@ -113,6 +114,7 @@ def create_app(
     app[ADMIN_SESSIONS] = AdminSessions(app[CLOCK])
     app[LISTENERS] = []
     app[STOPPING] = asyncio.Event()
+    app[HANDLING] = set()
     app[STARTED_AT] = app[CLOCK].time()
     routes = RouteTable()
     for module in (
@@ -150,6 +152,7 @@ def create_app(
             environ,
         )
     )
+    app.cleanup_ctx.append(_handlers_settled)  # last in, so first out: before the writer
     return app
 
 
@@ -262,6 +265,22 @@ async def _check_idle_forever(vault: Vault) -> None:
     while True:
         await asyncio.sleep(VAULT_IDLE_CHECK_S)
         vault.check_idle()
+
+
+HANDLERS_SETTLE_S = 2.0
+"""How long the shutdown waits, after the grace, for cancelled handlers to log their end."""
+
+
+async def _handlers_settled(app: web.Application) -> AsyncIterator[None]:
+    """At shutdown, let the handlers the server just cancelled log their ending first.
+
+    Each writes its request-log row before the gateway and the writer close, so the
+    writer's last flush holds them.
+    """
+    yield
+    pending = [task for task in app[HANDLING] if not task.done()]
+    if pending:
+        await asyncio.wait(pending, timeout=HANDLERS_SETTLE_S)
 
 
 async def _close_event_streams(app: web.Application) -> None:

@@ -34,6 +34,9 @@ STARTED_AT = web.AppKey("started_at", float)
 LISTENERS = web.AppKey("listeners", list[str])
 STOPPING = web.AppKey("stopping", asyncio.Event)
 """Set when the daemon starts shutting down: a cancelled handler is then not a client's."""
+HANDLING = web.AppKey("handling", set)
+"""The tasks running a request now: the shutdown lets them log their ending before the
+writer's last flush (set[asyncio.Task[Any]])."""
 GATEWAY = web.AppKey("gateway", Gateway)
 KEYRING = web.AppKey("keyring", KeyRing)
 EVENTS = web.AppKey("events", EventBus)

@@ -16,7 +16,7 @@ from aiohttp import web
 
 from tokenhub.errors import PayloadTooLargeError, TokenhubError
 from tokenhub.server.admission import admit
-from tokenhub.server.app_keys import METRICS, NEW_ID, SETTINGS, STOPPING
+from tokenhub.server.app_keys import HANDLING, METRICS, NEW_ID, SETTINGS, STOPPING
 from tokenhub.server.consumer_auth import CONSUMER_PREFIX
 from tokenhub.server.errors import render_error, render_http_error, render_internal
 from tokenhub.server.routes import Handler
@@ -46,10 +46,14 @@ async def core_middleware(request: web.Request, handler: Handler) -> web.StreamR
     metrics = app[METRICS]
     metrics.in_flight.inc()
     started = time.perf_counter()
+    task = asyncio.current_task()
+    handling = app[HANDLING]
+    handling.add(task)
     try:
         response = await _handle(request, handler, request_id)
     finally:
         metrics.in_flight.dec()
+        handling.discard(task)
     if not response.prepared:
         response.headers[REQUEST_ID_HEADER] = request_id
     resource = request.match_info.route.resource
