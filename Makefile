@@ -33,10 +33,11 @@ typecheck: venv
 pytest: venv
 	$(BIN)/pytest
 
-## The reliability suite at full length (docs/RELIABILITY.md), about 5 minutes: prints the
-## table and writes it to bench/results/reliability-latest.md. `make test` runs it short.
-test-extended: venv
-	$(BIN)/pytest -m extended tests/reliability
+## The long runs (docs/RELIABILITY.md), about 6 minutes: the reliability suite at full
+## length (prints its table and writes bench/results/reliability-latest.md), five kill -9s
+## under load, 300 + 100 departing clients. `make test` runs the reliability suite short.
+test-extended: venv system-deps
+	$(BIN)/pytest -m extended tests
 
 ## The README's terminal screenshots (docs/img/*.svg), from a demo daemon.
 screenshots: venv

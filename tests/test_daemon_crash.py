@@ -166,7 +166,7 @@ def test_kill_9_under_load_loses_at_most_one_flush_window(tokenhub_home, tmp_pat
     crash_cycles(tokenhub_home, tmp_path, 1)
 
 
-@pytest.mark.slow
+@pytest.mark.extended
 @pytest.mark.timeout(180)
 def test_kill_9_five_times(tokenhub_home, tmp_path):
     """Five kill -9s under load, each restarted: every one loses at most one flush window."""

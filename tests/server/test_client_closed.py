@@ -333,7 +333,7 @@ async def test_a_call_the_shutdown_cancels_is_logged_as_cancelled(tokenhub_home:
     assert rows == [("error", 503, "cancelled")]
 
 
-@pytest.mark.slow
+@pytest.mark.extended
 async def test_three_hundred_mid_body_and_a_hundred_mid_stream(scene: Scene) -> None:
     """The issue's figures: 300 clients leaving mid-body and 100 mid-stream, no error."""
     await leave_mid_body(scene, 300)

@@ -24,3 +24,14 @@ def cost_of(model: ModelConfig, usage: Usage) -> float:
         + write * write_price
         + usage.output_tokens * model.output_usd_per_mtok
     ) / PER_MILLION
+
+
+def estimate_of(model: ModelConfig, input_tokens: int, output_tokens: int) -> float:
+    """What a request is estimated to cost on ``model`` before it is sent, in USD.
+
+    The request's own token estimates at the model's prices: not the routing cache's
+    (which rounds input up to 64 tokens so similar requests share a scoring).
+    """
+    return (
+        input_tokens * model.input_usd_per_mtok + output_tokens * model.output_usd_per_mtok
+    ) / PER_MILLION

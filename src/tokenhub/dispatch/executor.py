@@ -28,7 +28,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Protocol, cast
 
 from tokenhub.clock import Clock
-from tokenhub.dispatch.cost import cost_of
+from tokenhub.dispatch.cost import cost_of, estimate_of
 from tokenhub.dispatch.observe import ExecutionObserver
 from tokenhub.dispatch.outcomes import nothing_left, panic_only, panic_possible
 from tokenhub.errors import AllProvidersFailedError, AttemptRecord, ErrorKind, ProviderError
@@ -195,8 +195,7 @@ class Executor:
                     run.attempts,
                 )
             decision = self._decide(route, settings, run)
-            candidate = decision.ranked[0]
-            model = candidate.model
+            model = decision.ranked[0].model
             provider = self.source.provider(model.provider)
             run.seen.update(c.model.id for c in decision.ranked)
             run.seen.update(r.model for r in decision.rejections if panic_only(r))
@@ -228,7 +227,8 @@ class Executor:
                 raise
             self._succeeded(provider, model, outcome, started, run, stream=stream)
             first = run.first or decision
-            info = Attempted(first, model, provider, run.attempts, candidate.est_cost_usd)
+            estimate = estimate_of(model, route.input_tokens, route.output_tokens)
+            info = Attempted(first, model, provider, run.attempts, estimate)
             return outcome.value, info
         raise AllProvidersFailedError(
             f"all {len(run.attempts)} attempts failed within the attempt budget"

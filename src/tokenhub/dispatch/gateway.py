@@ -14,6 +14,7 @@ from collections.abc import Hashable
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tokenhub.clock import Clock
+from tokenhub.dispatch.cost import estimate_of
 from tokenhub.dispatch.credentials import Credentials
 from tokenhub.dispatch.executor import Completed, Executor, Opened
 from tokenhub.dispatch.observe import ExecutionObserver
@@ -255,14 +256,17 @@ class Gateway:
     def estimate_cost(self, route: RouteRequest) -> float:
         """What the request would cost on the model the router would try first, in USD.
 
-        The router's estimate (input tokens and the output reservation at the model's
-        prices) errs high; 0 when no model is eligible (the executor then says why). The
-        scoring it makes is cached, so the executor's first attempt reuses it.
+        The request's own input estimate (not the scoring cache's, rounded up to 64 tokens)
+        and its output reservation at that model's prices: it errs high, as the estimate
+        does, but no higher. 0 when no model is eligible (the executor then says why). The
+        scoring is cached, so the executor's first attempt reuses it.
         """
         decision = self.cached_router.route(
             route, self.routing, self.credential_problem, self.credentials_version()
         )
-        return decision.ranked[0].est_cost_usd if decision.ranked else 0.0
+        if not decision.ranked:
+            return 0.0
+        return estimate_of(decision.ranked[0].model, route.input_tokens, route.output_tokens)
 
     async def complete(
         self, request: ChatRequest, route: RouteRequest, headers: dict[str, str]

@@ -145,10 +145,16 @@ class BackgroundWriter:
         return found
 
     async def _run(self) -> None:
+        # Flushes start every flush_interval_s (not that long after the last one ended),
+        # so a crash loses at most one interval's rows and the one flush in progress.
+        loop = asyncio.get_running_loop()
+        interval = self._settings.flush_interval_s
+        next_at = loop.time() + interval
         while True:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self._settings.flush_interval_s)
+                await asyncio.wait_for(self._wake.wait(), max(0.0, next_at - loop.time()))
             self._wake.clear()
+            next_at = max(next_at, loop.time() - interval) + interval
             while await self.flush() >= self._settings.batch_size:
                 pass
 
