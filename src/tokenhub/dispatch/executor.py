@@ -30,7 +30,7 @@ from typing import Any, Protocol, cast
 from tokenhub.clock import Clock
 from tokenhub.dispatch.cost import cost_of, estimate_of
 from tokenhub.dispatch.observe import ExecutionObserver
-from tokenhub.dispatch.outcomes import nothing_left, panic_only, panic_possible
+from tokenhub.dispatch.outcomes import held_by_health, nothing_left, panic_possible
 from tokenhub.errors import AllProvidersFailedError, AttemptRecord, ErrorKind, ProviderError
 from tokenhub.observability.tracing import Tracing
 from tokenhub.providers.base import (
@@ -198,8 +198,9 @@ class Executor:
             model = decision.ranked[0].model
             provider = self.source.provider(model.provider)
             run.seen.update(c.model.id for c in decision.ranked)
-            run.seen.update(r.model for r in decision.rejections if panic_only(r))
-            alone = len(run.seen) == 1  # an ejected peer still counts: it may be panic-routed
+            # An ejected peer still counts: it comes back, and panic routing may use it.
+            run.seen.update(r.model for r in decision.rejections if held_by_health(r))
+            alone = len(run.seen) == 1
             budget_left = settings.attempt_budget - len(run.attempts)
             wait = (
                 provider.timeout_s

@@ -37,6 +37,19 @@ _WAITS = frozenset(
 """Reasons that end by themselves after a cooldown."""
 
 
+_HEALTH_HOLDS = frozenset(
+    {FAILING, "provider_down", "provider_probe_in_flight", *PANIC_REASONS}
+)
+
+
+def held_by_health(rejection: Rejection) -> bool:
+    """Whether a model is out only while its (or its provider's) circuit is open.
+
+    Such a model is a peer that comes back by itself: with it, no model is the last chance.
+    """
+    return bool(rejection.reasons) and all(x in _HEALTH_HOLDS for x in rejection.reasons)
+
+
 def panic_only(rejection: Rejection) -> bool:
     """Whether a model is held out only because it was ejected for transient failures."""
     return bool(rejection.reasons) and all(x in PANIC_REASONS for x in rejection.reasons)

@@ -57,10 +57,15 @@ STATES = (
 )
 ROUTABLE = frozenset({HEALTHY, DEGRADED})
 DEGRADED_ERROR_RATE = 0.2
+LAST_N = 20
+"""How many of a record's latest outcomes ``failing`` looks at."""
+FAILING_SHARE = 0.9
+"""The share of failures among them (of at least LAST_N / 2) that reads as down, not flaky."""
 ERROR_PRIOR = 1.0
 """Virtual successes added to the recent counts: one failure of a fresh model reads 50 %,
 not 100 %, and a model with no recent traffic reads 0 %."""
 _LN2 = math.log(2.0)
+_LAST_MASK = (1 << LAST_N) - 1
 
 
 @dataclass(slots=True)
@@ -101,6 +106,9 @@ class Health:
     observed_at: float = 0.0
     last_error: str | None = None
     last_error_kind: str | None = None
+    last_outcomes: int = 0
+    """The latest LAST_N outcomes as bits, newest lowest (1: failed)."""
+    last_count: int = 0
     complete: LatencyStats = field(default_factory=LatencyStats)
     """Times of successful non-streaming calls (the whole answer)."""
     first_event: LatencyStats = field(default_factory=LatencyStats)
@@ -119,6 +127,15 @@ class Health:
         if self.state in ROUTABLE or now < self.cooldown_until:
             return self.state
         return HALF_OPEN
+
+    def failing(self) -> bool:
+        """Whether nearly every recent try failed (a dead upstream, not a flaky one). Pure.
+
+        Panic routing leaves such a model to its probes: a model failing 40 % of tries
+        fails 18 of 20 in a row about once in 10^6 windows; a dead one at once.
+        """
+        count = self.last_count
+        return count >= LAST_N // 2 and self.last_outcomes.bit_count() >= FAILING_SHARE * count
 
     def cooldown_left(self, now: float) -> float:
         """Seconds until the cooldown ends (0 when none)."""
@@ -293,6 +310,11 @@ class HealthTracker:
         for health in (provider, model):
             self._observe(health, now, failed=True)
             health.consecutive_failures += 1
+            if health.state == DOWN and now < health.cooldown_until:
+                # Already out: a panic-routed try, or one sent before the ejection. It
+                # counts (the streak tells a dead model from a flaky one) but does not
+                # grow the cooldown; only a failed probe does.
+                continue
             probe_failed = health.state == HALF_OPEN
             health.probing = False
             streak = health.consecutive_failures >= s.eject_consecutive
@@ -345,6 +367,8 @@ class HealthTracker:
         health.observed_at = now
         health.requests += 1
         health.failures += failed
+        health.last_outcomes = ((health.last_outcomes << 1) | failed) & _LAST_MASK
+        health.last_count = min(LAST_N, health.last_count + 1)
 
     def reset_provider(self, provider_id: str) -> None:
         """Forget a provider's state (its configuration or credential changed)."""

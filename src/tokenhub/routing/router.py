@@ -70,8 +70,8 @@ MODEL_REASONS = {
 PANIC_REASONS = frozenset({"model_cooldown", "model_probe_in_flight"})
 """Rejections that panic routing may override: a model ejected for transient failures."""
 FAILING = "model_failing"
-"""An ejected model whose every recent try failed (``panic_streak`` in a row): down, not
-degraded, so panic routing leaves it to its probes."""
+"""An ejected model that failed nearly every recent try (``Health.failing``): down, not
+flaky, so panic routing leaves it to its probes."""
 _PANIC_PASSABLE = frozenset({DOWN, HALF_OPEN})
 
 CredentialCheck = Callable[[ProviderConfig], str | None]
@@ -324,7 +324,6 @@ class _HealthScan:
         "models",
         "now",
         "panic",
-        "panic_streak",
         "provider_ok",
         "providers",
     )
@@ -337,7 +336,6 @@ class _HealthScan:
         self.providers = health.providers
         self.credentials = credentials
         self.panic = panic
-        self.panic_streak = 2 * health.settings.eject_consecutive
         self.provider_ok: dict[str, bool] = {}
         self.credential_problems: dict[str, str | None] = {}
 
@@ -354,17 +352,14 @@ class _HealthScan:
             or (self.panic and self.panic_passes(record))
         )
 
-    def failing(self, record: Health) -> bool:
-        """Whether an ejected model failed ``panic_streak`` tries in a row (down, not flaky)."""
-        return record.state in _PANIC_PASSABLE and record.consecutive_failures >= self.panic_streak
+    @staticmethod
+    def failing(record: Health) -> bool:
+        """Whether an ejected model failed nearly every recent try (down, not flaky)."""
+        return record.state in _PANIC_PASSABLE and record.failing()
 
     def panic_passes(self, record: Health) -> bool:
         """Whether panic routing may send to this record: ejected, but not failing outright."""
-        return (
-            self.panic
-            and record.state in _PANIC_PASSABLE
-            and record.consecutive_failures < self.panic_streak
-        )
+        return self.panic and record.state in _PANIC_PASSABLE and not record.failing()
 
     def provider(self, provider: ProviderConfig) -> bool:
         """Whether ``provider`` may take a request now (credential and health), once each."""
