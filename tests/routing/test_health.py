@@ -75,9 +75,9 @@ def test_model_cooldown_grows_on_failed_probes(health, clock):
 
 
 def test_model_cooldown_is_capped(health, clock):
-    """The growing cooldown stops at model_cooldown_max_s."""
+    """The growing cooldown stops at model_cooldown_max_s, even after thousands of probes."""
     fail(health, times=5)
-    for _ in range(12):
+    for _ in range(3000):  # the doubling's exponent is capped too: 2**1024 would overflow
         clock.advance(health.model("m").cooldown_left(clock.monotonic()))
         health.begin("p", "m")
         fail(health)
@@ -212,13 +212,3 @@ def test_first_byte_timeout_adapts(health):
     assert 6.0 <= timeout < 10.0
     assert health.first_byte_timeout("m", stream=False, ceiling_s=5.0) == 5.0
     assert health.first_byte_timeout("m", stream=True, ceiling_s=60.0) == 60.0
-
-
-def test_a_long_outage_keeps_the_cooldown_at_its_cap(health, clock):
-    """Thousands of failed probes stay at model_cooldown_max_s (no overflow from the doubling)."""
-    fail(health, times=5)
-    for _ in range(3000):
-        clock.advance(health.model("m").cooldown_left(clock.monotonic()))
-        health.begin("p", "m")
-        fail(health)
-    assert health.model("m").cooldown_left(clock.monotonic()) == 60.0
