@@ -228,8 +228,8 @@ class Executor:
                 raise
             self._succeeded(provider, model, outcome, started, run, stream=stream)
             first = run.first or decision
-            estimate = estimate_of(model, route.input_tokens, route.output_tokens)
-            info = Attempted(first, model, provider, run.attempts, estimate)
+            cost = estimate_of(model, route.input_tokens, route.output_tokens)
+            info = Attempted(first, model, provider, run.attempts, cost)
             return outcome.value, info
         raise AllProvidersFailedError(
             f"all {len(run.attempts)} attempts failed within the attempt budget"
@@ -290,12 +290,14 @@ class Executor:
                 first_byte_s=None if wait >= ceiling else wait,
                 on_retry=retried,
             )
-            # Adapters end every call by the deadline; this bound only catches one that
-            # does not (a plugin's), DEADLINE_GRACE_S later.
-            left = run.deadline - self.clock.monotonic() + DEADLINE_GRACE_S
+            adapter = self.source.adapter(provider.id)
+            # Built-in adapters end every call by the deadline; others get a bound past it.
+            bound = None if getattr(adapter, "honours_deadline", False) else DEADLINE_GRACE_S
             try:
-                async with asyncio.timeout(max(0.0, left)):
-                    return await call(self.source.adapter(provider.id), model, options)
+                if bound is None:
+                    return await call(adapter, model, options)
+                async with asyncio.timeout(max(0.0, run.deadline - self.clock.monotonic() + bound)):
+                    return await call(adapter, model, options)
             except TimeoutError:
                 run.past_deadline = True
                 raise ProviderError(

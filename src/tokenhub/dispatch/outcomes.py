@@ -37,9 +37,7 @@ _WAITS = frozenset(
 """Reasons that end by themselves after a cooldown."""
 
 
-_HEALTH_HOLDS = frozenset(
-    {FAILING, "provider_down", "provider_probe_in_flight", *PANIC_REASONS}
-)
+_HEALTH_HOLDS = frozenset({FAILING, "provider_down", "provider_probe_in_flight", *PANIC_REASONS})
 
 
 def held_by_health(rejection: Rejection) -> bool:

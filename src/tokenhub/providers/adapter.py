@@ -76,6 +76,7 @@ class HttpAdapter(KindHooks):
         ]
         self._endpoints = EndpointSet(members, clock, health)
         self._busy_default_s = health.base_cooldown_s
+        self._remaining = frozenset(name.encode("latin-1") for name in self.remaining_headers)
         static = {
             name.lower(): value
             for name, value in {
@@ -323,13 +324,11 @@ class HttpAdapter(KindHooks):
         # because a 429's wait comes from them.
         if _OK_MIN <= resp.status < _OK_MAX:
             now, observed_at = self._clock.time(), self._clock.monotonic()
-            if self.remaining_headers:
-                headers = resp.headers
-                if any(headers.get(name) == "0" for name in self.remaining_headers):
-                    # A limit is used up: the router must hold the model until its reset.
-                    self._unparsed = None
-                    self._ratelimit = self.snapshot_at(headers, now, observed_at)
-                    return self._ratelimit
+            if self._remaining and resp.any_header_is(self._remaining, b"0"):
+                # A limit is used up: the router must hold the model until its reset.
+                self._unparsed = None
+                self._ratelimit = self.snapshot_at(resp.headers, now, observed_at)
+                return self._ratelimit
             self._unparsed = (resp, now, observed_at)
             return None
         self._unparsed = None

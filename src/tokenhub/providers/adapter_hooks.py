@@ -28,6 +28,8 @@ class KindHooks(ABC):
     models_path: ClassVar[str]
     wire: ClassVar[str | None] = None
     """The client-facing format this kind's streams are in (``openai``, ``anthropic``)."""
+    honours_deadline: ClassVar[bool] = True
+    """Every call ends by its ``CallOptions.deadline`` (the executor adds no timer of its own)."""
     remaining_headers: ClassVar[tuple[str, ...]] = ()
     """Rate-limit headers whose value 0 means a limit is used up until its reset."""
     busy_is_per_endpoint: ClassVar[bool] = False

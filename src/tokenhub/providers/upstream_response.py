@@ -98,6 +98,14 @@ class UpstreamResponse:
             }
         return self._headers
 
+    def any_header_is(self, names: frozenset[bytes], value: bytes) -> bool:
+        """Whether a header named in ``names`` (lowercase) has exactly ``value``.
+
+        Reads the raw header lines, without building ``headers``: this runs on every
+        successful answer (is a rate limit used up?), and most values are not ``value``.
+        """
+        return any(v == value and n.lower() in names for n, v in self._raw_headers)
+
     async def read(self) -> bytes:
         """The whole body (what is left of it); raises if it did not arrive whole."""
         self._whole = True
