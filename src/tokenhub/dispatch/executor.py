@@ -197,10 +197,7 @@ class Executor:
             decision = self._decide(route, settings, run)
             model = decision.ranked[0].model
             provider = self.source.provider(model.provider)
-            run.seen.update(c.model.id for c in decision.ranked)
-            # An ejected peer still counts: it comes back, and panic routing may use it.
-            run.seen.update(r.model for r in decision.rejections if held_by_health(r))
-            alone = len(run.seen) == 1
+            alone = len(decision.ranked) == 1 and _alone(decision, run, model.id)
             budget_left = settings.attempt_budget - len(run.attempts)
             wait = (
                 provider.timeout_s
@@ -279,6 +276,8 @@ class Executor:
         def retried(exc: ProviderError) -> None:
             run.attempts.append(_record(model, provider, exc, 0.0))
 
+        on_retry = retried if retries else None
+
         with self.tracing.span("tokenhub.attempt", provider=provider.id, model=model.id) as span:
             options = CallOptions(
                 run.deadline,
@@ -288,7 +287,7 @@ class Executor:
                 # The adaptive wait bounds the first byte only: not the wait for a pooled
                 # connection (tokenhub's own limit), not the silences of a stream.
                 first_byte_s=None if wait >= ceiling else wait,
-                on_retry=retried,
+                on_retry=on_retry,
             )
             adapter = self.source.adapter(provider.id)
             # Built-in adapters end every call by the deadline; others get a bound past it.
@@ -371,6 +370,18 @@ class _Run:
     """Models whose provider's connection pool was full: not tried again."""
     last: str | None = None
     first: Decision | None = None
+
+
+def _alone(decision: Decision, run: _Run, model_id: str) -> bool:
+    """Whether ``model_id``, the one candidate now, is the only model this request has.
+
+    A model held out by its circuit still counts as a peer: it comes back, and panic
+    routing may use it. So do the models this request already tried.
+    """
+    run.seen.add(model_id)
+    run.seen.update(run.tried)
+    run.seen.update(r.model for r in decision.rejections if held_by_health(r))
+    return len(run.seen) == 1
 
 
 def _excluding(route: RouteRequest, models: set[str]) -> RouteRequest:

@@ -254,19 +254,19 @@ class Gateway:
         return self.router.route(route, self.routing, self.credential_problem)
 
     def estimate_cost(self, route: RouteRequest) -> float:
-        """What the request would cost on the model the router would try first, in USD.
+        """What the request would cost on the best-scored model, in USD.
 
         The request's own input estimate (not the scoring cache's, rounded up to 64 tokens)
         and its output reservation at that model's prices: it errs high, as the estimate
         does, but no higher. 0 when no model is eligible (the executor then says why). The
         scoring is cached, so the executor's first attempt reuses it.
         """
-        decision = self.cached_router.route(
+        scored = self.cached_router.scored(
             route, self.routing, self.credential_problem, self.credentials_version()
         )
-        if not decision.ranked:
+        if not scored.ranked:
             return 0.0
-        return estimate_of(decision.ranked[0].model, route.input_tokens, route.output_tokens)
+        return estimate_of(scored.ranked[0].model, route.input_tokens, route.output_tokens)
 
     async def complete(
         self, request: ChatRequest, route: RouteRequest, headers: dict[str, str]

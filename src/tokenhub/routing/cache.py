@@ -48,6 +48,17 @@ class CachedRouter:
         credentials_version: Hashable = None,
     ) -> Decision:
         """Like ``Router.route``, reusing a recent scoring of an equivalent request."""
+        scored = self.scored(request, settings, credentials, credentials_version)
+        return self.router.pick(scored, request, settings)
+
+    def scored(
+        self,
+        request: RouteRequest,
+        settings: RoutingSettings,
+        credentials: CredentialCheck,
+        credentials_version: Hashable = None,
+    ) -> Scored:
+        """The (cached) scoring of ``request``: eligible models best first, no draw."""
         tokens = -(-request.input_tokens // TOKEN_STEP) * TOKEN_STEP
         health = self.router.health
         now = health.clock.monotonic()
@@ -65,7 +76,7 @@ class CachedRouter:
                 self._entries.clear()
             fresh_until = min(now + MAX_AGE_S, scored.recheck_at)
             entry = self._entries[key] = _Entry(scored, fresh_until, health.version, settings)
-        return self.router.pick(entry.scored, request, settings)
+        return entry.scored
 
     def clear(self) -> None:
         """Forget every scoring."""

@@ -7,8 +7,7 @@ on every exit that does not reach ``log_request`` (cancellation, unexpected erro
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from types import TracebackType
 
 from aiohttp import web
 
@@ -32,12 +31,28 @@ def expect_cost(app: web.Application, summary: RequestSummary, estimate_usd: flo
         app[KEYRING].spend.expect(summary.reservation, estimate_usd)
 
 
-@contextmanager
-def released_on_error(app: web.Application, summary: RequestSummary) -> Iterator[None]:
-    """Release the hold if the request ends in an exception before it was settled."""
-    try:
-        yield
-    except BaseException:
-        if summary.reservation is not None:
-            app[KEYRING].spend.release(summary.reservation)  # no-op once settled
-        raise
+class released_on_error:  # noqa: N801 - used like the function-style context managers
+    """Release the hold if the request ends in an exception before it was settled.
+
+    A class, not a generator-based context manager: it wraps every consumer request.
+    """
+
+    __slots__ = ("app", "summary")
+
+    def __init__(self, app: web.Application, summary: RequestSummary) -> None:
+        self.app = app
+        self.summary = summary
+
+    def __enter__(self) -> None:
+        """Nothing to do on the way in."""
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """On an exception, release the hold (a no-op once settled); never swallow it."""
+        reservation = self.summary.reservation
+        if exc_type is not None and reservation is not None:
+            self.app[KEYRING].spend.release(reservation)
