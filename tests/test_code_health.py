@@ -21,10 +21,17 @@ IGNORE_REASON = re.compile(r"^\s+# \S.{8,}")
 
 
 def python_files() -> list[Path]:
-    """Every Python file under the checked folders, virtual environments left out."""
+    """Every Python file under the checked folders, virtual environments left out.
+
+    ``.venv`` and the benchmark's ``bench/.venv-tools`` and ``bench/.venv-litellm``.
+    """
     found = []
     for folder in CHECKED:
-        found += [p for p in (ROOT / folder).rglob("*.py") if ".venv" not in p.parts]
+        found += [
+            p
+            for p in (ROOT / folder).rglob("*.py")
+            if not any(part.startswith(".venv") for part in p.relative_to(ROOT).parts)
+        ]
     return sorted(found)
 
 
