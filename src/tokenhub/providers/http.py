@@ -73,8 +73,8 @@ class Retrier:
     """Runs an attempt again after transient failures, with backoff, within the deadline.
 
     Only ``transient`` errors are retried: a ``rate_limited`` one goes straight back to the
-    router, which cools the provider down and reroutes. A backoff that would end at or past
-    the deadline is not slept; the last error is raised instead.
+    router, which holds that model until Retry-After and reroutes. A backoff that would end
+    at or past the deadline is not slept; the last error is raised instead.
     """
 
     def __init__(
