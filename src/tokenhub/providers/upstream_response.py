@@ -104,7 +104,10 @@ class UpstreamResponse:
         Reads the raw header lines, without building ``headers``: this runs on every
         successful answer (is a rate limit used up?), and most values are not ``value``.
         """
-        return any(v == value and n.lower() in names for n, v in self._raw_headers)
+        for name, found in self._raw_headers:  # noqa: SIM110 - a loop: no generator per answer
+            if found == value and name.lower() in names:
+                return True
+        return False
 
     async def read(self) -> bytes:
         """The whole body (what is left of it); raises if it did not arrive whole."""
