@@ -199,8 +199,10 @@ class Executor:
             provider = self.source.provider(model.provider)
             alone = len(decision.ranked) == 1 and _alone(decision, run, model.id)
             budget_left = settings.attempt_budget - len(run.attempts)
-            wait = (
-                provider.timeout_s
+            # While peers remain, the first byte gets an adaptive wait (None: the provider's
+            # timeout alone): not the wait for a pooled connection, not a stream's silences.
+            first_byte = (
+                None
                 if alone
                 else self.health.first_byte_timeout(
                     model.id, stream=stream, ceiling_s=provider.timeout_s
@@ -215,7 +217,7 @@ class Executor:
             started = time.perf_counter()
             try:
                 outcome = await self._attempt(
-                    call, provider, model, run, retries, wait, provider.timeout_s, headers
+                    call, provider, model, run, retries, first_byte, headers
                 )
             except ProviderError as exc:
                 route = self._failed(route, provider, model, exc, started, run)
@@ -267,11 +269,10 @@ class Executor:
         model: ModelConfig,
         run: _Run,
         retries: int,
-        wait: float,
-        ceiling: float,
+        first_byte: float | None,
         headers: dict[str, str],
     ) -> _Try:
-        """One adapter call (with its own retries), bounded by the adaptive ``wait``."""
+        """One adapter call (with its own retries), its first byte bounded by ``first_byte``."""
 
         def retried(exc: ProviderError) -> None:
             run.attempts.append(_record(model, provider, exc, 0.0))
@@ -284,9 +285,7 @@ class Executor:
                 self.source.api_key(provider),
                 {**headers, **self.tracing.outgoing()},
                 retries,
-                # The adaptive wait bounds the first byte only: not the wait for a pooled
-                # connection (tokenhub's own limit), not the silences of a stream.
-                first_byte_s=None if wait >= ceiling else wait,
+                first_byte_s=first_byte,
                 on_retry=on_retry,
             )
             adapter = self.source.adapter(provider.id)
@@ -364,10 +363,9 @@ class _Run:
     deadline: float
     attempts: list[AttemptRecord] = field(default_factory=list)
     tried: set[str] = field(default_factory=set)
-    seen: set[str] = field(default_factory=set)
     full: set[str] = field(default_factory=set)
-    past_deadline: bool = False
     """Models whose provider's connection pool was full: not tried again."""
+    past_deadline: bool = False
     last: str | None = None
     first: Decision | None = None
 
@@ -378,10 +376,8 @@ def _alone(decision: Decision, run: _Run, model_id: str) -> bool:
     A model held out by its circuit still counts as a peer: it comes back, and panic
     routing may use it. So do the models this request already tried.
     """
-    run.seen.add(model_id)
-    run.seen.update(run.tried)
-    run.seen.update(r.model for r in decision.rejections if held_by_health(r))
-    return len(run.seen) == 1
+    peers = run.tried | {r.model for r in decision.rejections if held_by_health(r)}
+    return not peers - {model_id}
 
 
 def _excluding(route: RouteRequest, models: set[str]) -> RouteRequest:

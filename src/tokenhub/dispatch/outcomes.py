@@ -45,17 +45,17 @@ def held_by_health(rejection: Rejection) -> bool:
 
     Such a model is a peer that comes back by itself: with it, no model is the last chance.
     """
-    return bool(rejection.reasons) and all(x in _HEALTH_HOLDS for x in rejection.reasons)
-
-
-def panic_only(rejection: Rejection) -> bool:
-    """Whether a model is held out only because it was ejected for transient failures."""
-    return bool(rejection.reasons) and all(x in PANIC_REASONS for x in rejection.reasons)
+    return _only_for(rejection, _HEALTH_HOLDS)
 
 
 def panic_possible(rejections: list[Rejection]) -> bool:
     """Whether some model is held out only because it was ejected for transient failures."""
-    return any(panic_only(r) for r in rejections)
+    return any(_only_for(r, PANIC_REASONS) for r in rejections)
+
+
+def _only_for(rejection: Rejection, reasons: frozenset[str]) -> bool:
+    """Whether ``rejection`` has reasons and every one of them is in ``reasons``."""
+    return bool(rejection.reasons) and all(x in reasons for x in rejection.reasons)
 
 
 def nothing_left(
@@ -117,7 +117,7 @@ def _after_attempts(attempts: list[AttemptRecord], soonest: float | None) -> Exc
 
 
 def _waits(rejection: Rejection) -> bool:
-    return bool(rejection.reasons) and all(r in _WAITS for r in rejection.reasons)
+    return _only_for(rejection, _WAITS)
 
 
 def _wait(model_id: str, health: HealthTracker, registry: Registry) -> float:

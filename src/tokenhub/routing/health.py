@@ -45,16 +45,6 @@ CREDENTIAL_INVALID = "credential_invalid"
 QUOTA_EXHAUSTED = "quota_exhausted"
 UNAVAILABLE = "unavailable"
 PROBE_IN_FLIGHT = "probe_in_flight"
-STATES = (
-    HEALTHY,
-    DEGRADED,
-    DOWN,
-    HALF_OPEN,
-    RATE_LIMITED,
-    CREDENTIAL_INVALID,
-    QUOTA_EXHAUSTED,
-    UNAVAILABLE,
-)
 ROUTABLE = frozenset({HEALTHY, DEGRADED})
 DEGRADED_ERROR_RATE = 0.2
 LAST_N = 20
@@ -178,10 +168,6 @@ class HealthTracker:
             health = self.models[model_id] = Health()
         return health
 
-    def error_rate(self, record: Health) -> float:
-        """A record's recent error rate now."""
-        return record.error_rate(self.clock.monotonic(), self.settings.error_halflife_s)
-
     def begin(self, provider_id: str, model_id: str) -> bool:
         """An attempt is admitted: the one transition an expired cooldown makes.
 
@@ -290,20 +276,22 @@ class HealthTracker:
         self.version += 1  # cooldowns move even when the state name stays
         return changed
 
-    def first_byte_timeout(self, model_id: str, *, stream: bool, ceiling_s: float) -> float:
+    def first_byte_timeout(self, model_id: str, *, stream: bool, ceiling_s: float) -> float | None:
         """How long a try of ``model_id`` may wait for its answer (stream: first event).
 
         ``adaptive_timeout_factor`` times the model's recent p99 (mean + 4 deviations of its
-        successful calls), at least ``adaptive_timeout_floor_s``, at most ``ceiling_s``
-        (the provider's timeout); the ceiling until the model has answered once.
+        successful calls), at least ``adaptive_timeout_floor_s``; None when that is no
+        shorter than ``ceiling_s`` (the provider's timeout, which then applies alone) or the
+        model has not answered yet.
         """
         health = self.models.get(model_id)
         stats = None if health is None else (health.first_event if stream else health.complete)
         high = None if stats is None else stats.high()
         if high is None:
-            return ceiling_s
+            return None
         s = self.settings
-        return min(ceiling_s, max(s.adaptive_timeout_floor_s, s.adaptive_timeout_factor * high))
+        wait = max(s.adaptive_timeout_floor_s, s.adaptive_timeout_factor * high)
+        return wait if wait < ceiling_s else None
 
     def _transient(self, provider: Health, model: Health, now: float, *, timed_out: bool) -> None:
         s = self.settings

@@ -349,7 +349,7 @@ class _HealthScan:
         return (
             record.state in ROUTABLE
             or record.blocked_reason(self.now) is None
-            or (self.panic and self.panic_passes(record))
+            or self.panic_passes(record)
         )
 
     @staticmethod
