@@ -277,7 +277,7 @@ class HealthTracker:
         return changed
 
     def first_byte_timeout(self, model_id: str, *, stream: bool, ceiling_s: float) -> float | None:
-        """How long a try of ``model_id`` may wait for its answer (stream: first event).
+        """How long a try of ``model_id`` may wait for its answer's first byte.
 
         ``adaptive_timeout_factor`` times the model's recent p99 (mean + 4 deviations of its
         successful calls), at least ``adaptive_timeout_floor_s``; None when that is no
