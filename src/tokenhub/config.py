@@ -156,6 +156,9 @@ class Settings(BaseSettings):
     log_format: Literal["json", "text"] = "json"
     access_log: bool = True
     demo: bool = False
+    # Refuse (400) a request field the routed model's format cannot carry, instead of
+    # dropping it with an X-Tokenhub-Warnings header; a request's tokenhub.strict wins.
+    strict_fields: bool = False
     writer: WriterSettings = WriterSettings()
     health: HealthSettings = HealthSettings()
     auth: AuthSettings = AuthSettings()

@@ -323,6 +323,32 @@ class VaultAlreadyInitialisedError(ConflictError):
     type = "vault_already_initialised"
 
 
+class UntranslatableFieldError(InvalidRequestError):
+    """Strict field handling: the chosen upstream's format cannot carry a field sent."""
+
+    type = "untranslatable_field"
+
+    def __init__(self, field: str, reason: str, upstream_format: str) -> None:
+        super().__init__(
+            f"'{field}' cannot be carried to the {upstream_format}-format model this request"
+            f" was routed to ({reason}); strict field handling refuses rather than drops it",
+            param=field,
+        )
+
+
+class RedirectFieldError(InvalidRequestError):
+    """A body field would choose where, or with what credential, tokenhub sends a request."""
+
+    type = "forbidden_field"
+
+    def __init__(self, path: str) -> None:
+        super().__init__(
+            f"'{path}' would choose the upstream's address, credential or headers; tokenhub"
+            " never takes those from a request (its provider configuration decides them)",
+            param=path,
+        )
+
+
 class VaultWeakPasswordError(InvalidRequestError):
     """The new vault password is too short; the message says the minimum."""
 

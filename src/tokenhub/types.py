@@ -40,7 +40,23 @@ class ImagePart:
     type: Literal["image"] = "image"
 
 
-ContentPart = TextPart | ImagePart
+@dataclass(slots=True)
+class ThinkingPart:
+    """A model's reasoning, shown in a conversation or an answer.
+
+    From Anthropic it is a ``thinking`` block sealed by ``signature`` (or, redacted, an
+    opaque ``redacted`` payload with no text): the seal is valid only for Anthropic
+    models, which require it back unchanged. From OpenAI-format servers (vLLM's
+    ``reasoning_content`` and others) it is plain text with no seal.
+    """
+
+    text: str
+    signature: str | None = None
+    redacted: str | None = None
+    type: Literal["thinking"] = "thinking"
+
+
+ContentPart = TextPart | ImagePart | ThinkingPart
 
 
 @dataclass(slots=True)
@@ -101,6 +117,44 @@ class ResponseFormat:
 
 
 @dataclass(slots=True)
+class Thinking:
+    """Extended reasoning asked for: Anthropic's ``thinking``, OpenAI's ``reasoning_effort``.
+
+    ``budget_tokens`` is set for ``enabled`` (the most the model may spend thinking).
+    """
+
+    mode: Literal["enabled", "adaptive", "disabled"]
+    budget_tokens: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ClientBody:
+    """A request as its client sent it, for an upstream that speaks the same format.
+
+    ``body`` is the client's JSON without tokenhub's own ``tokenhub`` field; ``headers``
+    are the vendor headers the client sent that an upstream of that format understands
+    (``anthropic-version``, ``anthropic-beta``, ``openai-beta``), by lower-case name.
+    """
+
+    format: str
+    body: dict[str, Any]
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class FieldNote:
+    """Something of a request or an answer that could not be carried to the other side."""
+
+    field: str
+    """Where it was: a body field (``logprobs``), a block (``messages[2].content[0]``)."""
+    reason: str
+
+    def __str__(self) -> str:
+        """``field: reason``, as ``X-Tokenhub-Warnings`` lists it."""
+        return f"{self.field}: {self.reason}"
+
+
+@dataclass(slots=True)
 class ChatRequest:
     """A provider-neutral chat request."""
 
@@ -122,6 +176,12 @@ class ChatRequest:
     frequency_penalty: float | None = None
     reasoning_effort: str | None = None
     parallel_tool_calls: bool | None = None
+    thinking: Thinking | None = None
+    top_k: int | None = None
+    source: ClientBody | None = None
+    """The client's own body: forwarded whole to an upstream of the same format."""
+    strict: bool = False
+    """Refuse (400) rather than drop what the upstream's format cannot carry."""
 
 
 @dataclass(slots=True)
@@ -155,6 +215,10 @@ class ChatResponse:
     usage: Usage = field(default_factory=Usage)
     created: int = 0
     stop_sequence: str | None = None
+    raw: dict[str, Any] | None = None
+    """The upstream's own answer, kept when the client speaks its format (sent whole)."""
+    notes: list[FieldNote] = field(default_factory=list)
+    """What of the request or the answer could not be carried across formats."""
 
 
 @dataclass(slots=True)
@@ -172,6 +236,19 @@ class TextDelta:
     """A fragment of assistant text."""
 
     text: str
+
+
+@dataclass(slots=True)
+class ThinkingDelta:
+    """A fragment of the model's reasoning; the seal (``signature``) or a redacted block.
+
+    Anthropic streams thinking text, then the block's signature; a ``redacted_thinking``
+    block arrives whole (``redacted``). OpenAI-format servers stream text only.
+    """
+
+    text: str = ""
+    signature: str | None = None
+    redacted: str | None = None
 
 
 @dataclass(slots=True)
@@ -200,4 +277,4 @@ class StreamEnd:
     stop_sequence: str | None = None
 
 
-StreamEvent = StreamStart | TextDelta | ToolCallStart | ToolCallDelta | StreamEnd
+StreamEvent = StreamStart | TextDelta | ThinkingDelta | ToolCallStart | ToolCallDelta | StreamEnd

@@ -87,11 +87,11 @@ async def test_no_relay_once_translated(openai, fake_clock):
     await batches.aclose()
 
 
-async def test_anthropic_streams_are_not_relayed(make_adapter, fake_clock):
-    """A stream in the Anthropic format has no relay (yet): it is always translated."""
+async def test_anthropic_streams_relay_to_anthropic_clients_only(make_adapter, fake_clock):
+    """A stream in the Anthropic format relays to an Anthropic client, never an OpenAI one."""
     adapter = make_adapter("anthropic")
     handle = await adapter.open_stream(ask(), HAIKU, options(fake_clock, api_key=ANTHROPIC_KEY))
-    assert not handle.can_relay("anthropic")
+    assert handle.can_relay("anthropic")
     assert not handle.can_relay("openai")
     await handle.aclose()
 

@@ -31,7 +31,13 @@ from tokenhub.clock import Clock
 from tokenhub.dispatch.cost import cost_of, estimate_of
 from tokenhub.dispatch.observe import ExecutionObserver
 from tokenhub.dispatch.outcomes import held_by_health, nothing_left, panic_possible
-from tokenhub.errors import AllProvidersFailedError, AttemptRecord, ErrorKind, ProviderError
+from tokenhub.errors import (
+    AllProvidersFailedError,
+    AttemptRecord,
+    ErrorKind,
+    ProviderError,
+    TokenhubError,
+)
 from tokenhub.observability.tracing import Tracing
 from tokenhub.providers.base import (
     CallOptions,
@@ -222,8 +228,10 @@ class Executor:
             except ProviderError as exc:
                 route = self._failed(route, provider, model, exc, started, run)
                 continue
-            except asyncio.CancelledError:
-                self.health.abandon(provider.id, model.id)  # its client left: judge nothing
+            except (asyncio.CancelledError, TokenhubError):
+                # Its client left, or the request cannot be sent there (strict fields):
+                # nothing to judge the upstream by.
+                self.health.abandon(provider.id, model.id)
                 raise
             self._succeeded(provider, model, outcome, started, run, stream=stream)
             first = run.first or decision

@@ -18,7 +18,7 @@ import orjson
 from yarl import URL
 
 from tokenhub.clock import Clock
-from tokenhub.errors import ErrorKind, ProviderError
+from tokenhub.errors import ErrorKind, ProviderError, UntranslatableFieldError
 from tokenhub.providers.adapter_hooks import KindHooks
 from tokenhub.providers.base import CallOptions, CallResult, EndpointState, RateLimitSnapshot
 from tokenhub.providers.call import API_KEY_PLACEHOLDER, Call, CallBuilder, join_url
@@ -41,7 +41,7 @@ from tokenhub.providers.transport import (
     UpstreamResponse,
 )
 from tokenhub.schemas import ModelConfig, ProviderConfig
-from tokenhub.types import ChatRequest, ChatResponse
+from tokenhub.types import ChatRequest, ChatResponse, FieldNote
 
 T = TypeVar("T")
 
@@ -49,6 +49,9 @@ __all__ = ["API_KEY_PLACEHOLDER", "HttpAdapter", "join_url"]
 
 _OK_MIN, _OK_MAX = 200, 300
 _BUSY_STATUSES = frozenset({429, 503})
+_VERSION_HEADERS = frozenset({"anthropic-version"})
+"""Vendor headers that only say which version of their API the client speaks: dropped
+silently across formats, since the translation speaks the upstream's own version."""
 
 
 class HttpAdapter(KindHooks):
@@ -97,9 +100,12 @@ class HttpAdapter(KindHooks):
         """Send a non-streaming request; raise a classified ProviderError on failure."""
         if request.stream:
             request = replace(request, stream=False)
-        call = self._call(options, orjson.dumps(self.render(request, model)))
-        result, retries = await self._run(lambda: self._complete_once(call), options)
+        body, notes = self._body(request, model)
+        call = self._call(options, orjson.dumps(body), self._vendor(request))
+        whole = self._same_format(request)
+        result, retries = await self._run(lambda: self._complete_once(call, whole), options)
         result.retries = retries
+        result.response.notes[:0] = notes
         return result
 
     async def open_stream(
@@ -108,9 +114,11 @@ class HttpAdapter(KindHooks):
         """Start a streaming request and read to its first event; retried until then."""
         if not request.stream:
             request = replace(request, stream=True)
-        call = self._call(options, orjson.dumps(self.render(request, model)))
+        body, notes = self._body(request, model)
+        call = self._call(options, orjson.dumps(body), self._vendor(request))
         stream, retries = await self._run(lambda: self._open_once(call), options)
         stream.retries = retries
+        stream.notes = notes
         return stream
 
     async def list_models(self, options: CallOptions) -> list[str]:
@@ -144,13 +152,14 @@ class HttpAdapter(KindHooks):
 
     # One attempt of each operation.
 
-    async def _complete_once(self, call: Call) -> CallResult:
+    async def _complete_once(self, call: Call, whole: bool) -> CallResult:
+        """One try; ``whole`` keeps the upstream's answer as it came (a same-format client)."""
         # What EndpointSet.using() does, spelled out: this runs on every request.
         endpoint = self._endpoints.acquire()
         try:
             start = self._clock.monotonic()
             raw, snapshot = await self._fetch("POST", endpoint.chat_url, call, "the answer")
-            response = self._parse_raw(raw)
+            response = self._parse_raw(raw, whole=whole)
             latency = self._clock.monotonic() - start
         except BaseException as exc:
             self._endpoints.release_failed(endpoint, exc)
@@ -343,13 +352,53 @@ class HttpAdapter(KindHooks):
         except orjson.JSONDecodeError:
             raise malformed(self.config.id, what) from None
 
-    def _parse_raw(self, raw: bytes) -> ChatResponse:
+    def _parse_raw(self, raw: bytes, *, whole: bool) -> ChatResponse:
         body = self._load(raw, "response body")
         try:
-            return self.parse(body)
+            response = self.parse(body)
         except ProviderError as exc:
             exc.provider = self.config.id
             raise
+        if whole:
+            response.raw = body
+        return response
+
+    # Same format: the client's body and vendor headers forwarded.
+
+    def _same_format(self, request: ChatRequest) -> bool:
+        source = request.source
+        return source is not None and source.format == self.wire
+
+    def _body(
+        self, request: ChatRequest, model: ModelConfig
+    ) -> tuple[dict[str, Any], list[FieldNote]]:
+        """The client's own body for a same-format client, else the translation and its notes.
+
+        Strict requests refuse (400) what the translation would drop.
+        """
+        source = request.source
+        if source is not None and self._same_format(request):
+            return self.forward(source.body, model, stream=request.stream), []
+        notes: list[FieldNote] = []
+        if source is not None:
+            notes.extend(
+                FieldNote(
+                    f"{name} header", f"a {source.format} header; {self.wire} has no such header"
+                )
+                for name in source.headers
+                if name not in _VERSION_HEADERS
+            )
+        body = self.render(request, model, notes)
+        if notes and request.strict:
+            raise UntranslatableFieldError(notes[0].field, notes[0].reason, self.wire or self.kind)
+        return body, notes
+
+    def _vendor(self, request: ChatRequest) -> dict[str, str] | None:
+        """The client's vendor headers this upstream understands (same format only)."""
+        source = request.source
+        if source is None or not source.headers or not self._same_format(request):
+            return None
+        return {k: v for k, v in source.headers.items() if k in self.vendor_headers}
 
     def _model_ids(self, body: Any) -> list[str]:
         data = body.get("data") if isinstance(body, dict) else None

@@ -17,7 +17,7 @@ from tokenhub.providers.endpoints import Endpoint
 from tokenhub.providers.http import ServerSentEvent
 from tokenhub.providers.stream import Decoder
 from tokenhub.schemas import ModelConfig
-from tokenhub.types import ChatRequest, ChatResponse, StreamEvent
+from tokenhub.types import ChatRequest, ChatResponse, FieldNote, StreamEvent
 
 
 class KindHooks(ABC):
@@ -45,9 +45,27 @@ class KindHooks(ABC):
     def auth_headers(self, api_key: str) -> dict[str, str]:
         """The credential as this kind sends it."""
 
+    vendor_headers: ClassVar[frozenset[str]] = frozenset()
+    """Client headers an upstream of this format understands, forwarded from a client of the
+    same format (never a credential or an account selector)."""
+
     @abstractmethod
-    def render(self, request: ChatRequest, model: ModelConfig) -> dict[str, Any]:
-        """The wire body for ``request`` (its ``stream`` flag already set)."""
+    def render(
+        self, request: ChatRequest, model: ModelConfig, notes: list[FieldNote]
+    ) -> dict[str, Any]:
+        """The wire body for ``request`` (its ``stream`` flag already set), translated.
+
+        Whatever of the request this format cannot carry is added to ``notes``.
+        """
+
+    def forward(self, body: dict[str, Any], model: ModelConfig, *, stream: bool) -> dict[str, Any]:
+        """A same-format client's body as sent, with only the model and streaming set."""
+        out = {**body, "model": model.upstream}
+        if stream:
+            out["stream"] = True
+        else:
+            out.pop("stream", None)
+        return out
 
     @abstractmethod
     def parse(self, body: Any) -> ChatResponse:

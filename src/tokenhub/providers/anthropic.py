@@ -9,7 +9,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 from yarl import URL
 
@@ -25,7 +25,7 @@ from tokenhub.providers.stream import Decoder, load_frame
 from tokenhub.providers.transport import UpstreamClient
 from tokenhub.providers.wire import anthropic as anthropic_wire
 from tokenhub.schemas import ModelConfig, ProviderConfig
-from tokenhub.types import ChatRequest, ChatResponse, StreamEvent
+from tokenhub.types import ChatRequest, ChatResponse, FieldNote, StreamEvent
 
 API_VERSION = "2023-06-01"
 MODELS_PAGE_SIZE = 1000
@@ -46,6 +46,8 @@ class AnthropicAdapter(HttpAdapter):
         "anthropic-ratelimit-output-tokens-remaining",
     )
 
+    vendor_headers: ClassVar[frozenset[str]] = frozenset({"anthropic-version", "anthropic-beta"})
+
     def default_headers(self) -> dict[str, str]:
         """The API version every request must name."""
         return {"anthropic-version": API_VERSION}
@@ -54,10 +56,12 @@ class AnthropicAdapter(HttpAdapter):
         """``x-api-key: <key>``."""
         return {"x-api-key": api_key}
 
-    def render(self, request: ChatRequest, model: ModelConfig) -> dict[str, Any]:
+    def render(
+        self, request: ChatRequest, model: ModelConfig, notes: list[FieldNote]
+    ) -> dict[str, Any]:
         """The Messages body; ``max_tokens`` defaults to the model's output limit."""
         return anthropic_wire.render_request(
-            request, model.upstream, default_max_tokens=model.max_output_tokens
+            request, model.upstream, default_max_tokens=model.max_output_tokens, notes=notes
         )
 
     def parse(self, body: Any) -> ChatResponse:

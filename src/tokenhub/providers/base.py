@@ -15,7 +15,7 @@ from tokenhub.clock import Clock
 from tokenhub.errors import ProviderError
 from tokenhub.providers.transport import UpstreamClient
 from tokenhub.schemas import ModelConfig, ProviderConfig
-from tokenhub.types import ChatRequest, ChatResponse, StreamEvent
+from tokenhub.types import ChatRequest, ChatResponse, FieldNote, StreamEvent
 
 
 @dataclass(slots=True)
@@ -77,6 +77,8 @@ class StreamHandle(Protocol):
     """The successful try's time to its first event."""
     first: list[StreamEvent]
     """The events read before the stream was handed out (empty: it ended without any)."""
+    notes: list[FieldNote]
+    """What of the request the upstream's format could not carry (translated requests)."""
 
     def batches(self) -> AsyncGenerator[list[StreamEvent], None]:
         """Every event from ``first`` on, as many at a time as have arrived (never none).

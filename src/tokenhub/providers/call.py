@@ -45,9 +45,17 @@ class CallBuilder:
         self._auth_headers = auth_headers
         self._templated = any(API_KEY_PLACEHOLDER in v for v in static.values())
 
-    def build(self, options: CallOptions, body: bytes = b"") -> Call:
-        """The call for ``options``: static headers, trace headers, then the credential."""
+    def build(
+        self, options: CallOptions, body: bytes = b"", vendor: Mapping[str, str] | None = None
+    ) -> Call:
+        """The call for ``options``: static, vendor and trace headers, then the credential.
+
+        ``vendor`` are a same-format client's own (``anthropic-beta``...): they may replace a
+        static default such as ``anthropic-version``, never the credential added after them.
+        """
         headers = dict(self._static)
+        if vendor:
+            headers.update(vendor)
         if options.extra_headers:
             headers.update(options.extra_headers)  # trace headers; never the credential
         key = options.api_key

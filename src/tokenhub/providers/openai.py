@@ -23,7 +23,7 @@ from tokenhub.providers.stream import Decoder, load_frame
 from tokenhub.providers.transport import UpstreamClient
 from tokenhub.providers.wire import openai as openai_wire
 from tokenhub.schemas import ModelConfig, ProviderConfig
-from tokenhub.types import ChatRequest, ChatResponse, StreamEvent
+from tokenhub.types import ChatRequest, ChatResponse, FieldNote, StreamEvent
 
 _DONE = b"[DONE]"
 
@@ -39,6 +39,7 @@ class OpenAIAdapter(HttpAdapter):
         "x-ratelimit-remaining-requests",
         "x-ratelimit-remaining-tokens",
     )
+    vendor_headers: ClassVar[frozenset[str]] = frozenset({"openai-beta"})
     stream_client_errors_fatal: ClassVar[bool] = True
     """Whether a 4xx-typed error inside a stream is the client's fault (see ``vllm``)."""
 
@@ -46,9 +47,24 @@ class OpenAIAdapter(HttpAdapter):
         """``Authorization: Bearer <key>``."""
         return {"authorization": f"Bearer {api_key}"}
 
-    def render(self, request: ChatRequest, model: ModelConfig) -> dict[str, Any]:
+    def render(
+        self, request: ChatRequest, model: ModelConfig, notes: list[FieldNote]
+    ) -> dict[str, Any]:
         """The Chat Completions body (streams ask for usage)."""
-        return openai_wire.render_request(request, model.upstream)
+        return openai_wire.render_request(request, model.upstream, notes=notes)
+
+    def forward(self, body: dict[str, Any], model: ModelConfig, *, stream: bool) -> dict[str, Any]:
+        """The client's body; a stream always asks for usage (the relay hides it if unasked)."""
+        out = super().forward(body, model, stream=stream)
+        if stream:
+            options = out.get("stream_options")
+            out["stream_options"] = {
+                **(options if isinstance(options, dict) else {}),
+                "include_usage": True,
+            }
+        else:
+            out.pop("stream_options", None)
+        return out
 
     def parse(self, body: Any) -> ChatResponse:
         """A ``chat.completion`` to canonical."""

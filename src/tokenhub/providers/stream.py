@@ -20,7 +20,7 @@ from tokenhub.providers.endpoints import Endpoint, EndpointSet
 from tokenhub.providers.http import ServerSentEvent, SseReader, parse_event
 from tokenhub.providers.passthrough import RELAYS, RelayEdit
 from tokenhub.providers.transport import UpstreamResponse
-from tokenhub.types import StreamEnd, StreamEvent
+from tokenhub.types import FieldNote, StreamEnd, StreamEvent
 
 
 class Decoder(Protocol):
@@ -82,6 +82,7 @@ class HttpStream:
         self._frame = frame
         self._provider = provider
         self.first: list[StreamEvent] = []
+        self.notes: list[FieldNote] = []
         self._leftover: list[bytes] = []
         self._deferred: ProviderError | None = None
         self._ended = False

@@ -71,6 +71,9 @@ class Policy(BaseModel):
     max_latency_ms: float | None = Field(None, gt=0)
     min_weight: int | None = Field(None, ge=1, le=10)
     capabilities: list[Capability] = []
+    strict: bool | None = None
+    """Refuse (400) rather than drop fields the routed model's format cannot carry;
+    None: the ``strict_fields`` setting decides."""
 
     def merged(self, other: dict[str, Any]) -> Policy:
         """This policy with fields of ``other`` (already validated) taking precedence."""

@@ -18,10 +18,10 @@ from tokenhub.errors import (
     TokenhubError,
 )
 from tokenhub.server import passthrough
-from tokenhub.server.app_keys import CLOCK, GATEWAY, TRACING
+from tokenhub.server.app_keys import CLOCK, GATEWAY, SETTINGS, TRACING
 from tokenhub.server.budget import expect_cost, hold_budget, released_on_error
 from tokenhub.server.consumer_auth import API_KEY, allowed_models
-from tokenhub.server.decision_headers import decision_headers
+from tokenhub.server.decision_headers import decision_headers, warnings_header
 from tokenhub.server.errors import json_response
 from tokenhub.server.middleware import (
     CLIENT_CLOSED,
@@ -30,7 +30,7 @@ from tokenhub.server.middleware import (
     client_gone,
     client_left,
 )
-from tokenhub.server.request_input import read_json, read_policy
+from tokenhub.server.request_input import POLICY_FIELD, read_json, read_policy, refuse_redirects
 from tokenhub.server.request_log import (
     RequestSummary,
     add_response,
@@ -40,6 +40,7 @@ from tokenhub.server.request_log import (
 from tokenhub.server.routes import RouteTable
 from tokenhub.server.streaming import CoalescedStreamResponse, Translator, cut_usage, translate
 from tokenhub.server.wire_flavours import ANTHROPIC, OPENAI, Flavour
+from tokenhub.types import ChatResponse
 
 
 async def chat_completions(request: web.Request) -> web.StreamResponse:
@@ -74,9 +75,16 @@ async def _serve(
     key = summary.key
     try:
         body = await read_json(request)
+        refuse_redirects(await request.read(), body)  # the bytes read_json read, kept by aiohttp
         summary.body = capture_body(request.app, body)
         policy = read_policy(request, body)
         chat = flavour.parse(body)
+        chat.source = flavour.client_body(body, request.headers)
+        chat.strict = (
+            policy.strict
+            if policy.strict is not None
+            else request.app[SETTINGS].settings.strict_fields
+        )
         gateway = request.app[GATEWAY]
         route = gateway.route_request(chat, policy, allowed_models=allowed_models(key))
         summary.mode = route.mode
@@ -99,13 +107,27 @@ async def _serve(
     response.created = response.created or int(request.app[CLOCK].time())
     summary.info, summary.usage, summary.cost_usd = done.info, response.usage, done.cost_usd
     summary.latency_ms = (time.perf_counter() - started) * 1000
-    rendered = flavour.render(response)
+    rendered = _rendered(flavour, response)
     add_response(request.app, summary, rendered)
     # The bookkeeping runs right after the answer is written (the next turn of the event
     # loop, before any later request's handler), so the client does not wait for it.
     asyncio.get_running_loop().call_soon(log_request, request.app, summary)
     headers = decision_headers(summary.request_id, done.info, done.cost_usd)
+    headers.update(warnings_header(response.notes))
     return json_response(200, rendered, headers)
+
+
+def _rendered(flavour: Flavour, response: ChatResponse) -> dict[str, Any]:
+    """The upstream's own answer for a same-format client (model renamed), else translated.
+
+    What could not be carried is listed in the body's ``tokenhub.warnings`` as well.
+    """
+    if response.raw is not None:
+        return {**response.raw, "model": response.model}
+    rendered = flavour.render(response)
+    if response.notes:
+        rendered[POLICY_FIELD] = {"warnings": [str(note) for note in response.notes]}
+    return rendered
 
 
 def _client_error(exc: ProviderError) -> TokenhubError:
@@ -138,6 +160,7 @@ async def _stream(
     summary.info = info
     expect_cost(request.app, summary, info.estimated_cost_usd)
     headers = decision_headers(summary.request_id, info, info.estimated_cost_usd, estimated=True)
+    headers.update(warnings_header(opened.handle.notes))
     headers[REQUEST_ID_HEADER] = summary.request_id  # the middleware cannot add it once sent
     response = CoalescedStreamResponse(
         headers={**headers, "Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
@@ -174,13 +197,13 @@ async def _write(
     text: list[str],
 ) -> None:
     """Relay the stream when the client speaks the upstream's format, else translate it."""
-    relayed = passthrough.relayable(request.app, opened, flavour, summary)
+    relayed = passthrough.relayable(request.app, opened, flavour)
+    keep = text if summary.body is not None else None
     if relayed is not None:
-        edit = passthrough.edit_for(opened, body)
-        await passthrough.relay(response, relayed, edit, summary, started)
+        edit = passthrough.edit_for(opened, flavour, body)
+        await passthrough.relay(response, relayed, edit, summary, started, keep)
         return
     now = int(request.app[CLOCK].time())
-    keep = text if summary.body is not None else None
     translator = Translator(flavour.encoder(body), opened.info.model.id, now, summary, keep)
     await translate(response, translator, opened, started)
 

@@ -8,7 +8,7 @@ import orjson
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
-from tokenhub.errors import InvalidRequestError
+from tokenhub.errors import InvalidRequestError, RedirectFieldError
 from tokenhub.routing.policy import Policy
 
 M = TypeVar("M", bound=BaseModel)
@@ -19,7 +19,15 @@ POLICY_HEADERS = {
     "X-Tokenhub-Max-Budget-Usd": "max_budget_usd",
     "X-Tokenhub-Max-Latency-Ms": "max_latency_ms",
     "X-Tokenhub-Min-Weight": "min_weight",
+    "X-Tokenhub-Strict": "strict",
 }
+REDIRECT_FIELDS = frozenset(
+    {"api_base", "base_url", "api_key", "extra_headers", "default_headers", "headers"}
+)
+"""Fields other gateways act on to pick an upstream's address, credential or headers."""
+_REDIRECT_NEEDLES = tuple(f'"{name}"'.encode() for name in sorted(REDIRECT_FIELDS))
+_USER_DATA = frozenset({"input_schema", "parameters", "schema", "properties", "input", "arguments"})
+"""Subtrees that are the client's own data (tool schemas, tool inputs), not directives."""
 
 
 async def read_json(request: web.Request) -> dict[str, Any]:
@@ -32,6 +40,34 @@ async def read_json(request: web.Request) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise InvalidRequestError("request body must be a JSON object")
     return body
+
+
+def refuse_redirects(raw: bytes, body: dict[str, Any]) -> None:
+    """400 naming any field, at any depth, that would choose the destination or credential.
+
+    A quoted key inside a JSON string is escaped, so the byte search finds only real keys
+    (and the odd string value): most bodies are cleared without being walked.
+    """
+    if not any(needle in raw for needle in _REDIRECT_NEEDLES):
+        return
+    path = _redirect_path(body, "")
+    if path is not None:
+        raise RedirectFieldError(path)
+
+
+def _redirect_path(value: Any, path: str) -> str | None:
+    if isinstance(value, dict):
+        for key, item in value.items():
+            where = f"{path}.{key}" if path else str(key)
+            if key in REDIRECT_FIELDS:
+                return where
+            if key not in _USER_DATA and (found := _redirect_path(item, where)) is not None:
+                return found
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            if (found := _redirect_path(item, f"{path}[{index}]")) is not None:
+                return found
+    return None
 
 
 def read_policy(request: web.Request, body: dict[str, Any]) -> Policy:

@@ -7,10 +7,12 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 import orjson
+from multidict import CIMultiDictProxy
 
 from tokenhub.providers.wire import anthropic as anthropic_wire
 from tokenhub.providers.wire import openai as openai_wire
-from tokenhub.types import ChatRequest, ChatResponse, StreamEvent
+from tokenhub.server.request_input import POLICY_FIELD
+from tokenhub.types import ChatRequest, ChatResponse, ClientBody, StreamEvent
 
 
 class Encoder(Protocol):
@@ -31,6 +33,22 @@ class Flavour:
     render: Callable[[ChatResponse], dict[str, Any]]
     encoder: Callable[[dict[str, Any]], Encoder]
     stream_error: Callable[[str, str], bytes]
+    vendor_headers: tuple[str, ...]
+    """The client's API headers an upstream of the same format is sent (never credentials)."""
+
+    def client_body(self, body: dict[str, Any], headers: CIMultiDictProxy[str]) -> ClientBody:
+        """The request as the client sent it: its body (less ``tokenhub``), vendor headers.
+
+        A header sent several times is joined with commas, as HTTP allows.
+        """
+        if POLICY_FIELD in body:
+            body = {key: value for key, value in body.items() if key != POLICY_FIELD}
+        vendor = {
+            name: ",".join(values)
+            for name in self.vendor_headers
+            if (values := headers.getall(name, ()))
+        }
+        return ClientBody(self.name, body, vendor)
 
 
 def _openai_encoder(body: dict[str, Any]) -> Encoder:
@@ -58,6 +76,7 @@ OPENAI = Flavour(
     openai_wire.render_response,
     _openai_encoder,
     _openai_stream_error,
+    ("openai-beta",),
 )
 ANTHROPIC = Flavour(
     "anthropic",
@@ -66,4 +85,5 @@ ANTHROPIC = Flavour(
     anthropic_wire.render_response,
     _anthropic_encoder,
     _anthropic_stream_error,
+    ("anthropic-version", "anthropic-beta"),
 )

@@ -31,8 +31,10 @@ from tokenhub.types import (
     ChatRequest,
     ChatResponse,
     ContentPart,
+    FieldNote,
     Message,
     TextPart,
+    ThinkingPart,
     ToolCall,
     ToolChoice,
     ToolSpec,
@@ -58,9 +60,16 @@ _TOOL_CHOICES = {"auto": "auto", "required": "any", "none": "none"}
 
 
 def render_request(
-    req: ChatRequest, upstream_model: str, *, default_max_tokens: int = DEFAULT_MAX_TOKENS
+    req: ChatRequest,
+    upstream_model: str,
+    *,
+    default_max_tokens: int = DEFAULT_MAX_TOKENS,
+    notes: list[FieldNote] | None = None,  # noqa: ARG001 - every field has a counterpart so far
 ) -> dict[str, Any]:
-    """Build the body for an Anthropic upstream; ``max_tokens`` falls back to the default."""
+    """Build the body for an Anthropic upstream; ``max_tokens`` falls back to the default.
+
+    What the format cannot carry is added to ``notes``.
+    """
     system, messages = _render_messages(req.messages)
     fmt = req.response_format
     if fmt is not None and fmt.type == "json_object":
@@ -135,6 +144,8 @@ def _render_parts(parts: list[ContentPart]) -> list[dict[str, Any]]:
                 if part.cache_control is not None:
                     block["cache_control"] = dict(part.cache_control)
                 blocks.append(block)
+            continue
+        if isinstance(part, ThinkingPart):
             continue
         data_url = split_data_url(part.url)
         if data_url is None:

@@ -20,6 +20,7 @@ from tokenhub.types import (
     StreamEvent,
     StreamStart,
     TextDelta,
+    ThinkingDelta,
     ToolCallDelta,
     ToolCallStart,
     Usage,
@@ -226,6 +227,8 @@ class StreamEncoder:
             head = self._open_block(block)
             self._tool_blocks[event.index] = self._block
             return head
+        if isinstance(event, ThinkingDelta):
+            return b""  # thinking across formats: translated by the wire-fidelity work
         if isinstance(event, StreamStart):
             return self._start(event)
         return self._end(event)

@@ -27,10 +27,12 @@ from tokenhub.types import (
     ChatRequest,
     ChatResponse,
     ContentPart,
+    FieldNote,
     ImagePart,
     Message,
     ResponseFormat,
     TextPart,
+    ThinkingPart,
     ToolCall,
     ToolChoice,
     ToolSpec,
@@ -48,8 +50,16 @@ __all__ = [
 ]
 
 
-def render_request(req: ChatRequest, upstream_model: str) -> dict[str, Any]:
-    """Build the body for an OpenAI-compatible upstream; streams always ask for usage."""
+def render_request(
+    req: ChatRequest,
+    upstream_model: str,
+    *,
+    notes: list[FieldNote] | None = None,  # noqa: ARG001 - every field has a counterpart so far
+) -> dict[str, Any]:
+    """Build the body for an OpenAI-compatible upstream; streams always ask for usage.
+
+    What the format cannot carry is added to ``notes``.
+    """
     body: dict[str, Any] = {"model": upstream_model, "messages": _render_messages(req.messages)}
     if req.max_tokens is not None:
         # OpenAI's minimum is 1; Anthropic allows 0 (prompt-cache warming only).
@@ -122,6 +132,10 @@ def _render_message(message: Message) -> dict[str, Any]:
 
 def _render_content(parts: Sequence[ContentPart]) -> str | list[dict[str, Any]]:
     """One non-empty text part is sent as a plain string; anything else as parts."""
+    return _render_plain([p for p in parts if not isinstance(p, ThinkingPart)])
+
+
+def _render_plain(parts: Sequence[TextPart | ImagePart]) -> str | list[dict[str, Any]]:
     if not parts:
         return ""
     if len(parts) == 1 and isinstance(only := parts[0], TextPart) and only.text:
@@ -129,7 +143,7 @@ def _render_content(parts: Sequence[ContentPart]) -> str | list[dict[str, Any]]:
     return [_render_part(p) for p in parts]
 
 
-def _render_part(part: ContentPart) -> dict[str, Any]:
+def _render_part(part: TextPart | ImagePart) -> dict[str, Any]:
     if isinstance(part, TextPart):
         return {"type": "text", "text": part.text}
     image: dict[str, Any] = {"url": part.url}

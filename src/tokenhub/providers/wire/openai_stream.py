@@ -19,6 +19,7 @@ from tokenhub.types import (
     StreamEvent,
     StreamStart,
     TextDelta,
+    ThinkingDelta,
     ToolCallDelta,
     ToolCallStart,
     Usage,
@@ -179,6 +180,8 @@ class StreamEncoder:
             function = {"name": event.name, "arguments": ""}
             call = {"index": event.index, "id": event.id, "type": "function", "function": function}
             return self._frame({"tool_calls": [call]})
+        if isinstance(event, ThinkingDelta):
+            return b""  # thinking across formats: translated by the wire-fidelity work
         if isinstance(event, StreamStart):
             return self._start(event)
         return self._end(event)
