@@ -23,6 +23,7 @@ from tokenhub.types import (
     StreamEvent,
     StreamStart,
     TextDelta,
+    ThinkingDelta,
     ToolCallDelta,
     ToolCallStart,
     Usage,
@@ -105,9 +106,10 @@ def decode(events: list[dict[str, Any]]) -> list[StreamEvent]:
 
 
 def test_decode_real_shaped_stream():
-    """Text and tool_use blocks decode; thinking and ping are skipped; usage is cumulative."""
+    """Thinking, text and tool_use blocks decode; ping is skipped; usage is cumulative."""
     assert decode(TOOL_STREAM) == [
         StreamStart("msg_01K2", "claude-test", 0, 949),
+        ThinkingDelta("hm"),
         TextDelta("Let me check."),
         ToolCallStart(0, "toolu_01K", "json"),
         ToolCallDelta(0, '{"a": '),

@@ -17,6 +17,7 @@ from tests.providers.wire import strategies as s
 from tokenhub.errors import ErrorKind, ProviderError
 from tokenhub.providers.wire import openai
 from tokenhub.types import (
+    FieldNote,
     StreamEnd,
     StreamEvent,
     StreamStart,
@@ -99,10 +100,11 @@ def test_decode_text_stream_without_usage():
 
 
 def test_decode_ignores_other_choices_and_reads_refusals():
-    """Choices other than 0 are ignored and a refusal delta is text."""
+    """Choices other than 0 are noted, not translated, and a refusal delta is text."""
     other = {**HEAD, "choices": [{"index": 1, "delta": {"content": "no"}, "finish_reason": None}]}
     events = decode([chunk({"refusal": "Sorry"}), other, chunk({}, "stop")])
-    assert events[1:] == [TextDelta("Sorry"), StreamEnd("stop")]
+    note = FieldNote("choices", "choices after the first, not translated")
+    assert events[1:] == [TextDelta("Sorry"), StreamEnd("stop", notes=[note])]
 
 
 def test_tool_call_without_id_on_first_fragment_still_starts():
