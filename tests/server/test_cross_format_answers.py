@@ -11,6 +11,7 @@ from aiohttp.test_utils import TestServer
 
 from tokenhub.schemas import ProviderConfig
 from tokenhub.sim import ModelSpec, ProviderSpec
+from tokenhub.testing.polling import async_wait_until
 from tokenhub.testing.stack import gateway_stack, provider_for
 
 from . import routing_stack
@@ -46,7 +47,8 @@ async def cross(tokenhub_home):
             ]
             return providers, models
 
-        async with gateway_stack(scenario, registry) as stack:
+        settings = {"request_log": {"log_bodies": True}}
+        async with gateway_stack(scenario, registry, settings=settings) as stack:
             yield stack, canned_an, canned_oa
 
 
@@ -196,6 +198,26 @@ async def test_streamed_thinking_reaches_an_openai_client(cross, oai_x):
     assert usage is not None
     assert usage.completion_tokens_details is not None
     assert usage.completion_tokens_details.reasoning_tokens == 20
+
+
+async def test_stream_warnings_are_kept_in_the_request_log(cross, oai_x):
+    """What a translated stream could not carry is logged with its answer."""
+    stack = cross[0]
+    cross[1].enqueue_sse(THINKING_STREAM, named=True)
+    stream = await oai_x.chat.completions.create(model="canned-claude", messages=HI, stream=True)
+    _ = [chunk async for chunk in stream]
+
+    async def logged() -> Any:
+        async with stack.admin.get("/admin/v1/requests") as response:
+            rows = (await response.json())["data"]
+        return rows[0]["body"]["response"] if rows else None
+
+    response = await async_wait_until(logged)
+    assert response["text"] == "4"
+    assert [w.split(":")[0] for w in response["warnings"]] == [
+        "thinking.signature",
+        "content[1].citations",
+    ]
 
 
 async def test_vllm_reasoning_reaches_an_anthropic_client_as_thinking(cross, claude_x):

@@ -10,6 +10,7 @@ Anthropic range); message ``name`` and image ``detail`` have no Anthropic field;
 (:data:`JSON_OBJECT_INSTRUCTION`); a ``json_schema`` format keeps its schema in
 ``output_config.format`` but loses ``name`` and ``strict``; text and tool calls of one
 assistant turn are ordered text first. Usage counts cache reads and writes as input.
+Answers (thinking, what is noted): see :mod:`tokenhub.providers.wire.anthropic_response`.
 """
 
 from __future__ import annotations

@@ -3,10 +3,11 @@
 Lossy spots, by design: a ``developer`` message is rendered back as ``system``; a
 ``refusal`` becomes assistant text; ``detail``-less images stay detail-less; several text
 parts of a response message are joined (a ``chat.completion`` message has one string);
-``stop_sequence`` and tool-result ``is_error`` have no OpenAI field and are dropped;
+tool-result ``is_error`` has no OpenAI field and is dropped;
 ``max_tokens`` 0 (Anthropic's cache warming) is sent as 1, OpenAI's minimum.
 A tool result carrying images (possible from Anthropic) cannot be a ``tool`` message
 part, so its images follow in a ``user`` message after the run of tool messages.
+Answers (reasoning, what is noted): see :mod:`tokenhub.providers.wire.openai_response`.
 """
 
 from __future__ import annotations
