@@ -322,3 +322,18 @@ async def test_streamed_logprobs_are_named_to_an_anthropic_client(cross, claude_
     assert message.content[0].type == "text"
     delta = next(e for e in events if e.type == "message_delta")
     assert (delta.model_extra or {})["tokenhub"]["warnings"][0].startswith("choices[0].logprobs")
+
+
+async def test_envelope_lists_thinking_and_warnings(cross):
+    """/v1/chat shows reasoning whole in message.thinking and losses in warnings."""
+    stack = cross[0]
+    cross[1].enqueue_json(thinking_message(container={"id": "c1", "expires_at": "x"}))
+    body = {"request": {"model": "canned-claude", "messages": HI}}
+    async with stack.client.post("/v1/chat", json=body) as response:
+        assert response.status == 200
+        answer = (await response.json())["response"]
+    assert answer["message"]["thinking"] == [
+        {"text": "2 + 2 is 4.", "signature": "EqQBCgIYAhIM", "redacted": None}
+    ]
+    assert answer["usage"]["reasoning_tokens"] == 20
+    assert [w.split(":")[0] for w in answer["warnings"]] == ["container"]
