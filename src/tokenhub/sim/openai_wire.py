@@ -123,7 +123,7 @@ class OpenAIWire:
         message = _WRONG_KEY.format(masked=masked)
         return self.error(HTTPStatus.UNAUTHORIZED, message, code="invalid_api_key")
 
-    def parse(self, body: Any) -> SimRequest:
+    def parse(self, body: Any, headers: Mapping[str, str]) -> SimRequest:  # noqa: ARG002 - no header changes what OpenAI accepts
         """Validate a Chat Completions body."""
         return parse_chat(body)
 
