@@ -7,7 +7,7 @@ import pytest
 from tokenhub.sim import ModelSpec, Override, ProviderSpec, RateLimitSpec, ResponseSpec
 from tokenhub.sim.behaviour import ProviderBehaviour
 from tokenhub.sim.core import SimRequest, count_tokens
-from tokenhub.sim.openai_wire import go_duration
+from tokenhub.sim.openai_format import go_duration
 
 
 def _provider(*models: ModelSpec, responses: tuple[ResponseSpec, ...] = ()) -> ProviderSpec:
