@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 
 import aiohttp
 import anthropic
@@ -126,5 +127,5 @@ async def test_received_exposes_beta_and_version_headers(sim: Simulator):
     async with aiohttp.ClientSession() as http, http.get(f"{sim.url}/_sim/received") as got:
         anthropic_seen, openai_seen = [r["headers"] for r in (await got.json())["received"]]
     assert anthropic_seen["anthropic-beta"] == betas
-    assert anthropic_seen["anthropic-version"] == "2023-06-01"
+    assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", anthropic_seen["anthropic-version"])
     assert openai_seen["openai-beta"] == "assistants=v2"
