@@ -116,9 +116,11 @@ class Placeholders:
 
     @classmethod
     def for_run(cls, cwd: Path, home: Path, today: datetime | None = None) -> Placeholders:
-        """The working folder, HOME and today's date of one recording run."""
+        """The working folder (as a path and as Claude Code's project slug), HOME and the date."""
         day = (today or datetime.now(UTC)).strftime("%Y-%m-%d")
-        return cls({str(cwd): "/work/project", str(home): "/home/user", day: "2026-01-01"})
+        slug = re.sub(r"[^A-Za-z0-9]", "-", str(cwd))
+        stable = {str(cwd): "/work/project", slug: "-work-project", str(home): "/home/user"}
+        return cls(stable | {day: "2026-01-01"})
 
     def apply(self, text: str) -> str:
         """``text`` with every placeholder, UUID, device id and kernel version replaced."""
