@@ -5,6 +5,10 @@ from __future__ import annotations
 import aiohttp
 import pytest
 
+from tokenhub.testing.stack import gateway_stack, provider_for
+
+from . import routing_stack
+from .routing_stack import model
 from .test_observability import scrape, value
 
 BETAS = "claude-code-20250219,interleaved-thinking-2025-05-14,context-management-2025-06-27"
@@ -192,3 +196,49 @@ async def test_strict_refuses_what_would_be_dropped(stack, claude):
     assert error["error"]["type"] == "untranslatable_field"
     assert error["error"]["param"] == "anthropic-beta header"
     assert not stack.sim.received_by("oa")
+
+
+async def test_openai_answer_comes_back_whole(stack, oai):
+    """A non-streamed OpenAI answer keeps the provider's own fields, tokenhub's model shown."""
+    raw = await oai.chat.completions.with_raw_response.create(
+        model="small-oa", messages=[{"role": "user", "content": "hi"}]
+    )
+    answer = raw.http_response.json()
+    assert answer["model"] == "small-oa"
+    assert answer["system_fingerprint"].startswith("fp_")
+    assert answer["service_tier"] == "default"
+    assert "tokenhub" not in answer
+    assert "x-tokenhub-warnings" not in raw.headers
+
+
+async def test_anthropic_answer_comes_back_whole(stack, claude):
+    """A non-streamed Anthropic answer keeps the provider's usage details as sent."""
+    raw = await claude.messages.with_raw_response.create(
+        model="claude-x", max_tokens=20, messages=[{"role": "user", "content": "hi"}]
+    )
+    answer = raw.http_response.json()
+    assert answer["model"] == "claude-x"
+    assert answer["usage"]["service_tier"] == "standard"
+
+
+def renamed_registry(sim):
+    """One Anthropic model whose tokenhub id differs from its upstream name."""
+    providers = [provider_for(sim, "an", timeout_s=2)]
+    return providers, [model("sonnet", "an", "claude-x", max_context_tokens=200_000)]
+
+
+async def test_anthropic_stream_and_answer_show_tokenhubs_model_id(tokenhub_home):
+    """The upstream's model name is replaced by tokenhub's id, streamed and not."""
+    import anthropic
+
+    async with (
+        gateway_stack(routing_stack.scenario(), renamed_registry) as stack,
+        anthropic.AsyncAnthropic(base_url=stack.url, api_key="unused", max_retries=0) as claude,
+    ):
+        ask = {"model": "sonnet", "max_tokens": 30, "messages": [{"role": "user", "content": "hi"}]}
+        message = await claude.messages.create(**ask)
+        async with claude.messages.stream(**ask) as stream:
+            streamed = await stream.get_final_message()
+        assert stack.sim.received_by("an")[-1].body["model"] == "claude-x"
+    assert message.model == streamed.model == "sonnet"
+    assert streamed.content[0].text
