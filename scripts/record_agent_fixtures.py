@@ -31,7 +31,9 @@ import aiohttp
 from aiohttp import web
 
 from tokenhub.sim import ModelSpec, ProviderSpec, Scenario, Simulator, start_simulator
+from tokenhub.sim.thinking import sign_thinking, signing_key
 from tokenhub.testing.claude_code import (
+    THINKING_KEY,
     ClaudeRun,
     Placeholders,
     claude_env,
@@ -45,10 +47,10 @@ from tokenhub.testing.claude_code import (
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "tests" / "fixtures" / "agents" / "claude_code"
 API_KEY = "sk-ant-recording-not-a-real-key"
-SIGNATURE = "EqQBCkYIBRgCKkCsimulatedSignatureForFixturesOnly0123456789abcdefABCDEFghijAA=="
-"""A stand-in for the opaque signature the real API puts on a thinking block."""
-
 THINKING = "The user wants the note's contents. I will read notes.txt with the Read tool."
+SIGNATURE = sign_thinking(signing_key(0, THINKING_KEY), THINKING)
+"""The seal the simulator puts on that thinking (its key is the fixtures' own), so the
+simulator accepts the block when a replay sends it back."""
 NOTE = "hello from the tokenhub fixture\n"
 
 
@@ -97,7 +99,11 @@ def scenario() -> Scenario:
     models = tuple(ModelSpec(id=m, max_output_tokens=64_000) for m in {c.model for c in CASES})
     return Scenario(
         seed=7,
-        providers=(ProviderSpec(name="anthropic", type="anthropic", models=models),),
+        providers=(
+            ProviderSpec(
+                name="anthropic", type="anthropic", models=models, thinking_key=THINKING_KEY
+            ),
+        ),
     )
 
 

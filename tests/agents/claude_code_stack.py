@@ -16,7 +16,7 @@ from anthropic.types.beta import BetaMessage
 from tests.server.routing_stack import model
 
 from tokenhub.sim import ModelSpec, ProviderSpec, Scenario
-from tokenhub.testing.claude_code import betas
+from tokenhub.testing.claude_code import THINKING_KEY, betas
 from tokenhub.testing.stack import provider_for
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "agents" / "claude_code"
@@ -43,7 +43,8 @@ def scenario() -> Scenario:
         ModelSpec(id=m, context_window=200_000, max_output_tokens=64_000, output_tokens=8)
         for m in MODELS
     )
-    return Scenario(seed=5, providers=(ProviderSpec(name=SIM, type="anthropic", models=specs),))
+    provider = ProviderSpec(name=SIM, type="anthropic", models=specs, thinking_key=THINKING_KEY)
+    return Scenario(seed=5, providers=(provider,))
 
 
 def registry(sim: Any) -> tuple[list[Any], list[Any]]:

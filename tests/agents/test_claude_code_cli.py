@@ -33,7 +33,6 @@ CLAUDE = find_claude(default_cache(ROOT))
 """Looked up at import: the autouse fixture clears ``TOKENHUB_*`` variables before tests."""
 
 MODEL = cc.MODELS[0]
-FORWARDING = pytest.mark.xfail(strict=True, reason="needs same-format forwarding (issue 18 core)")
 
 
 @dataclass
@@ -116,7 +115,6 @@ async def test_claude_code_runs_a_tool_through_tokenhub(claude, stack, tmp_path)
     assert "hello from the agents test" in str(result["content"])
 
 
-@FORWARDING
 async def test_the_upstream_gets_what_claude_code_sends_directly(claude, stack, tmp_path):
     """Through tokenhub the simulator receives the same body fields and betas as directly."""
     direct, through = await both_ways(claude, stack, tmp_path, "say hi", ["Hi."])

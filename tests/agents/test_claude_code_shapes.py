@@ -17,15 +17,12 @@ from tokenhub.sim import start_simulator
 from tokenhub.testing.claude_code import betas
 from tokenhub.testing.stack import gateway_stack
 
-FORWARDING = pytest.mark.xfail(strict=True, reason="needs same-format forwarding (issue 18 core)")
 NAMES = cc.fixture_names()
 REQUESTS = [
     pytest.param(
         name,
         index,
         id=f"{name}-{index}",
-        # Today the gateway rejects a thinking block in the history (400).
-        marks=[FORWARDING] if cc.thinking_blocks(request["body"]) else [],
     )
     for name in NAMES
     for index, request in enumerate(cc.load_fixture(name)["requests"])
@@ -116,7 +113,6 @@ async def test_the_gateway_answers_with_a_valid_anthropic_message(stack, name, i
     assert message.stop_reason == "end_turn"
 
 
-@FORWARDING
 @pytest.mark.parametrize("name", NAMES)
 async def test_the_upstream_gets_every_body_field(stack, name):
     """The simulator receives the same body fields, and the same thinking and context values."""
@@ -127,7 +123,6 @@ async def test_the_upstream_gets_every_body_field(stack, name):
             assert received.body.get(field) == sent.get(field)
 
 
-@FORWARDING
 @pytest.mark.parametrize("name", NAMES)
 async def test_the_upstream_gets_the_same_betas(stack, name):
     """The simulator receives Claude Code's ``anthropic-beta`` list, in order."""
@@ -135,7 +130,6 @@ async def test_the_upstream_gets_the_same_betas(stack, name):
         assert betas(received.headers) == betas(request["headers"])
 
 
-@FORWARDING
 async def test_thinking_blocks_reach_the_upstream_byte_for_byte(stack):
     """The multi-turn's signed thinking block arrives exactly as Claude Code sent it."""
     _, (request, received) = await replay_all(stack, "thinking_tool_use")

@@ -27,6 +27,10 @@ DROPPED_HEADERS = frozenset(
 )
 """Credentials and transport-level headers: not part of the request's shape."""
 
+THINKING_KEY = "claude-code-fixtures"
+"""The simulator's signing key in the fixtures' scenarios, so their recorded thinking
+signatures are the simulator's own and it accepts them back."""
+
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 _DEVICE_ID = re.compile(r'(\\?"device_id\\?":\\?")([0-9a-f]{64})')
 _KERNEL = re.compile(r"(Linux|Darwin) \d+\.\d+[^\s\"\\]*")
