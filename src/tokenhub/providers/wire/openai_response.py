@@ -11,7 +11,8 @@ how the answer was served rather than what it says (``system_fingerprint``,
 ``service_tier``) are not carried.
 
 Rendering for an OpenAI client, thinking becomes ``message.reasoning_content`` (the field
-vLLM and DeepSeek use; the openai SDK keeps it in ``model_extra``). Anthropic's seal on its
+vLLM and DeepSeek use; the openai SDK keeps it in ``model_extra``), several thinking blocks
+(interleaved with tool use) joined into one string, as the text is. Anthropic's seal on its
 thinking (``signature``), redacted thinking and the matched ``stop_sequence`` have no
 OpenAI field: each is noted. Cache writes, which OpenAI does not report, are shown as
 ``usage.prompt_tokens_details.cache_creation_tokens``.
