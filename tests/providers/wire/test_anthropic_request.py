@@ -196,7 +196,7 @@ def test_output_config_format_is_a_json_schema_response_format():
     """output_config.format becomes a json_schema response format; effort is ignored."""
     config = {"effort": "low", "format": {"type": "json_schema", "schema": WEATHER_SCHEMA}}
     req = anthropic.parse_request({**BASE, "output_config": config})
-    assert req.response_format == ResponseFormat("json_schema", WEATHER_SCHEMA)
+    assert req.response_format == ResponseFormat("json_schema", WEATHER_SCHEMA, strict=True)
 
 
 @pytest.mark.parametrize(
@@ -261,10 +261,10 @@ INVALID = [
     (("messages", 0, "content"), [], "messages[0].content"),
     (("messages", 0, "content"), 5, "messages[0].content"),
     (IMAGE, ["hi"], "messages[0].content[0]"),
-    (IMAGE, [{"type": "document"}], "messages[0].content[0].type"),
+    (IMAGE, [{"type": 5}], "messages[0].content[0].type"),
     (IMAGE, [{"type": "text", "text": ""}], "messages[0].content[0].text"),
     (IMAGE, [{"type": "image"}], "messages[0].content[0].source"),
-    (IMAGE, [{"type": "image", "source": {"type": "file"}}], "messages[0].content[0].source.type"),
+    (IMAGE, [{"type": "image", "source": {"type": 5}}], "messages[0].content[0].source.type"),
     (
         IMAGE,
         [{"type": "image", "source": {"type": "base64", "media_type": "image/bmp", "data": "AA"}}],
@@ -276,14 +276,15 @@ INVALID = [
         "messages[0].content[0].source.data",
     ),
     (IMAGE, [{"type": "image", "source": {"type": "url"}}], "messages[0].content[0].source.url"),
-    (("messages", 1, "content"), [{"type": "thinking"}], "messages[1].content[0].type"),
+    (("messages", 1, "content"), [{"type": "thinking"}], "messages[1].content[0].thinking"),
+    (("messages", 1, "content"), [{"type": 5}], "messages[1].content[0].type"),
     (("messages", 1, "content"), "", "messages[1].content"),
     ((*M1, "id"), DELETE, "messages[1].content[0].id"),
     ((*M1, "name"), 5, "messages[1].content[0].name"),
     ((*M1, "input"), "{}", "messages[1].content[0].input"),
     ((*M2, "tool_use_id"), "toolu_9", "messages[2].content[0].tool_use_id"),
     ((*M2, "is_error"), "yes", "messages[2].content[0].is_error"),
-    ((*M2, "content"), [{"type": "tool_use"}], "messages[2].content[0].content[0].type"),
+    ((*M2, "content"), [{"type": None}], "messages[2].content[0].content[0].type"),
     ((*M2, "content"), [{"type": "text", "text": ""}], "messages[2].content[0].content[0].text"),
     (
         ("messages", 2, "content"),
@@ -310,7 +311,7 @@ INVALID = [
     (("metadata",), [], "metadata"),
     (("metadata",), {"user_id": 5}, "metadata.user_id"),
     (("tools",), {}, "tools"),
-    (("tools", 0, "type"), "web_search_20250305", "tools[0].type"),
+    (("tools", 0, "type"), 5, "tools[0].type"),
     (("tools", 0, "name"), "a b", "tools[0].name"),
     (("tools", 0, "description"), 5, "tools[0].description"),
     (("tools", 0, "input_schema"), DELETE, "tools[0].input_schema"),

@@ -132,7 +132,12 @@ def test_full_request_parses_to_canonical():
         Message("tool", [TextPart("18C and sunny")], tool_call_id="call_abc123"),
     ]
     assert req.tools == [
-        ToolSpec("get_weather", "Get the current weather", WEATHER_TOOL["function"]["parameters"])
+        ToolSpec(
+            "get_weather",
+            "Get the current weather",
+            WEATHER_TOOL["function"]["parameters"],
+            strict=True,
+        )
     ]
     assert req.tool_choice == ToolChoice("tool", "get_weather")
     assert (req.temperature, req.top_p, req.max_tokens) == (0.2, 0.9, 256)
@@ -236,7 +241,7 @@ INVALID = [
     (("messages", 0, "content"), DELETE, "messages[0].content"),
     (("messages", 0, "content"), [], "messages[0].content"),
     (("messages", 0, "content"), ["hi"], "messages[0].content[0]"),
-    (("messages", 0, "content"), [{"type": "input_audio"}], "messages[0].content[0].type"),
+    (("messages", 0, "content"), [{"type": "audio"}], "messages[0].content[0].type"),
     (("messages", 0, "content"), [{"type": "text"}], "messages[0].content[0].text"),
     (("messages", 0, "content"), [{"type": "image_url"}], "messages[0].content[0].image_url"),
     (
@@ -293,7 +298,7 @@ INVALID = [
     (("stream_options",), {"include_usage": True}, "stream_options"),
     (("user",), 5, "user"),
     (("tools",), {}, "tools"),
-    (("tools", 0, "type"), "custom", "tools[0].type"),
+    (("tools", 0, "type"), "web_search", "tools[0].type"),
     (("tools", 0, "function"), DELETE, "tools[0].function"),
     (("tools", 0, "function", "name"), "get weather", "tools[0].function.name"),
     (("tools", 0, "function", "name"), "x" * 65, "tools[0].function.name"),

@@ -366,4 +366,4 @@ def _output_format(fmt: Any, beta: Any) -> ResponseFormat | None:
     expect_dict(fmt, path)
     expect_choice(fmt.get("type"), f"{path}.type", ("json_schema",))
     schema = expect_dict(fmt.get("schema"), f"{path}.schema")
-    return ResponseFormat("json_schema", schema=schema)
+    return ResponseFormat("json_schema", schema=schema, strict=True)  # Anthropic always holds to it

@@ -49,7 +49,7 @@ _FORMATS: tuple[Literal["text", "json_object", "json_schema"], ...] = (
     "json_object",
     "json_schema",
 )
-_MAX_STOP = 4
+MAX_STOP = 4
 _SEED_MIN = -(2**63)
 _EXTRA_KEYS = frozenset(
     {"user", "seed", "presence_penalty", "frequency_penalty", "reasoning_effort",
@@ -149,8 +149,8 @@ def _stop(value: Any) -> list[str]:
     if isinstance(value, str):
         return [value]
     stops = expect_list(value, "stop")
-    if len(stops) > _MAX_STOP:
-        fail(f"Invalid 'stop': array too long. Expected at most {_MAX_STOP} sequences.", "stop")
+    if len(stops) > MAX_STOP:
+        fail(f"Invalid 'stop': array too long. Expected at most {MAX_STOP} sequences.", "stop")
     return [expect_str(s, f"stop[{i}]") for i, s in enumerate(stops)]
 
 
