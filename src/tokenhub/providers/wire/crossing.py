@@ -170,7 +170,7 @@ ANTHROPIC_TO_OPENAI: tuple[Crossing, ...] = (
     Crossing("temperature", "`temperature`"),
     Crossing("top_p", "`top_p`"),
     Crossing("top_k", None, "OpenAI's API has no top_k", vllm="`top_k`"),
-    Crossing("stop_sequences", "`stop`"),
+    Crossing("stop_sequences", "`stop` (OpenAI takes the first 4, the rest noted; vLLM all)"),
     Crossing("stream", "`stream`, with `stream_options.include_usage`"),
     Crossing(
         "tools",
