@@ -35,7 +35,7 @@ async def vllm_stack(tokenhub_home):
 
 
 async def test_openai_logprobs_to_anthropic_are_named_in_the_warnings(stack, oai):
-    """logprobs sent to an Anthropic model: answered, with X-Tokenhub-Warnings naming it."""
+    """An OpenAI client's logprobs to an Anthropic model: answered, and named in the warnings."""
     raw = await oai.chat.completions.with_raw_response.create(
         model="claude-x", messages=HI, logprobs=True, top_logprobs=2
     )
@@ -71,7 +71,7 @@ async def test_clean_cross_format_request_has_no_warnings(stack, oai):
 
 
 async def test_anthropic_thinking_reaches_openai_as_reasoning_effort(stack, claude):
-    """thinking enabled with a 2,048-token budget arrives as reasoning_effort low."""
+    """Anthropic thinking with a 2,048-token budget arrives at OpenAI as reasoning_effort low."""
     await claude.messages.create(
         model="small-oa",
         max_tokens=3000,
