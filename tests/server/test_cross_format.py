@@ -11,18 +11,24 @@ from tokenhub.testing.stack import gateway_stack
 from . import test_passthrough as relay
 
 HI = [{"role": "user", "content": "hi"}]
-SIGNED = [
-    {"role": "user", "content": "What is 2+2?"},
-    {
-        "role": "assistant",
-        "content": [
-            {"type": "thinking", "thinking": "Two and two.", "signature": "c2lnbmVkLWJ5LWFu"},
-            {"type": "redacted_thinking", "data": "b3BhcXVlLXJlZGFjdGVk"},
-            {"type": "text", "text": "4"},
-        ],
-    },
-    {"role": "user", "content": "And 3+3?"},
-]
+THOUGHT = "Two and two."
+
+
+def signed(sim) -> list[dict]:
+    """A conversation whose assistant turn carries thinking the simulated Anthropic signed.
+
+    A simulator that checks signatures offers ``thinking_signature``; one that does not
+    takes any string.
+    """
+    sign = getattr(sim, "thinking_signature", lambda _provider, _text: "c2lnbmVk")
+    redact = getattr(sim, "redacted_thinking_data", lambda _provider: "cmVkYWN0ZWQ=")
+    thinking = {"type": "thinking", "thinking": THOUGHT, "signature": sign("an", THOUGHT)}
+    redacted = {"type": "redacted_thinking", "data": redact("an")}
+    return [
+        {"role": "user", "content": "What is 2+2?"},
+        {"role": "assistant", "content": [thinking, redacted, {"type": "text", "text": "4"}]},
+        {"role": "user", "content": "And 3+3?"},
+    ]
 
 
 @pytest.fixture
@@ -86,7 +92,7 @@ async def test_anthropic_thinking_reaches_openai_as_reasoning_effort(stack, clau
 async def test_signed_thinking_to_openai_is_stripped_with_warnings(stack, claude):
     """Signed and redacted thinking blocks routed to an OpenAI model are dropped and named."""
     raw = await claude.messages.with_raw_response.create(
-        model="small-oa", max_tokens=50, messages=SIGNED
+        model="small-oa", max_tokens=50, messages=signed(stack.sim)
     )
     warnings = raw.headers["x-tokenhub-warnings"]
     assert "messages[1].content[0] (thinking): signed by Anthropic" in warnings
@@ -97,25 +103,27 @@ async def test_signed_thinking_to_openai_is_stripped_with_warnings(stack, claude
 
 async def test_signed_thinking_to_anthropic_passes_byte_for_byte(stack, claude):
     """The same conversation routed to an Anthropic model arrives exactly as sent, no warning."""
+    conversation = signed(stack.sim)
     raw = await claude.messages.with_raw_response.create(
-        model="claude-x", max_tokens=50, messages=SIGNED
+        model="claude-x", max_tokens=50, messages=conversation
     )
     assert "x-tokenhub-warnings" not in raw.headers
-    assert stack.sim.received_by("an")[-1].body["messages"] == SIGNED
+    assert stack.sim.received_by("an")[-1].body["messages"] == conversation
 
 
 async def test_openai_thinking_blocks_reach_anthropic_in_place(stack, oai):
     """An OpenAI client's thinking_blocks come back to Anthropic before the turn's text."""
-    blocks = SIGNED[1]["content"][:2]
+    conversation = signed(stack.sim)
+    blocks = conversation[1]["content"][:2]
     messages = [
-        SIGNED[0],
+        conversation[0],
         {"role": "assistant", "content": "4", "thinking_blocks": blocks},
-        {"role": "user", "content": "And 3+3?"},
+        conversation[2],
     ]
     raw = await oai.chat.completions.with_raw_response.create(model="claude-x", messages=messages)
     assert "x-tokenhub-warnings" not in raw.headers
     sent = stack.sim.received_by("an")[-1].body["messages"]
-    assert sent[1]["content"] == SIGNED[1]["content"]
+    assert sent[1]["content"] == conversation[1]["content"]
 
 
 async def test_top_k_reaches_vllm_and_is_noted_for_openai(vllm_stack):
