@@ -2,8 +2,10 @@
 
 Thinking and sampling interact on Anthropic: with thinking on, ``temperature`` may only
 be 1, ``top_k`` is refused, ``top_p`` must be at least 0.95, and a ``tool_choice`` that
-forces a tool is refused. A translated request keeps the thinking and drops the sampling
-options it conflicts with (noted), except under a forced tool, where the thinking goes.
+forces a tool is refused, as is thinking in a tool loop whose tool-calling turn does not
+open with the signed thinking Anthropic produced. A translated request keeps the thinking
+and drops the sampling options it conflicts with (noted), except under a forced tool or
+in such a tool loop, where the thinking goes (noted).
 """
 
 from __future__ import annotations
@@ -16,7 +18,15 @@ from tokenhub.providers.wire.crossing import (
     SERVICE_TIERS,
     budget_for_effort,
 )
-from tokenhub.types import ChatRequest, FieldNote, Thinking, ToolChoice, ToolSpec
+from tokenhub.types import (
+    ChatRequest,
+    FieldNote,
+    Message,
+    Thinking,
+    ThinkingPart,
+    ToolChoice,
+    ToolSpec,
+)
 
 _TOOL_CHOICES = {"auto": "auto", "required": "any", "none": "none"}
 _MIN_TOP_P_THINKING = 0.95
@@ -63,7 +73,28 @@ def _thinking(req: ChatRequest, max_tokens: int, notes: list[FieldNote]) -> dict
         reason = "Anthropic cannot think when tool_choice forces a tool; sent without thinking"
         notes.append(FieldNote("reasoning_effort", reason))
         return None
+    if _unsigned_tool_loop(req.messages):
+        reason = (
+            "Anthropic thinks in a tool loop only if the tool-calling turn starts with its"
+            " signed thinking (send thinking_blocks back); sent without thinking"
+        )
+        notes.append(FieldNote("reasoning_effort", reason))
+        return None
     return {"type": "enabled", "budget_tokens": budget}
+
+
+def _unsigned_tool_loop(messages: list[Message]) -> bool:
+    """Whether the request answers tool calls whose assistant turn has no signed thinking.
+
+    Anthropic refuses thinking then: the turn must open with the thinking it produced.
+    """
+    if not messages or messages[-1].role != "tool":
+        return False
+    turn = next((m for m in reversed(messages) if m.role == "assistant"), None)
+    if turn is None or not turn.content:
+        return True
+    first = turn.content[0]
+    return not (isinstance(first, ThinkingPart) and (first.signature or first.redacted))
 
 
 def _own_thinking(thinking: Thinking) -> dict[str, Any]:

@@ -115,8 +115,9 @@ OPENAI_TO_ANTHROPIC: tuple[Crossing, ...] = (
         f" {', '.join(f'{v:,}' for v in EFFORT_BUDGETS.values())} (at most half of"
         f" `max_tokens`, at least {MIN_BUDGET:,}); `none`, `minimal` → no thinking. With"
         " thinking on, a `temperature` other than 1, `top_k` and a `top_p` below 0.95 are"
-        " dropped and noted (Anthropic refuses them), and a `tool_choice` forcing a tool"
-        " sends no thinking (noted)",
+        " dropped and noted (Anthropic refuses them); a `tool_choice` forcing a tool, or"
+        " tool results answering a turn that does not open with signed `thinking_blocks`,"
+        " send no thinking (noted)",
     ),
     Crossing(
         "service_tier",
