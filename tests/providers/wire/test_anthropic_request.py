@@ -17,6 +17,8 @@ from tokenhub.types import (
     Message,
     ResponseFormat,
     TextPart,
+    Thinking,
+    ThinkingPart,
     ToolCall,
     ToolChoice,
     ToolSpec,
@@ -338,3 +340,94 @@ def test_invalid_field_is_named(path, value, param):
     with pytest.raises(InvalidRequestError) as caught:
         anthropic.parse_request(patched(path, value))
     assert caught.value.param == param
+
+
+# Fields and blocks carried across formats, and blocks accepted without a canonical form.
+
+
+def test_thinking_top_k_effort_and_tier_are_read():
+    """thinking, top_k, output_config.effort (max is high) and service_tier reach canonical."""
+    body = {
+        **BASE,
+        "thinking": {"type": "enabled", "budget_tokens": 2048},
+        "top_k": 5,
+        "output_config": {"effort": "max"},
+        "service_tier": "standard_only",
+    }
+    req = anthropic.parse_request(body)
+    assert req.thinking == Thinking("enabled", 2048)
+    assert (req.top_k, req.reasoning_effort, req.service_tier) == (5, "high", "default")
+
+
+@pytest.mark.parametrize(
+    ("thinking", "param"),
+    [
+        ({"type": "enabled"}, "thinking.budget_tokens"),
+        ({"type": "enabled", "budget_tokens": 512}, "thinking.budget_tokens"),
+        ({"type": "on"}, "thinking.type"),
+        ("enabled", "thinking"),
+    ],
+)
+def test_bad_thinking_is_refused(thinking, param):
+    """A thinking config the API would refuse is a 400 naming the field."""
+    with pytest.raises(InvalidRequestError) as caught:
+        anthropic.parse_request({**BASE, "thinking": thinking})
+    assert caught.value.param == param
+
+
+def test_adaptive_thinking_has_no_budget():
+    """Thinking adaptive is read with no budget."""
+    req = anthropic.parse_request({**BASE, "thinking": {"type": "adaptive"}})
+    assert req.thinking == Thinking("adaptive")
+
+
+def test_beta_output_format_is_a_json_schema():
+    """The beta's top-level output_format is read like output_config.format."""
+    fmt = {"type": "json_schema", "schema": {"type": "object"}}
+    req = anthropic.parse_request({**BASE, "output_format": fmt})
+    assert req.response_format == ResponseFormat("json_schema", {"type": "object"}, strict=True)
+
+
+def test_signed_thinking_blocks_become_thinking_parts_in_place():
+    """Thinking and redacted_thinking blocks are kept, signature and data, before the text."""
+    body = copy.deepcopy(BASE)
+    body["messages"][1]["content"][:0] = [
+        {"type": "thinking", "thinking": "t", "signature": "sig"},
+        {"type": "redacted_thinking", "data": "opaque"},
+        {"type": "text", "text": "calling"},
+    ]
+    turn = anthropic.parse_request(body).messages[1]
+    assert turn.content == [
+        ThinkingPart("t", signature="sig"),
+        ThinkingPart("", redacted="opaque"),
+        TextPart("calling"),
+    ]
+    assert [c.id for c in turn.tool_calls] == ["toolu_1"]
+
+
+def test_unmodelled_blocks_and_server_tools_are_accepted_and_left_out():
+    """document, server-tool blocks, file images and server tools parse; only text remains."""
+    body = copy.deepcopy(BASE)
+    body["messages"][0]["content"] = [
+        {"type": "document", "source": {"type": "text", "media_type": "text/plain", "data": "d"}},
+        {"type": "image", "source": {"type": "file", "file_id": "file_1"}},
+        {"type": "text", "text": "summarise"},
+    ]
+    body["messages"][1]["content"][:0] = [
+        {"type": "server_tool_use", "id": "srv_1", "name": "web_search", "input": {"q": "x"}},
+        {"type": "web_search_tool_result", "tool_use_id": "srv_1", "content": []},
+    ]
+    body["messages"][2]["content"][0]["content"] = [{"type": "search_result", "source": "s"}]
+    body["tools"].append({"type": "web_search_20250305", "name": "web_search", "max_uses": 2})
+    req = anthropic.parse_request(body)
+    assert req.messages[0] == Message("user", [TextPart("summarise")])
+    assert req.messages[1].content == []
+    assert req.messages[2].content == []
+    assert [tool.name for tool in req.tools] == ["f"]
+
+
+def test_strict_tools_are_read():
+    """A tool's strict flag reaches canonical."""
+    body = copy.deepcopy(BASE)
+    body["tools"][0]["strict"] = True
+    assert anthropic.parse_request(body).tools[0].strict is True
