@@ -174,8 +174,9 @@ class ChatRequest:
     response_format: ResponseFormat | None = None
     stream: bool = False
     user: str | None = None
-    # Carried to OpenAI-format upstreams; Anthropic has no equivalent except for
-    # parallel_tool_calls (its tool_choice.disable_parallel_tool_use), so they are dropped there.
+    # seed and the penalties have no Anthropic equivalent (dropped there, noted);
+    # reasoning_effort and thinking cross as each other (see wire.crossing), parallel_tool_calls
+    # as Anthropic's tool_choice.disable_parallel_tool_use.
     seed: int | None = None
     presence_penalty: float | None = None
     frequency_penalty: float | None = None
