@@ -141,3 +141,32 @@ async def test_top_k_reaches_vllm_and_is_noted_for_openai(vllm_stack):
     assert "x-tokenhub-warnings" not in local.headers
     assert "top_k" not in vllm_stack.sim.received_by("oa")[-1].body
     assert remote.headers["x-tokenhub-warnings"] == "top_k: OpenAI's API has no top_k"
+
+
+async def test_streamed_answer_carries_the_warnings_header(stack, oai):
+    """A streamed cross-format answer names what was dropped in its headers too."""
+    async with oai.chat.completions.with_streaming_response.create(
+        model="claude-x", messages=HI, stream=True, seed=3
+    ) as response:
+        assert response.headers["x-tokenhub-warnings"] == "seed: Anthropic has no seeded sampling"
+        chunks = [chunk async for chunk in await response.parse()]
+    assert chunks
+
+
+async def test_thinking_and_tool_use_turn_reaches_openai_as_a_tool_call(stack, claude):
+    """An assistant turn of thinking then tool_use becomes tool_calls with no content."""
+    thinking = signed(stack.sim)[1]["content"][0]
+    call = {"type": "tool_use", "id": "toolu_1", "name": "f", "input": {"x": 1}}
+    messages = [
+        {"role": "user", "content": "use f"},
+        {"role": "assistant", "content": [thinking, call]},
+        {
+            "role": "user",
+            "content": [{"type": "tool_result", "tool_use_id": "toolu_1", "content": "ok"}],
+        },
+    ]
+    tools = [{"name": "f", "input_schema": {"type": "object"}}]
+    await claude.messages.create(model="small-oa", max_tokens=50, messages=messages, tools=tools)
+    sent = stack.sim.received_by("oa")[-1].body["messages"]
+    assert sent[1]["content"] is None
+    assert sent[1]["tool_calls"][0]["function"] == {"name": "f", "arguments": '{"x":1}'}

@@ -15,7 +15,7 @@ more ``high``; each effort is sent to Anthropic as the budget in :data:`EFFORT_B
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -66,7 +66,11 @@ def _one(value: Any) -> bool:
 
 _NO_LOGPROBS = "Anthropic returns no token log-probabilities"
 
-OPENAI_TO_ANTHROPIC: tuple[Crossing, ...] = (
+def _table(*entries: Crossing) -> dict[str, Crossing]:
+    return {entry.field: entry for entry in entries}
+
+
+OPENAI_TO_ANTHROPIC = _table(
     Crossing("model", "`model`: the routed model's upstream id"),
     Crossing(
         "messages",
@@ -156,7 +160,7 @@ OPENAI_TO_ANTHROPIC: tuple[Crossing, ...] = (
     Crossing("function_call", None, "the deprecated functions API: send tool_choice"),
 )
 
-ANTHROPIC_TO_OPENAI: tuple[Crossing, ...] = (
+ANTHROPIC_TO_OPENAI = _table(
     Crossing("model", "`model`: the routed model's upstream id"),
     Crossing("max_tokens", "`max_completion_tokens` (0, a cache warm-up, is sent as 1)"),
     Crossing("system", "`system` messages, first"),
@@ -216,16 +220,15 @@ ANTHROPIC_TO_OPENAI: tuple[Crossing, ...] = (
 
 def note_fields(
     body: dict[str, Any],
-    table: Iterable[Crossing],
+    table: Mapping[str, Crossing],
     upstream: str,
     notes: list[FieldNote],
     *,
     vllm: bool = False,
 ) -> None:
     """Add a note for each of the client's top-level fields ``upstream`` will not receive."""
-    known = {entry.field: entry for entry in table}
     for name, value in body.items():
-        entry = known.get(name)
+        entry = table.get(name)
         if entry is None:
             notes.append(FieldNote(name, f"no counterpart in the {upstream} format"))
             continue
@@ -259,7 +262,7 @@ def field_table(direction: str) -> str:
     else:
         table, header = ANTHROPIC_TO_OPENAI, "| Anthropic client field | sent to OpenAI/vLLM as |"
     rows = [header, "|---|---|"]
-    rows.extend(f"| `{entry.field}` | {_how(entry)} |" for entry in table)
+    rows.extend(f"| `{entry.field}` | {_how(entry)} |" for entry in table.values())
     return "\n".join(rows) + "\n"
 
 

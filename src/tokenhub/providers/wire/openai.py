@@ -164,7 +164,7 @@ def _render_message(message: Message) -> dict[str, Any]:
     out: dict[str, Any] = {"role": message.role, "content": _render_content(message.content)}
     if message.tool_calls:
         out["tool_calls"] = [_render_tool_call(c) for c in message.tool_calls]
-        if not message.content:
+        if all(isinstance(p, ThinkingPart) for p in message.content):  # thinking is not sent
             out["content"] = None
     if message.name is not None:
         out["name"] = message.name
