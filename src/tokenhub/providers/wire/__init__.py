@@ -3,5 +3,8 @@
 ``wire.openai`` speaks OpenAI Chat Completions (also vLLM), ``wire.anthropic`` speaks
 Anthropic Messages. Each offers ``parse_request``/``render_request``,
 ``parse_response``/``render_response``, a ``StreamDecoder``/``StreamEncoder`` pair and
-``render_error``. Nothing here does I/O; bodies are plain ``dict`` JSON values.
+``render_error``. ``wire.crossing`` (the per-direction field tables, also rendered into
+docs/API.md) and ``wire.foreign`` (blocks and parts by position) say what of a client's
+body the other format cannot carry. Nothing here does I/O; bodies are plain ``dict`` JSON
+values.
 """

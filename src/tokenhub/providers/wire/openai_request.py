@@ -1,10 +1,16 @@
 """Validate an incoming OpenAI Chat Completions request into a canonical ``ChatRequest``.
 
 As strict as OpenAI for the fields tokenhub supports (messages, sampling, tools, formats,
-``seed``, the penalties, ``reasoning_effort``, ``parallel_tool_calls``); unknown top-level
-fields are left alone (tokenhub reads its own ``tokenhub`` extension elsewhere).
-``developer`` messages become ``system`` messages and an assistant ``refusal`` part
-becomes text.
+``seed``, the penalties, ``reasoning_effort``, ``parallel_tool_calls``, ``service_tier``,
+vLLM's ``top_k``); unknown top-level fields are left alone (an OpenAI-format upstream gets
+the client's body whole; across formats ``wire.crossing`` notes them, and tokenhub reads
+its own ``tokenhub`` extension elsewhere). ``developer`` messages become ``system``
+messages and an assistant ``refusal`` part becomes text. An assistant turn's reasoning
+comes back as ``ThinkingPart``s before its text: signed ones from ``thinking_blocks`` (the
+Anthropic blocks OpenAI-format gateways relay), else unsigned ``reasoning_content``.
+``input_audio`` and ``file`` parts, ``custom`` tools and a ``tool_choice`` naming one are
+accepted and not modelled (``wire.foreign`` notes them across formats); ``allowed_tools``
+is a ``ToolChoice`` with ``allowed`` names.
 """
 
 from __future__ import annotations
