@@ -66,6 +66,7 @@ def _one(value: Any) -> bool:
 
 _NO_LOGPROBS = "Anthropic returns no token log-probabilities"
 
+
 def _table(*entries: Crossing) -> dict[str, Crossing]:
     return {entry.field: entry for entry in entries}
 
