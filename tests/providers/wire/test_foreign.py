@@ -61,7 +61,7 @@ def test_openai_signed_thinking_blocks_are_not_foreign():
 
 
 def test_anthropic_blocks_openai_cannot_read():
-    """Signed thinking, documents, server-tool blocks, file images, citations, is_error."""
+    """Signed thinking, documents, server blocks and tools, file images, citations, is_error..."""
     body = {
         "system": [{"type": "text", "text": "s"}],
         "messages": [
@@ -97,8 +97,9 @@ def test_anthropic_blocks_openai_cannot_read():
             },
         ],
         "tools": [
-            {"name": "f", "input_schema": {"type": "object"}},
+            {"name": "f", "input_schema": {"type": "object"}, "strict": True},
             {"type": "web_search_20250305", "name": "web_search"},
+            {"name": "g", "input_schema": {"type": "object"}, "input_examples": [{}]},
         ],
     }
     assert fields(anthropic_foreign(body)) == [
@@ -112,6 +113,7 @@ def test_anthropic_blocks_openai_cannot_read():
         "messages[2].content[0].is_error",
         "messages[2].content[0].content[0] (search_result)",
         "tools[1] (web_search_20250305)",
+        "tools[2].input_examples",
     ]
 
 

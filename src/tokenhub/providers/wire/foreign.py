@@ -18,6 +18,8 @@ SIGNED = frozenset({"thinking", "redacted_thinking"})
 """Anthropic reasoning blocks: sealed by Anthropic, valid only for its models."""
 _SIGNED_REASON = "signed by Anthropic, valid only for Anthropic models; the reasoning is not sent"
 _IMAGE_SOURCES = frozenset({"base64", "url"})
+_TOOL_KEYS = frozenset({"type", "name", "description", "input_schema", "strict", "cache_control"})
+"""A client tool's fields that cross (``cache_control`` as OpenAI's automatic caching)."""
 
 
 def openai_foreign(body: dict[str, Any]) -> list[FieldNote]:
@@ -77,11 +79,18 @@ def anthropic_foreign(body: dict[str, Any]) -> list[FieldNote]:
             for j, block in enumerate(content):
                 _anthropic_block(block, f"messages[{i}].content[{j}]", notes)
     for i, tool in enumerate(body.get("tools") or ()):
-        kind = tool.get("type")
-        if kind not in (None, "custom"):
-            reason = "a server tool Anthropic runs itself; OpenAI has no such tool"
-            notes.append(FieldNote(f"tools[{i}] ({kind})", reason))
+        _anthropic_tool(tool, f"tools[{i}]", notes)
     return notes
+
+
+def _anthropic_tool(tool: dict[str, Any], path: str, notes: list[FieldNote]) -> None:
+    kind = tool.get("type")
+    if kind not in (None, "custom"):
+        reason = "a server tool Anthropic runs itself; OpenAI has no such tool"
+        notes.append(FieldNote(f"{path} ({kind})", reason))
+        return
+    extra = sorted(tool.keys() - _TOOL_KEYS)  # input_examples, defer_loading, allowed_callers...
+    notes.extend(FieldNote(f"{path}.{key}", "OpenAI functions have no such field") for key in extra)
 
 
 def _anthropic_block(block: dict[str, Any], path: str, notes: list[FieldNote]) -> None:
