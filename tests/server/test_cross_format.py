@@ -15,13 +15,8 @@ THOUGHT = "Two and two."
 
 
 def signed(sim) -> list[dict]:
-    """A conversation whose assistant turn carries thinking the simulated Anthropic signed.
-
-    A simulator that checks signatures offers ``thinking_signature``; one that does not
-    takes any string.
-    """
-    sign = getattr(sim, "thinking_signature", lambda _provider, _text: "c2lnbmVk")
-    redact = getattr(sim, "redacted_thinking_data", lambda _provider: "cmVkYWN0ZWQ=")
+    """A conversation whose assistant turn carries thinking the simulated Anthropic signed."""
+    sign, redact = sim.thinking_signature, sim.redacted_thinking_data
     thinking = {"type": "thinking", "thinking": THOUGHT, "signature": sign("an", THOUGHT)}
     redacted = {"type": "redacted_thinking", "data": redact("an")}
     return [
@@ -170,3 +165,14 @@ async def test_thinking_and_tool_use_turn_reaches_openai_as_a_tool_call(stack, c
     sent = stack.sim.received_by("oa")[-1].body["messages"]
     assert sent[1]["content"] is None
     assert sent[1]["tool_calls"][0]["function"] == {"name": "f", "arguments": '{"x":1}'}
+
+
+async def test_openai_reasoning_effort_reaches_anthropic_as_thinking(stack, oai):
+    """reasoning_effort low is a 2,048-token thinking budget; a conflicting temperature goes."""
+    raw = await oai.chat.completions.with_raw_response.create(
+        model="claude-x", messages=HI, reasoning_effort="low", temperature=0.3
+    )
+    sent = stack.sim.received_by("an")[-1].body
+    assert sent["thinking"] == {"type": "enabled", "budget_tokens": 2048}
+    assert "temperature" not in sent
+    assert raw.headers["x-tokenhub-warnings"].startswith("temperature: Anthropic refuses it")
