@@ -55,12 +55,12 @@ test-agents: venv
 screenshots: venv
 	$(BIN)/python scripts/gen_screenshots.py
 
-## Regenerate checked-in artefacts (shell completions, CLI reference).
+## Regenerate checked-in artefacts (shell completions, CLI reference, API field tables).
 completions: venv
 	$(BIN)/python scripts/gen_completions.py
 
 docs: venv
-	$(BIN)/cog -r docs/CLI.md
+	$(BIN)/cog -r docs/CLI.md docs/API.md
 
 ## Microbenchmarks (pytest-benchmark): routing, estimation, translation. Not part of `make test`.
 bench-micro: venv

@@ -96,6 +96,9 @@ class ToolSpec:
     description: str | None = None
     parameters: dict[str, Any] = field(default_factory=dict)
     cache_control: dict[str, Any] | None = None  # a prompt-cache breakpoint (see TextPart)
+    strict: bool | None = None
+    """Arguments held to ``parameters`` exactly (OpenAI's ``function.strict``, Anthropic's
+    ``strict``)."""
 
 
 @dataclass(slots=True)
@@ -104,6 +107,8 @@ class ToolChoice:
 
     mode: ToolChoiceMode
     name: str | None = None
+    allowed: list[str] | None = None
+    """OpenAI's ``allowed_tools``: the tools (by name) the model may call, of those given."""
 
 
 @dataclass(slots=True)
@@ -169,8 +174,9 @@ class ChatRequest:
     response_format: ResponseFormat | None = None
     stream: bool = False
     user: str | None = None
-    # Carried to OpenAI-format upstreams; Anthropic has no equivalent except for
-    # parallel_tool_calls (its tool_choice.disable_parallel_tool_use), so they are dropped there.
+    # seed and the penalties have no Anthropic equivalent (dropped there, noted);
+    # reasoning_effort and thinking cross as each other (see wire.crossing), parallel_tool_calls
+    # as Anthropic's tool_choice.disable_parallel_tool_use.
     seed: int | None = None
     presence_penalty: float | None = None
     frequency_penalty: float | None = None
@@ -182,6 +188,9 @@ class ChatRequest:
     """The client's own body: forwarded whole to an upstream of the same format."""
     strict: bool = False
     """Refuse (400) rather than drop what the upstream's format cannot carry."""
+    service_tier: str | None = None
+    """The capacity asked for, in OpenAI's words (``auto``, ``default``, ``flex``...);
+    Anthropic's ``standard_only`` is ``default``."""
 
 
 @dataclass(slots=True)

@@ -224,7 +224,8 @@ def _extras(
 
 def _response_format(fmt: str) -> st.SearchStrategy[ResponseFormat | None]:
     if fmt == ANTHROPIC:
-        return st.none() | st.builds(ResponseFormat, st.just("json_schema"), schemas)
+        held = st.builds(ResponseFormat, st.just("json_schema"), schemas, strict=st.just(True))
+        return st.none() | held  # Anthropic always holds the answer to the schema
     simple = st.sampled_from(["text", "json_object"]).map(ResponseFormat)
     schema = st.builds(
         ResponseFormat,

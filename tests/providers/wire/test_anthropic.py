@@ -11,9 +11,12 @@ from tests.providers.wire import strategies as s
 
 from tokenhub.errors import ErrorKind, InvalidRequestError, ProviderError
 from tokenhub.providers.wire import anthropic
+from tokenhub.providers.wire import openai as openai_wire
 from tokenhub.types import (
     ChatRequest,
     ChatResponse,
+    ClientBody,
+    FieldNote,
     ImagePart,
     Message,
     ResponseFormat,
@@ -341,3 +344,65 @@ def test_render_error_is_read_by_the_sdk():
             model="claude-test", max_tokens=1, messages=[{"role": "user", "content": "x"}]
         )
     assert caught.value.body == body
+
+
+# An OpenAI client's request, translated: what crosses and what is noted.
+
+
+def from_openai(body: dict) -> tuple[dict, list[FieldNote]]:
+    """An OpenAI client's body parsed and rendered for Anthropic, with the notes."""
+    req = openai_wire.parse_request(body)
+    req.source = ClientBody("openai", body)
+    notes: list[FieldNote] = []
+    return anthropic.render_request(req, "claude-up", notes=notes), notes
+
+
+def test_openai_fields_without_counterpart_are_noted_by_name():
+    """logprobs, seed and a message name are dropped and noted; the rest is translated."""
+    body = {
+        "model": "claude",
+        "messages": [{"role": "user", "content": "hi", "name": "ann"}],
+        "logprobs": True,
+        "seed": 7,
+        "user": "u-1",
+    }
+    sent, notes = from_openai(body)
+    assert [note.field for note in notes] == ["logprobs", "seed", "messages[0].name"]
+    assert sent["metadata"] == {"user_id": "u-1"}
+    assert "logprobs" not in sent
+
+
+def test_signed_thinking_goes_back_in_place_and_unsigned_reasoning_is_noted():
+    """thinking_blocks precede the turn's text and tool_use; plain reasoning_content is noted."""
+    call = {"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{}"}}
+    blocks = [{"type": "thinking", "thinking": "t", "signature": "sig"}]
+    body = {
+        "model": "claude",
+        "messages": [
+            {"role": "user", "content": "hi"},
+            {"role": "assistant", "content": "a", "reasoning_content": "plain"},
+            {"role": "user", "content": "go"},
+            {"role": "assistant", "content": "b", "tool_calls": [call], "thinking_blocks": blocks},
+            {"role": "tool", "tool_call_id": "c1", "content": "ok"},
+        ],
+        "tools": [{"type": "function", "function": {"name": "f"}}],
+    }
+    sent, notes = from_openai(body)
+    assert sent["messages"][1]["content"] == "a"
+    assert [block["type"] for block in sent["messages"][3]["content"]] == [
+        "thinking",
+        "text",
+        "tool_use",
+    ]
+    assert sent["messages"][3]["content"][0] == blocks[0]
+    assert [note.field for note in notes] == ["messages[1].reasoning_content"]
+
+
+def test_redacted_thinking_is_sent_as_it_came():
+    """A redacted ThinkingPart becomes a redacted_thinking block with its data."""
+    turn = Message("assistant", [ThinkingPart("", redacted="opaque"), TextPart("x")])
+    req = ChatRequest(
+        "m", [Message("user", [TextPart("hi")]), turn, Message("user", [TextPart("y")])]
+    )
+    sent = anthropic.render_request(req, "claude-up")
+    assert sent["messages"][1]["content"][0] == {"type": "redacted_thinking", "data": "opaque"}

@@ -17,6 +17,8 @@ from tokenhub.types import (
     Message,
     ResponseFormat,
     TextPart,
+    Thinking,
+    ThinkingPart,
     ToolCall,
     ToolChoice,
     ToolSpec,
@@ -196,7 +198,7 @@ def test_output_config_format_is_a_json_schema_response_format():
     """output_config.format becomes a json_schema response format; effort is ignored."""
     config = {"effort": "low", "format": {"type": "json_schema", "schema": WEATHER_SCHEMA}}
     req = anthropic.parse_request({**BASE, "output_config": config})
-    assert req.response_format == ResponseFormat("json_schema", WEATHER_SCHEMA)
+    assert req.response_format == ResponseFormat("json_schema", WEATHER_SCHEMA, strict=True)
 
 
 @pytest.mark.parametrize(
@@ -261,10 +263,10 @@ INVALID = [
     (("messages", 0, "content"), [], "messages[0].content"),
     (("messages", 0, "content"), 5, "messages[0].content"),
     (IMAGE, ["hi"], "messages[0].content[0]"),
-    (IMAGE, [{"type": "document"}], "messages[0].content[0].type"),
+    (IMAGE, [{"type": 5}], "messages[0].content[0].type"),
     (IMAGE, [{"type": "text", "text": ""}], "messages[0].content[0].text"),
     (IMAGE, [{"type": "image"}], "messages[0].content[0].source"),
-    (IMAGE, [{"type": "image", "source": {"type": "file"}}], "messages[0].content[0].source.type"),
+    (IMAGE, [{"type": "image", "source": {"type": 5}}], "messages[0].content[0].source.type"),
     (
         IMAGE,
         [{"type": "image", "source": {"type": "base64", "media_type": "image/bmp", "data": "AA"}}],
@@ -276,14 +278,15 @@ INVALID = [
         "messages[0].content[0].source.data",
     ),
     (IMAGE, [{"type": "image", "source": {"type": "url"}}], "messages[0].content[0].source.url"),
-    (("messages", 1, "content"), [{"type": "thinking"}], "messages[1].content[0].type"),
+    (("messages", 1, "content"), [{"type": "thinking"}], "messages[1].content[0].thinking"),
+    (("messages", 1, "content"), [{"type": 5}], "messages[1].content[0].type"),
     (("messages", 1, "content"), "", "messages[1].content"),
     ((*M1, "id"), DELETE, "messages[1].content[0].id"),
     ((*M1, "name"), 5, "messages[1].content[0].name"),
     ((*M1, "input"), "{}", "messages[1].content[0].input"),
     ((*M2, "tool_use_id"), "toolu_9", "messages[2].content[0].tool_use_id"),
     ((*M2, "is_error"), "yes", "messages[2].content[0].is_error"),
-    ((*M2, "content"), [{"type": "tool_use"}], "messages[2].content[0].content[0].type"),
+    ((*M2, "content"), [{"type": None}], "messages[2].content[0].content[0].type"),
     ((*M2, "content"), [{"type": "text", "text": ""}], "messages[2].content[0].content[0].text"),
     (
         ("messages", 2, "content"),
@@ -310,7 +313,7 @@ INVALID = [
     (("metadata",), [], "metadata"),
     (("metadata",), {"user_id": 5}, "metadata.user_id"),
     (("tools",), {}, "tools"),
-    (("tools", 0, "type"), "web_search_20250305", "tools[0].type"),
+    (("tools", 0, "type"), 5, "tools[0].type"),
     (("tools", 0, "name"), "a b", "tools[0].name"),
     (("tools", 0, "description"), 5, "tools[0].description"),
     (("tools", 0, "input_schema"), DELETE, "tools[0].input_schema"),
@@ -337,3 +340,94 @@ def test_invalid_field_is_named(path, value, param):
     with pytest.raises(InvalidRequestError) as caught:
         anthropic.parse_request(patched(path, value))
     assert caught.value.param == param
+
+
+# Fields and blocks carried across formats, and blocks accepted without a canonical form.
+
+
+def test_thinking_top_k_effort_and_tier_are_read():
+    """thinking, top_k, output_config.effort (max is high) and service_tier reach canonical."""
+    body = {
+        **BASE,
+        "thinking": {"type": "enabled", "budget_tokens": 2048},
+        "top_k": 5,
+        "output_config": {"effort": "max"},
+        "service_tier": "standard_only",
+    }
+    req = anthropic.parse_request(body)
+    assert req.thinking == Thinking("enabled", 2048)
+    assert (req.top_k, req.reasoning_effort, req.service_tier) == (5, "high", "default")
+
+
+@pytest.mark.parametrize(
+    ("thinking", "param"),
+    [
+        ({"type": "enabled"}, "thinking.budget_tokens"),
+        ({"type": "enabled", "budget_tokens": 512}, "thinking.budget_tokens"),
+        ({"type": "on"}, "thinking.type"),
+        ("enabled", "thinking"),
+    ],
+)
+def test_bad_thinking_is_refused(thinking, param):
+    """A thinking config the API would refuse is a 400 naming the field."""
+    with pytest.raises(InvalidRequestError) as caught:
+        anthropic.parse_request({**BASE, "thinking": thinking})
+    assert caught.value.param == param
+
+
+def test_adaptive_thinking_has_no_budget():
+    """Thinking adaptive is read with no budget."""
+    req = anthropic.parse_request({**BASE, "thinking": {"type": "adaptive"}})
+    assert req.thinking == Thinking("adaptive")
+
+
+def test_beta_output_format_is_a_json_schema():
+    """The beta's top-level output_format is read like output_config.format."""
+    fmt = {"type": "json_schema", "schema": {"type": "object"}}
+    req = anthropic.parse_request({**BASE, "output_format": fmt})
+    assert req.response_format == ResponseFormat("json_schema", {"type": "object"}, strict=True)
+
+
+def test_signed_thinking_blocks_become_thinking_parts_in_place():
+    """Thinking and redacted_thinking blocks are kept, signature and data, before the text."""
+    body = copy.deepcopy(BASE)
+    body["messages"][1]["content"][:0] = [
+        {"type": "thinking", "thinking": "t", "signature": "sig"},
+        {"type": "redacted_thinking", "data": "opaque"},
+        {"type": "text", "text": "calling"},
+    ]
+    turn = anthropic.parse_request(body).messages[1]
+    assert turn.content == [
+        ThinkingPart("t", signature="sig"),
+        ThinkingPart("", redacted="opaque"),
+        TextPart("calling"),
+    ]
+    assert [c.id for c in turn.tool_calls] == ["toolu_1"]
+
+
+def test_unmodelled_blocks_and_server_tools_are_accepted_and_left_out():
+    """document, server-tool blocks, file images and server tools parse; only text remains."""
+    body = copy.deepcopy(BASE)
+    body["messages"][0]["content"] = [
+        {"type": "document", "source": {"type": "text", "media_type": "text/plain", "data": "d"}},
+        {"type": "image", "source": {"type": "file", "file_id": "file_1"}},
+        {"type": "text", "text": "summarise"},
+    ]
+    body["messages"][1]["content"][:0] = [
+        {"type": "server_tool_use", "id": "srv_1", "name": "web_search", "input": {"q": "x"}},
+        {"type": "web_search_tool_result", "tool_use_id": "srv_1", "content": []},
+    ]
+    body["messages"][2]["content"][0]["content"] = [{"type": "search_result", "source": "s"}]
+    body["tools"].append({"type": "web_search_20250305", "name": "web_search", "max_uses": 2})
+    req = anthropic.parse_request(body)
+    assert req.messages[0] == Message("user", [TextPart("summarise")])
+    assert req.messages[1].content == []
+    assert req.messages[2].content == []
+    assert [tool.name for tool in req.tools] == ["f"]
+
+
+def test_strict_tools_are_read():
+    """A tool's strict flag reaches canonical."""
+    body = copy.deepcopy(BASE)
+    body["tools"][0]["strict"] = True
+    assert anthropic.parse_request(body).tools[0].strict is True

@@ -10,10 +10,13 @@ from openai.types.chat import ChatCompletion
 from tests.providers.wire import strategies as s
 
 from tokenhub.errors import ErrorKind, ProviderError
+from tokenhub.providers.wire import anthropic as anthropic_wire
 from tokenhub.providers.wire import openai
 from tokenhub.types import (
     ChatRequest,
     ChatResponse,
+    ClientBody,
+    FieldNote,
     ImagePart,
     Message,
     ResponseFormat,
@@ -288,3 +291,92 @@ def test_render_error_is_read_by_the_sdk():
         "messages[1].content",
         "invalid_value",
     )
+
+
+# An Anthropic client's request, translated: what crosses and what is noted.
+
+
+def from_anthropic(body: dict, *, vllm: bool = False) -> tuple[dict, list[FieldNote]]:
+    """An Anthropic client's body parsed and rendered for OpenAI (or vLLM), with the notes."""
+    req = anthropic_wire.parse_request(body)
+    req.source = ClientBody("anthropic", body)
+    notes: list[FieldNote] = []
+    return openai.render_request(req, "gpt-up", notes=notes, vllm=vllm), notes
+
+
+ASK: dict = {"model": "m", "max_tokens": 20000, "messages": [{"role": "user", "content": "hi"}]}
+
+
+@pytest.mark.parametrize(
+    ("extra", "effort"),
+    [
+        ({"thinking": {"type": "enabled", "budget_tokens": 10000}}, "medium"),
+        ({"thinking": {"type": "enabled", "budget_tokens": 2000}}, "low"),
+        ({"thinking": {"type": "adaptive"}, "output_config": {"effort": "low"}}, "low"),
+        ({"thinking": {"type": "adaptive"}}, None),
+        ({"thinking": {"type": "disabled"}}, None),
+    ],
+)
+def test_thinking_becomes_reasoning_effort(extra, effort):
+    """A budget maps to an effort; adaptive takes the effort sent, else the model's default."""
+    sent, notes = from_anthropic({**ASK, **extra})
+    assert sent.get("reasoning_effort") == effort
+    assert notes == []
+
+
+def test_top_k_and_long_stop_lists_reach_vllm_only():
+    """VLLM gets top_k and five stop sequences; OpenAI the first four, both losses noted."""
+    body = {**ASK, "top_k": 5, "stop_sequences": ["a", "b", "c", "d", "e"]}
+    local, local_notes = from_anthropic(body, vllm=True)
+    assert (local["top_k"], local["stop"], local_notes) == (5, ["a", "b", "c", "d", "e"], [])
+    remote, remote_notes = from_anthropic(body)
+    assert "top_k" not in remote
+    assert remote["stop"] == ["a", "b", "c", "d"]
+    assert [note.field for note in remote_notes] == ["top_k", "stop_sequences"]
+
+
+def test_signed_thinking_is_stripped_and_noted():
+    """Thinking blocks do not reach an OpenAI-format upstream; each is named."""
+    turn = [
+        {"type": "thinking", "thinking": "t", "signature": "sig"},
+        {"type": "text", "text": "4"},
+    ]
+    messages = [*ASK["messages"], {"role": "assistant", "content": turn}]
+    sent, notes = from_anthropic({**ASK, "messages": [*messages, {"role": "user", "content": "?"}]})
+    assert sent["messages"][1] == {"role": "assistant", "content": "4"}
+    assert [note.field for note in notes] == ["messages[1].content[0] (thinking)"]
+
+
+def test_tier_strict_tools_and_format_cross():
+    """service_tier, a strict tool and output_config.format reach their OpenAI forms."""
+    body = {
+        **ASK,
+        "service_tier": "standard_only",
+        "tools": [{"name": "f", "input_schema": {"type": "object"}, "strict": True}],
+        "output_config": {"format": {"type": "json_schema", "schema": {"type": "object"}}},
+    }
+    sent, notes = from_anthropic(body)
+    assert sent["service_tier"] == "default"
+    assert sent["tools"][0]["function"]["strict"] is True
+    assert sent["response_format"]["json_schema"]["strict"] is True
+    assert notes == []
+
+
+def test_anthropic_only_fields_are_noted():
+    """container, mcp_servers and an unknown field are named; cache_control is not."""
+    body = {**ASK, "container": "c1", "mcp_servers": [], "cache_control": {"type": "ephemeral"}}
+    _, notes = from_anthropic({**body, "future_field": 1})
+    assert [note.field for note in notes] == ["container", "mcp_servers", "future_field"]
+
+
+def test_allowed_tools_render_as_openai_allowed_tools():
+    """A canonical allowed-tools choice is sent in OpenAI's allowed_tools form."""
+    req = ChatRequest(
+        "m",
+        [Message("user", [TextPart("hi")])],
+        tools=[ToolSpec("f")],
+        tool_choice=ToolChoice("auto", allowed=["f"]),
+    )
+    choice = openai.render_request(req, "gpt-up")["tool_choice"]
+    tools = [{"type": "function", "function": {"name": "f"}}]
+    assert choice == {"type": "allowed_tools", "allowed_tools": {"mode": "auto", "tools": tools}}

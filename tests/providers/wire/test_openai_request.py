@@ -17,6 +17,7 @@ from tokenhub.types import (
     Message,
     ResponseFormat,
     TextPart,
+    ThinkingPart,
     ToolCall,
     ToolChoice,
     ToolSpec,
@@ -132,7 +133,12 @@ def test_full_request_parses_to_canonical():
         Message("tool", [TextPart("18C and sunny")], tool_call_id="call_abc123"),
     ]
     assert req.tools == [
-        ToolSpec("get_weather", "Get the current weather", WEATHER_TOOL["function"]["parameters"])
+        ToolSpec(
+            "get_weather",
+            "Get the current weather",
+            WEATHER_TOOL["function"]["parameters"],
+            strict=True,
+        )
     ]
     assert req.tool_choice == ToolChoice("tool", "get_weather")
     assert (req.temperature, req.top_p, req.max_tokens) == (0.2, 0.9, 256)
@@ -236,7 +242,7 @@ INVALID = [
     (("messages", 0, "content"), DELETE, "messages[0].content"),
     (("messages", 0, "content"), [], "messages[0].content"),
     (("messages", 0, "content"), ["hi"], "messages[0].content[0]"),
-    (("messages", 0, "content"), [{"type": "input_audio"}], "messages[0].content[0].type"),
+    (("messages", 0, "content"), [{"type": "audio"}], "messages[0].content[0].type"),
     (("messages", 0, "content"), [{"type": "text"}], "messages[0].content[0].text"),
     (("messages", 0, "content"), [{"type": "image_url"}], "messages[0].content[0].image_url"),
     (
@@ -293,7 +299,7 @@ INVALID = [
     (("stream_options",), {"include_usage": True}, "stream_options"),
     (("user",), 5, "user"),
     (("tools",), {}, "tools"),
-    (("tools", 0, "type"), "custom", "tools[0].type"),
+    (("tools", 0, "type"), "web_search", "tools[0].type"),
     (("tools", 0, "function"), DELETE, "tools[0].function"),
     (("tools", 0, "function", "name"), "get weather", "tools[0].function.name"),
     (("tools", 0, "function", "name"), "x" * 65, "tools[0].function.name"),
@@ -351,3 +357,87 @@ def test_body_must_be_an_object():
     with pytest.raises(InvalidRequestError) as caught:
         openai.parse_request([])
     assert caught.value.param == "body"
+
+
+# Fields carried across formats, and parts accepted without a canonical form.
+
+
+def test_top_k_and_service_tier_are_read():
+    """VLLM's top_k and service_tier reach canonical; top_k -1 (off) is no top_k."""
+    req = openai.parse_request({**BASE, "top_k": 20, "service_tier": "flex"})
+    assert (req.top_k, req.service_tier) == (20, "flex")
+    assert openai.parse_request({**BASE, "top_k": -1}).top_k is None
+
+
+def test_reasoning_content_is_unsigned_thinking_before_the_text():
+    """An assistant turn's reasoning_content becomes an unsigned ThinkingPart, first."""
+    history = {"role": "assistant", "content": "4", "reasoning_content": "Two and two."}
+    body = {**BASE, "messages": [*BASE["messages"], history]}
+    turn = openai.parse_request(body).messages[-1]
+    assert turn.content == [ThinkingPart("Two and two."), TextPart("4")]
+
+
+def test_thinking_blocks_are_signed_thinking_and_win_over_reasoning_content():
+    """thinking_blocks keep their signatures and redacted data; reasoning_content is then unused."""
+    blocks = [
+        {"type": "thinking", "thinking": "t", "signature": "sig"},
+        {"type": "redacted_thinking", "data": "opaque"},
+    ]
+    history = {
+        "role": "assistant",
+        "content": "4",
+        "reasoning_content": "t",
+        "thinking_blocks": blocks,
+    }
+    body = {**BASE, "messages": [*BASE["messages"], history]}
+    turn = openai.parse_request(body).messages[-1]
+    assert turn.content == [
+        ThinkingPart("t", signature="sig"),
+        ThinkingPart("", redacted="opaque"),
+        TextPart("4"),
+    ]
+
+
+def test_unsigned_thinking_block_is_refused():
+    """A thinking block sent back without its signature is a 400 naming it."""
+    blocks = [{"type": "thinking", "thinking": "t"}]
+    history = {"role": "assistant", "content": "4", "thinking_blocks": blocks}
+    with pytest.raises(InvalidRequestError) as caught:
+        openai.parse_request({**BASE, "messages": [*BASE["messages"], history]})
+    assert caught.value.param == f"messages[{len(BASE['messages'])}].thinking_blocks[0].signature"
+
+
+def test_audio_and_file_parts_and_custom_tools_are_accepted_and_left_out():
+    """input_audio and file parts and custom tools parse; the canonical form keeps the rest."""
+    user = {
+        "role": "user",
+        "content": [
+            {"type": "text", "text": "listen"},
+            {"type": "input_audio", "input_audio": {"data": "AA", "format": "wav"}},
+            {"type": "file", "file": {"file_id": "file-1"}},
+        ],
+    }
+    custom = {"type": "custom", "custom": {"name": "grep"}}
+    req = openai.parse_request({**BASE, "messages": [user], "tools": [WEATHER_TOOL, custom]})
+    assert req.messages == [Message("user", [TextPart("listen")])]
+    assert [tool.name for tool in req.tools] == ["get_weather"]
+
+
+def test_allowed_tools_choice():
+    """tool_choice allowed_tools keeps its mode and the allowed names."""
+    choice = {
+        "type": "allowed_tools",
+        "allowed_tools": {
+            "mode": "required",
+            "tools": [{"type": "function", "function": {"name": "get_weather"}}],
+        },
+    }
+    req = openai.parse_request({**BASE, "tools": [WEATHER_TOOL], "tool_choice": choice})
+    assert req.tool_choice == ToolChoice("required", allowed=["get_weather"])
+
+
+def test_custom_tool_choice_is_left_out():
+    """A tool_choice naming a custom tool has no canonical form (noted across formats)."""
+    choice = {"type": "custom", "custom": {"name": "grep"}}
+    req = openai.parse_request({**BASE, "tools": [WEATHER_TOOL], "tool_choice": choice})
+    assert req.tool_choice is None

@@ -4,6 +4,8 @@
 Anthropic Messages. Each offers ``parse_request``/``render_request``,
 ``parse_response``/``render_response``, a ``StreamDecoder``/``StreamEncoder`` pair and
 ``render_error`` (answers live in ``*_response``, requests in ``*_request``, streams in
-``*_stream``). What one format cannot carry of the other's is named in ``FieldNote``s, for
-``X-Tokenhub-Warnings``. Nothing here does I/O; bodies are plain ``dict`` JSON values.
+``*_stream``). ``wire.crossing`` (the per-direction field tables, also rendered into
+docs/API.md) and ``wire.foreign`` (blocks and parts by position) say what of a client's
+body the other format cannot carry. Nothing here does I/O; bodies are plain ``dict`` JSON
+values.
 """

@@ -4,12 +4,17 @@ Rendering a canonical request for Anthropic: every ``system`` message joins the
 top-level ``system``; ``tool`` messages become ``tool_result`` blocks in a ``user`` turn;
 assistant tool calls become ``tool_use`` blocks whose ``input`` is the parsed JSON
 arguments; consecutive same-role turns are merged and empty turns or text dropped, as
-the API requires. Lossy spots, by design: ``temperature`` above 1 is clamped to 1 (the
-Anthropic range); message ``name`` and image ``detail`` have no Anthropic field;
-``json_object`` has no Anthropic mode, so it becomes a system instruction
+the API requires. A request from an OpenAI client is checked against
+``crossing.OPENAI_TO_ANTHROPIC`` and ``foreign.openai_foreign``: what Anthropic cannot
+carry (``logprobs``, ``seed``, the penalties, message ``name``, image ``detail``,
+unsigned reasoning text, audio and file parts...) is added to ``notes``, as are a
+``temperature`` clamped to 1, sampling options thinking conflicts with and a
+``service_tier`` with no counterpart (``anthropic_options``). Lossy by design and not
+noted: ``json_object`` has no Anthropic mode, so it becomes a system instruction
 (:data:`JSON_OBJECT_INSTRUCTION`); a ``json_schema`` format keeps its schema in
-``output_config.format`` but loses ``name`` and ``strict``; text and tool calls of one
-assistant turn are ordered text first. Usage counts cache reads and writes as input.
+``output_config.format`` but not its ``name`` (a label); text and tool calls of one
+assistant turn are ordered text first (signed thinking before both). Usage counts cache
+reads and writes as input.
 Answers (thinking, what is noted): see :mod:`tokenhub.providers.wire.anthropic_response`.
 """
 
@@ -19,12 +24,15 @@ from typing import Any
 
 from tokenhub.errors import InvalidRequestError
 from tokenhub.providers.wire._common import loads_object, split_data_url
+from tokenhub.providers.wire.anthropic_options import render_options
 from tokenhub.providers.wire.anthropic_request import parse_request
 from tokenhub.providers.wire.anthropic_response import parse_response, render_response
 from tokenhub.providers.wire.anthropic_stream import (
     StreamDecoder,
     StreamEncoder,
 )
+from tokenhub.providers.wire.crossing import OPENAI_TO_ANTHROPIC, note_fields
+from tokenhub.providers.wire.foreign import openai_foreign
 from tokenhub.types import (
     ChatRequest,
     ContentPart,
@@ -33,8 +41,6 @@ from tokenhub.types import (
     TextPart,
     ThinkingPart,
     ToolCall,
-    ToolChoice,
-    ToolSpec,
 )
 
 __all__ = [
@@ -53,20 +59,23 @@ JSON_OBJECT_INSTRUCTION = "Respond with a single valid JSON object and nothing e
 
 DEFAULT_MAX_TOKENS = 4096
 
-_TOOL_CHOICES = {"auto": "auto", "required": "any", "none": "none"}
-
 
 def render_request(
     req: ChatRequest,
     upstream_model: str,
     *,
     default_max_tokens: int = DEFAULT_MAX_TOKENS,
-    notes: list[FieldNote] | None = None,  # noqa: ARG001 - every field has a counterpart so far
+    notes: list[FieldNote] | None = None,
 ) -> dict[str, Any]:
     """Build the body for an Anthropic upstream; ``max_tokens`` falls back to the default.
 
     What the format cannot carry is added to ``notes``.
     """
+    notes = [] if notes is None else notes
+    source = req.source
+    if source is not None and source.format == "openai":
+        note_fields(source.body, OPENAI_TO_ANTHROPIC, "anthropic", notes)
+        notes.extend(openai_foreign(source.body))
     system, messages = _render_messages(req.messages)
     fmt = req.response_format
     if fmt is not None and fmt.type == "json_object":
@@ -77,29 +86,8 @@ def render_request(
         body["system"] = system[0]["text"] if _plain_text(system) else system
     if fmt is not None and fmt.type == "json_schema" and fmt.schema is not None:
         body["output_config"] = {"format": {"type": "json_schema", "schema": fmt.schema}}
-    _render_options(req, body)
+    render_options(req, body, max_tokens, notes)
     return body
-
-
-def _render_options(req: ChatRequest, body: dict[str, Any]) -> None:
-    if req.temperature is not None:
-        body["temperature"] = min(req.temperature, 1.0)
-    if req.top_p is not None:
-        body["top_p"] = req.top_p
-    if req.stop:
-        body["stop_sequences"] = list(req.stop)
-    if req.tools:
-        body["tools"] = [_render_tool(t) for t in req.tools]
-    if req.tool_choice is not None:
-        body["tool_choice"] = _render_tool_choice(req.tool_choice)
-    if req.parallel_tool_calls is False and req.tools:
-        choice = body.setdefault("tool_choice", {"type": "auto"})
-        if choice["type"] != "none":  # Anthropic accepts the flag on auto, any and tool
-            choice["disable_parallel_tool_use"] = True
-    if req.user is not None:
-        body["metadata"] = {"user_id": req.user}
-    if req.stream:
-        body["stream"] = True
 
 
 def _render_messages(messages: list[Message]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -143,7 +131,9 @@ def _render_parts(parts: list[ContentPart]) -> list[dict[str, Any]]:
                 blocks.append(block)
             continue
         if isinstance(part, ThinkingPart):
-            continue
+            if (signed := _signed_block(part)) is not None:
+                blocks.append(signed)
+            continue  # unsigned reasoning text: noted by foreign.openai_foreign
         data_url = split_data_url(part.url)
         if data_url is None:
             source = {"type": "url", "url": part.url}
@@ -151,6 +141,15 @@ def _render_parts(parts: list[ContentPart]) -> list[dict[str, Any]]:
             source = {"type": "base64", "media_type": data_url[0], "data": data_url[1]}
         blocks.append({"type": "image", "source": source})
     return blocks
+
+
+def _signed_block(part: ThinkingPart) -> dict[str, Any] | None:
+    """A sealed thinking block as Anthropic issued it; ``None`` for plain reasoning text."""
+    if part.redacted is not None:
+        return {"type": "redacted_thinking", "data": part.redacted}
+    if part.signature is not None:
+        return {"type": "thinking", "thinking": part.text, "signature": part.signature}
+    return None
 
 
 def _render_tool_result(message: Message) -> dict[str, Any]:
@@ -178,22 +177,6 @@ def _render_tool_use(call: ToolCall, index: int, j: int) -> dict[str, Any]:
 def _plain_text(blocks: list[dict[str, Any]]) -> bool:
     """One text block without a cache breakpoint: sent as a plain string."""
     return len(blocks) == 1 and blocks[0]["type"] == "text" and "cache_control" not in blocks[0]
-
-
-def _render_tool(tool: ToolSpec) -> dict[str, Any]:
-    out: dict[str, Any] = {"name": tool.name}
-    if tool.description is not None:
-        out["description"] = tool.description
-    out["input_schema"] = tool.parameters or {"type": "object", "properties": {}}
-    if tool.cache_control is not None:
-        out["cache_control"] = dict(tool.cache_control)
-    return out
-
-
-def _render_tool_choice(choice: ToolChoice) -> dict[str, Any]:
-    if choice.mode == "tool":
-        return {"type": "tool", "name": choice.name}
-    return {"type": _TOOL_CHOICES[choice.mode]}
 
 
 def render_error(error_type: str, message: str) -> dict[str, Any]:

@@ -6,9 +6,16 @@ by a ``tool_result`` in the next message, and ``tool_result`` blocks lead their 
 Consecutive same-role turns are allowed (the API merges them) and so is a first turn
 that is not ``user``. ``system`` may also appear as a message role (the current API's
 ``SystemMessageParam``). A user turn becomes one canonical ``tool`` message per
-``tool_result`` followed by a ``user`` message with the remaining blocks. ``top_k`` is
-validated and ignored; ``metadata.user_id`` becomes ``user``; ``output_config.format``
-becomes a ``json_schema`` response format.
+``tool_result`` followed by a ``user`` message with the remaining blocks.
+``metadata.user_id`` becomes ``user``; ``output_config.format`` (or its beta name
+``output_format``) a ``json_schema`` response format; ``output_config.effort`` the
+``reasoning_effort``; ``thinking`` and ``top_k`` their canonical fields; assistant
+``thinking`` and ``redacted_thinking`` blocks ``ThinkingPart``s, in place.
+
+Blocks and tools the canonical form does not model (``document``, ``search_result``,
+server tools and their blocks, ``mcp_tool_use``, ``container_upload``, images from the
+Files API...) are accepted and left out: an Anthropic upstream gets the client's body
+whole, and a translation notes them (``wire.foreign``).
 """
 
 from __future__ import annotations
@@ -29,6 +36,8 @@ from tokenhub.providers.wire._common import (
     optional_number,
     optional_str,
 )
+from tokenhub.providers.wire.crossing import ANTHROPIC_EFFORTS, MIN_BUDGET
+from tokenhub.providers.wire.foreign import SIGNED
 from tokenhub.types import (
     ChatRequest,
     ContentPart,
@@ -36,6 +45,8 @@ from tokenhub.types import (
     Message,
     ResponseFormat,
     TextPart,
+    Thinking,
+    ThinkingPart,
     ToolCall,
     ToolChoice,
     ToolSpec,
@@ -44,6 +55,11 @@ from tokenhub.types import (
 _TOOL_NAME = re.compile(r"[a-zA-Z0-9_-]{1,128}")
 _ROLES = ("user", "assistant", "system")
 _CACHE_TTLS = ("5m", "1h")
+_THINKING_MODES: tuple[Literal["enabled", "adaptive", "disabled"], ...] = (
+    "enabled",
+    "adaptive",
+    "disabled",
+)
 _MEDIA_TYPES = ("image/jpeg", "image/png", "image/gif", "image/webp")
 _CHOICES: tuple[Literal["auto", "any", "tool", "none"], ...] = ("auto", "any", "tool", "none")
 _CHOICE_MODES: dict[str, Literal["auto", "none", "required", "tool"]] = {
@@ -60,8 +76,8 @@ def parse_request(body: dict[str, Any]) -> ChatRequest:
     model = expect_str(body.get("model"), "model", allow_empty=False)
     if body.get("max_tokens") is None:
         fail("max_tokens: Field required", "max_tokens")
-    optional_int(body, "top_k", "top_k", 0)
     tools = _tools(body.get("tools"))
+    output = _output_config(body)
     return ChatRequest(
         model=model,
         messages=_system(body.get("system")) + _messages(body.get("messages")),
@@ -72,10 +88,48 @@ def parse_request(body: dict[str, Any]) -> ChatRequest:
         tools=tools,
         tool_choice=_tool_choice(body.get("tool_choice")),
         parallel_tool_calls=_parallel_tool_calls(body.get("tool_choice")),
-        response_format=_output_format(body.get("output_config")),
+        response_format=_output_format(output.get("format"), body.get("output_format")),
         stream=optional_bool(body, "stream", "stream") or False,
         user=_user_id(body.get("metadata")),
+        top_k=optional_int(body, "top_k", "top_k", 0),
+        thinking=_thinking(body.get("thinking")),
+        reasoning_effort=_effort(output.get("effort")),
+        service_tier=_service_tier(body.get("service_tier")),
     )
+
+
+def _output_config(body: dict[str, Any]) -> dict[str, Any]:
+    value = body.get("output_config")
+    return {} if value is None else expect_dict(value, "output_config")
+
+
+def _thinking(value: Any) -> Thinking | None:
+    """``{"type": "enabled", "budget_tokens": >= 1024}``, ``adaptive`` or ``disabled``."""
+    if value is None:
+        return None
+    config = expect_dict(value, "thinking")
+    mode = expect_choice(config.get("type"), "thinking.type", _THINKING_MODES)
+    if mode != "enabled":
+        return Thinking(mode)
+    if config.get("budget_tokens") is None:
+        fail("thinking.enabled.budget_tokens: Field required", "thinking.budget_tokens")
+    budget = optional_int(config, "budget_tokens", "thinking.budget_tokens", MIN_BUDGET)
+    return Thinking("enabled", budget)
+
+
+def _effort(value: Any) -> str | None:
+    """``output_config.effort`` in OpenAI's words (``max``, which OpenAI lacks, is ``high``)."""
+    if value is None:
+        return None
+    effort = expect_str(value, "output_config.effort", allow_empty=False)
+    return ANTHROPIC_EFFORTS.get(effort, effort)
+
+
+def _service_tier(value: Any) -> str | None:
+    if value is None:
+        return None
+    tier = expect_choice(value, "service_tier", ("auto", "standard_only"))
+    return "default" if tier == "standard_only" else tier
 
 
 def _system(value: Any) -> list[Message]:
@@ -156,16 +210,18 @@ def _user_turn(content: Any, path: str, asked: set[str], out: list[Message]) -> 
     blocks = _blocks(content, f"{path}.content", may_be_empty=False)
     parts: list[ContentPart] = []
     answered: set[str] = set()
+    other = False
     for j, raw in enumerate(blocks):
         block_path = f"{path}.content[{j}]"
         block = expect_dict(raw, block_path)
-        kind = expect_choice(
-            block.get("type"), f"{block_path}.type", ("text", "image", "tool_result")
-        )
+        kind = expect_str(block.get("type"), f"{block_path}.type")
         if kind != "tool_result":
-            parts.append(_part(block, block_path))
+            other = True
+            part = _part(block, block_path)
+            if part is not None:
+                parts.append(part)
             continue
-        if parts:
+        if other:
             fail("tool_result blocks must come before any other content.", block_path)
         out.append(_tool_result(block, block_path, asked))
         answered.add(out[-1].tool_call_id or "")
@@ -174,12 +230,17 @@ def _user_turn(content: Any, path: str, asked: set[str], out: list[Message]) -> 
     return answered
 
 
-def _part(block: dict[str, Any], path: str) -> ContentPart:
+def _part(block: dict[str, Any], path: str) -> ContentPart | None:
+    """A text or image block; ``None`` for a block the canonical form does not model."""
     if block["type"] == "text":
         text = expect_str(block.get("text"), f"{path}.text", allow_empty=False)
         return TextPart(text, cache_control=_cache_control(block, path))
+    if block["type"] != "image":
+        return None
     source = expect_dict(block.get("source"), f"{path}.source")
-    kind = expect_choice(source.get("type"), f"{path}.source.type", ("base64", "url"))
+    kind = expect_str(source.get("type"), f"{path}.source.type")
+    if kind not in ("base64", "url"):
+        return None  # a Files API image (file_id): only Anthropic can fetch it
     if kind == "url":
         return ImagePart(expect_str(source.get("url"), f"{path}.source.url", allow_empty=False))
     media = expect_choice(source.get("media_type"), f"{path}.source.media_type", _MEDIA_TYPES)
@@ -203,8 +264,10 @@ def _tool_result(block: dict[str, Any], path: str, asked: set[str]) -> Message:
         for k, raw in enumerate(_blocks(content, f"{path}.content", may_be_empty=True)):
             inner = f"{path}.content[{k}]"
             expect_dict(raw, inner)
-            expect_choice(raw.get("type"), f"{inner}.type", ("text", "image"))
-            parts.append(_part(raw, inner))
+            expect_str(raw.get("type"), f"{inner}.type")
+            part = _part(raw, inner)
+            if part is not None:
+                parts.append(part)
     return Message("tool", parts, tool_call_id=call_id, is_error=is_error)
 
 
@@ -215,13 +278,23 @@ def _assistant_turn(content: Any, path: str, is_last: bool, out: list[Message]) 
     for j, raw in enumerate(blocks):
         block_path = f"{path}.content[{j}]"
         block = expect_dict(raw, block_path)
-        kind = expect_choice(block.get("type"), f"{block_path}.type", ("text", "tool_use"))
-        if kind == "text":
-            parts.append(_part(block, block_path))
-        else:
+        kind = expect_str(block.get("type"), f"{block_path}.type")
+        if kind == "tool_use":
             calls.append(_tool_use(block, block_path))
+        elif kind in SIGNED:
+            parts.append(_thinking_block(block, block_path))
+        elif (part := _part(block, block_path)) is not None:
+            parts.append(part)
     out.append(Message("assistant", parts, tool_calls=calls))
     return {c.id for c in calls}
+
+
+def _thinking_block(block: dict[str, Any], path: str) -> ThinkingPart:
+    """A signed ``thinking`` block or a ``redacted_thinking`` one, kept exactly."""
+    if block["type"] == "redacted_thinking":
+        return ThinkingPart("", redacted=expect_str(block.get("data"), f"{path}.data"))
+    text = expect_str(block.get("thinking"), f"{path}.thinking")
+    return ThinkingPart(text, signature=expect_str(block.get("signature"), f"{path}.signature"))
 
 
 def _tool_use(block: dict[str, Any], path: str) -> ToolCall:
@@ -241,18 +314,22 @@ def _stop_sequences(value: Any) -> list[str]:
 def _tools(value: Any) -> list[ToolSpec]:
     if value is None:
         return []
-    return [_tool(t, f"tools[{i}]") for i, t in enumerate(expect_list(value, "tools"))]
+    tools = (_tool(t, f"tools[{i}]") for i, t in enumerate(expect_list(value, "tools")))
+    return [tool for tool in tools if tool is not None]
 
 
-def _tool(raw: Any, path: str) -> ToolSpec:
+def _tool(raw: Any, path: str) -> ToolSpec | None:
+    """A client tool; ``None`` for a server tool (``web_search_20250305``...), run by Anthropic."""
     tool = expect_dict(raw, path)
-    if tool.get("type") is not None:
-        expect_choice(tool["type"], f"{path}.type", ("custom",))
+    if tool.get("type") not in (None, "custom"):
+        expect_str(tool["type"], f"{path}.type")
+        return None
     name = expect_name(tool.get("name"), f"{path}.name", _TOOL_NAME)
     description = optional_str(tool, "description", f"{path}.description")
     schema = expect_dict(tool.get("input_schema"), f"{path}.input_schema")
     expect_choice(schema.get("type"), f"{path}.input_schema.type", ("object",))
-    return ToolSpec(name, description, schema, _cache_control(tool, path))
+    strict = optional_bool(tool, "strict", f"{path}.strict")
+    return ToolSpec(name, description, schema, _cache_control(tool, path), strict=strict)
 
 
 def _tool_choice(value: Any) -> ToolChoice | None:
@@ -279,13 +356,14 @@ def _user_id(value: Any) -> str | None:
     return optional_str(expect_dict(value, "metadata"), "user_id", "metadata.user_id")
 
 
-def _output_format(value: Any) -> ResponseFormat | None:
-    if value is None:
-        return None
-    fmt = expect_dict(value, "output_config").get("format")
+def _output_format(fmt: Any, beta: Any) -> ResponseFormat | None:
+    """``output_config.format``, else the beta's top-level ``output_format``."""
+    path = "output_config.format"
+    if fmt is None:
+        fmt, path = beta, "output_format"
     if fmt is None:
         return None
-    expect_dict(fmt, "output_config.format")
-    expect_choice(fmt.get("type"), "output_config.format.type", ("json_schema",))
-    schema = expect_dict(fmt.get("schema"), "output_config.format.schema")
-    return ResponseFormat("json_schema", schema=schema)
+    expect_dict(fmt, path)
+    expect_choice(fmt.get("type"), f"{path}.type", ("json_schema",))
+    schema = expect_dict(fmt.get("schema"), f"{path}.schema")
+    return ResponseFormat("json_schema", schema=schema, strict=True)  # Anthropic always holds to it

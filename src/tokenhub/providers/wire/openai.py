@@ -1,12 +1,19 @@
 """OpenAI Chat Completions wire format (also spoken by vLLM) to and from canonical types.
 
+A request from an Anthropic client is checked against ``crossing.ANTHROPIC_TO_OPENAI``
+and ``foreign.anthropic_foreign``: what OpenAI cannot carry (signed ``thinking`` blocks,
+``document`` and server-tool blocks, server tools, tool-result ``is_error``, ``top_k``
+except on vLLM, stop sequences past OpenAI's four...) is added to ``notes``. Thinking
+crosses as ``reasoning_effort`` (``crossing.effort_for_budget``).
+
 Lossy spots, by design: a ``developer`` message is rendered back as ``system``; a
 ``refusal`` becomes assistant text; ``detail``-less images stay detail-less; several text
 parts of a response message are joined (a ``chat.completion`` message has one string);
-tool-result ``is_error`` has no OpenAI field and is dropped;
-``max_tokens`` 0 (Anthropic's cache warming) is sent as 1, OpenAI's minimum.
-A tool result carrying images (possible from Anthropic) cannot be a ``tool`` message
-part, so its images follow in a ``user`` message after the run of tool messages.
+``stop_sequence`` has no OpenAI field and is dropped; ``cache_control`` breakpoints are
+left out (OpenAI-format servers cache prefixes by themselves); ``max_tokens`` 0
+(Anthropic's cache warming) is sent as 1, OpenAI's minimum. A tool result carrying images
+(possible from Anthropic) cannot be a ``tool`` message part, so its images follow in a
+``user`` message after the run of tool messages.
 Answers (reasoning, what is noted): see :mod:`tokenhub.providers.wire.openai_response`.
 """
 
@@ -15,7 +22,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from tokenhub.providers.wire.openai_request import include_usage, parse_request
+from tokenhub.providers.wire.crossing import ANTHROPIC_TO_OPENAI, effort_for_budget, note_fields
+from tokenhub.providers.wire.foreign import anthropic_foreign
+from tokenhub.providers.wire.openai_request import MAX_STOP, include_usage, parse_request
 from tokenhub.providers.wire.openai_response import (
     parse_response,
     render_response,
@@ -54,12 +63,16 @@ def render_request(
     req: ChatRequest,
     upstream_model: str,
     *,
-    notes: list[FieldNote] | None = None,  # noqa: ARG001 - every field has a counterpart so far
+    notes: list[FieldNote] | None = None,
+    vllm: bool = False,
 ) -> dict[str, Any]:
     """Build the body for an OpenAI-compatible upstream; streams always ask for usage.
 
-    What the format cannot carry is added to ``notes``.
+    What the format cannot carry is added to ``notes``; ``vllm`` upstreams take ``top_k``
+    and any number of stop sequences.
     """
+    notes = [] if notes is None else notes
+    _note_crossing(req, notes, vllm=vllm)
     body: dict[str, Any] = {"model": upstream_model, "messages": _render_messages(req.messages)}
     if req.max_tokens is not None:
         # OpenAI's minimum is 1; Anthropic allows 0 (prompt-cache warming only).
@@ -69,7 +82,7 @@ def render_request(
     if req.top_p is not None:
         body["top_p"] = req.top_p
     if req.stop:
-        body["stop"] = list(req.stop)
+        body["stop"] = _stop(req.stop, vllm=vllm, notes=notes)
     if req.tools:
         body["tools"] = [_render_tool(t) for t in req.tools]
     if req.tool_choice is not None:
@@ -78,19 +91,47 @@ def render_request(
         body["response_format"] = _render_response_format(req.response_format)
     if req.user is not None:
         body["user"] = req.user
-    _render_extras(req, body)
+    _render_extras(req, body, vllm=vllm)
     if req.stream:
         body["stream"] = True
         body["stream_options"] = {"include_usage": True}
     return body
 
 
-def _render_extras(req: ChatRequest, body: dict[str, Any]) -> None:
+def _note_crossing(req: ChatRequest, notes: list[FieldNote], *, vllm: bool) -> None:
+    """What of an Anthropic client's body this upstream will not receive."""
+    source = req.source
+    if source is not None and source.format == "anthropic":
+        upstream = "vLLM" if vllm else "OpenAI"
+        note_fields(source.body, ANTHROPIC_TO_OPENAI, upstream, notes, vllm=vllm)
+        notes.extend(anthropic_foreign(source.body))
+
+
+def _stop(stop: list[str], *, vllm: bool, notes: list[FieldNote]) -> list[str]:
+    if vllm or len(stop) <= MAX_STOP:
+        return list(stop)
+    notes.append(FieldNote("stop_sequences", f"OpenAI takes {MAX_STOP}; the rest are dropped"))
+    return stop[:MAX_STOP]
+
+
+def _effort(req: ChatRequest) -> str | None:
+    """``reasoning_effort``: the request's own, else its Anthropic thinking budget's."""
+    if req.reasoning_effort is not None:
+        return req.reasoning_effort
+    thinking = req.thinking
+    if thinking is None or thinking.mode != "enabled" or thinking.budget_tokens is None:
+        return None  # adaptive or disabled: the model's default
+    return effort_for_budget(thinking.budget_tokens)
+
+
+def _render_extras(req: ChatRequest, body: dict[str, Any], *, vllm: bool) -> None:
     extras = {
         "seed": req.seed,
         "presence_penalty": req.presence_penalty,
         "frequency_penalty": req.frequency_penalty,
-        "reasoning_effort": req.reasoning_effort,
+        "reasoning_effort": _effort(req),
+        "service_tier": req.service_tier,
+        "top_k": req.top_k if vllm else None,
     }
     body.update({key: value for key, value in extras.items() if value is not None})
     if req.parallel_tool_calls is not None and req.tools:  # OpenAI refuses it without tools
@@ -123,7 +164,7 @@ def _render_message(message: Message) -> dict[str, Any]:
     out: dict[str, Any] = {"role": message.role, "content": _render_content(message.content)}
     if message.tool_calls:
         out["tool_calls"] = [render_tool_call(c) for c in message.tool_calls]
-        if not message.content:
+        if all(isinstance(p, ThinkingPart) for p in message.content):  # thinking is not sent
             out["content"] = None
     if message.name is not None:
         out["name"] = message.name
@@ -158,12 +199,17 @@ def _render_tool(tool: ToolSpec) -> dict[str, Any]:
         function["description"] = tool.description
     if tool.parameters:
         function["parameters"] = tool.parameters
+    if tool.strict is not None:
+        function["strict"] = tool.strict
     return {"type": "function", "function": function}
 
 
 def _render_tool_choice(choice: ToolChoice) -> str | dict[str, Any]:
     if choice.mode == "tool":
         return {"type": "function", "function": {"name": choice.name}}
+    if choice.allowed is not None:
+        tools = [{"type": "function", "function": {"name": name}} for name in choice.allowed]
+        return {"type": "allowed_tools", "allowed_tools": {"mode": choice.mode, "tools": tools}}
     return choice.mode
 
 

@@ -1,10 +1,16 @@
 """Validate an incoming OpenAI Chat Completions request into a canonical ``ChatRequest``.
 
 As strict as OpenAI for the fields tokenhub supports (messages, sampling, tools, formats,
-``seed``, the penalties, ``reasoning_effort``, ``parallel_tool_calls``); unknown top-level
-fields are left alone (tokenhub reads its own ``tokenhub`` extension elsewhere).
-``developer`` messages become ``system`` messages and an assistant ``refusal`` part
-becomes text.
+``seed``, the penalties, ``reasoning_effort``, ``parallel_tool_calls``, ``service_tier``,
+vLLM's ``top_k``); unknown top-level fields are left alone (an OpenAI-format upstream gets
+the client's body whole; across formats ``wire.crossing`` notes them, and tokenhub reads
+its own ``tokenhub`` extension elsewhere). ``developer`` messages become ``system``
+messages and an assistant ``refusal`` part becomes text. An assistant turn's reasoning
+comes back as ``ThinkingPart``s before its text: signed ones from ``thinking_blocks`` (the
+Anthropic blocks OpenAI-format gateways relay), else unsigned ``reasoning_content``.
+``input_audio`` and ``file`` parts, ``custom`` tools and a ``tool_choice`` naming one are
+accepted and not modelled (``wire.foreign`` notes them across formats); ``allowed_tools``
+is a ``ToolChoice`` with ``allowed`` names.
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ from tokenhub.types import (
     Message,
     ResponseFormat,
     TextPart,
+    ThinkingPart,
     ToolCall,
     ToolChoice,
     ToolSpec,
@@ -41,20 +48,26 @@ from tokenhub.types import (
 _ROLES = ("system", "developer", "user", "assistant", "tool")
 _IMAGE_DETAILS = ("auto", "low", "high", "original")
 _MODES: tuple[Literal["auto", "none", "required"], ...] = ("auto", "none", "required")
+_ALLOWED_MODES: tuple[Literal["auto", "required"], ...] = ("auto", "required")
+_CHOICE_TYPES = ("function", "allowed_tools", "custom")
 _FORMATS: tuple[Literal["text", "json_object", "json_schema"], ...] = (
     "text",
     "json_object",
     "json_schema",
 )
-_MAX_STOP = 4
+MAX_STOP = 4
 _SEED_MIN = -(2**63)
 _EXTRA_KEYS = frozenset(
     {"user", "seed", "presence_penalty", "frequency_penalty", "reasoning_effort",
-     "parallel_tool_calls"}
+     "parallel_tool_calls", "top_k", "service_tier"}
 )  # fmt: skip
 _TEXT = ("text",)
-_USER_PARTS = ("text", "image_url")
+_FOREIGN_PARTS = ("input_audio", "file")
+"""User content parts only OpenAI-format models read: accepted, not modelled."""
+_USER_PARTS = ("text", "image_url", *_FOREIGN_PARTS)
 _ASSISTANT_PARTS = ("text", "refusal")
+_TOOL_TYPES = ("function", "custom")
+_SIGNED_TYPES = ("thinking", "redacted_thinking")
 
 
 def parse_request(body: dict[str, Any]) -> ChatRequest:
@@ -64,6 +77,7 @@ def parse_request(body: dict[str, Any]) -> ChatRequest:
     if optional_int(body, "n", "n", 1) not in (None, 1):
         fail("Invalid 'n': tokenhub supports only one choice (n=1).", "n")
     tools = _tools(body.get("tools"))
+    has_tools = bool(body.get("tools"))
     return ChatRequest(
         model=model,
         messages=_messages(body.get("messages")),
@@ -72,7 +86,7 @@ def parse_request(body: dict[str, Any]) -> ChatRequest:
         top_p=optional_number(body, "top_p", "top_p", 1.0),
         stop=_stop(body.get("stop")),
         tools=tools,
-        tool_choice=_tool_choice(body.get("tool_choice"), has_tools=bool(tools)),
+        tool_choice=_tool_choice(body.get("tool_choice"), has_tools=has_tools),
         response_format=_response_format(body.get("response_format")),
         stream=_stream(body),
         **_extras(body),
@@ -98,7 +112,15 @@ def _extras(body: dict[str, Any]) -> dict[str, Any]:
         if effort is None
         else expect_str(effort, "reasoning_effort", allow_empty=False),
         "parallel_tool_calls": optional_bool(body, "parallel_tool_calls", "parallel_tool_calls"),
+        "top_k": _top_k(body),  # a vLLM extension
+        "service_tier": optional_str(body, "service_tier", "service_tier"),
     }
+
+
+def _top_k(body: dict[str, Any]) -> int | None:
+    """The ``top_k`` vLLM accepts: -1 or 0 turn it off (kept as ``None``)."""
+    value = optional_int(body, "top_k", "top_k", -1)
+    return value if value is not None and value > 0 else None
 
 
 def include_usage(body: dict[str, Any]) -> bool:
@@ -133,8 +155,8 @@ def _stop(value: Any) -> list[str]:
     if isinstance(value, str):
         return [value]
     stops = expect_list(value, "stop")
-    if len(stops) > _MAX_STOP:
-        fail(f"Invalid 'stop': array too long. Expected at most {_MAX_STOP} sequences.", "stop")
+    if len(stops) > MAX_STOP:
+        fail(f"Invalid 'stop': array too long. Expected at most {MAX_STOP} sequences.", "stop")
     return [expect_str(s, f"stop[{i}]") for i, s in enumerate(stops)]
 
 
@@ -168,7 +190,34 @@ def _assistant(raw: dict[str, Any], path: str) -> Message:
         type_error(f"{path}.content", "a string or array (required without tool_calls)", value)
     content = [] if value is None else _content(value, f"{path}.content", _ASSISTANT_PARTS)
     name = optional_str(raw, "name", f"{path}.name")
-    return Message("assistant", content, tool_calls=calls, name=name)
+    thinking = _reasoning(raw, path)
+    return Message("assistant", thinking + content, tool_calls=calls, name=name)
+
+
+def _reasoning(raw: dict[str, Any], path: str) -> list[ContentPart]:
+    """The reasoning an assistant turn carries back, which goes before its text.
+
+    ``thinking_blocks`` (the signed Anthropic blocks some OpenAI-format gateways relay)
+    win over ``reasoning_content`` (the plain text vLLM and others return).
+    """
+    blocks = raw.get("thinking_blocks")
+    if blocks is not None:
+        where = f"{path}.thinking_blocks"
+        listed = enumerate(expect_list(blocks, where))
+        return [_thinking_block(block, f"{where}[{k}]") for k, block in listed]
+    text = optional_str(raw, "reasoning_content", f"{path}.reasoning_content")
+    return [ThinkingPart(text)] if text else []
+
+
+def _thinking_block(raw: Any, path: str) -> ThinkingPart:
+    block = expect_dict(raw, path)
+    kind = expect_choice(block.get("type"), f"{path}.type", _SIGNED_TYPES)
+    if kind == "redacted_thinking":
+        data = expect_str(block.get("data"), f"{path}.data", allow_empty=False)
+        return ThinkingPart("", redacted=data)
+    text = expect_str(block.get("thinking"), f"{path}.thinking")
+    signature = expect_str(block.get("signature"), f"{path}.signature", allow_empty=False)
+    return ThinkingPart(text, signature=signature)
 
 
 def _tool(raw: dict[str, Any], path: str) -> Message:
@@ -192,12 +241,16 @@ def _content(value: Any, path: str, allowed: tuple[str, ...]) -> list[ContentPar
     if not isinstance(value, list):
         type_error(path, "one of a string or array of objects", value)
     expect_list(value, path, allow_empty=False)
-    return [_part(p, f"{path}[{j}]", allowed) for j, p in enumerate(value)]
+    parts = (_part(p, f"{path}[{j}]", allowed) for j, p in enumerate(value))
+    return [part for part in parts if part is not None]
 
 
-def _part(raw: Any, path: str, allowed: tuple[str, ...]) -> ContentPart:
+def _part(raw: Any, path: str, allowed: tuple[str, ...]) -> ContentPart | None:
+    """A content part; ``None`` for one the canonical form does not model (audio, files)."""
     expect_dict(raw, path)
     kind = expect_choice(raw.get("type"), f"{path}.type", allowed)
+    if kind in _FOREIGN_PARTS:
+        return None
     if kind == "image_url":
         return _image(raw.get("image_url"), f"{path}.image_url")
     return TextPart(expect_str(raw.get(kind), f"{path}.{kind}"))
@@ -273,20 +326,23 @@ def _check_answered(owner: int, pending: set[str]) -> None:
 def _tools(value: Any) -> list[ToolSpec]:
     if value is None:
         return []
-    return [_tool_spec(t, f"tools[{i}]") for i, t in enumerate(expect_list(value, "tools"))]
+    specs = (_tool_spec(t, f"tools[{i}]") for i, t in enumerate(expect_list(value, "tools")))
+    return [spec for spec in specs if spec is not None]
 
 
-def _tool_spec(raw: Any, path: str) -> ToolSpec:
+def _tool_spec(raw: Any, path: str) -> ToolSpec | None:
+    """A function tool; ``None`` for a ``custom`` (free-form) one, which is not modelled."""
     expect_dict(raw, path)
-    expect_choice(raw.get("type"), f"{path}.type", ("function",))
+    if expect_choice(raw.get("type"), f"{path}.type", _TOOL_TYPES) == "custom":
+        return None
     function = expect_dict(raw.get("function"), f"{path}.function")
     name = expect_name(function.get("name"), f"{path}.function.name")
     description = optional_str(function, "description", f"{path}.function.description")
     parameters = function.get("parameters")
     if parameters is not None:
         expect_dict(parameters, f"{path}.function.parameters")
-    optional_bool(function, "strict", f"{path}.function.strict")
-    return ToolSpec(name, description, parameters or {})
+    strict = optional_bool(function, "strict", f"{path}.function.strict")
+    return ToolSpec(name, description, parameters or {}, strict=strict)
 
 
 def _tool_choice(value: Any, *, has_tools: bool) -> ToolChoice | None:
@@ -301,9 +357,27 @@ def _tool_choice(value: Any, *, has_tools: bool) -> ToolChoice | None:
     if isinstance(value, str):
         return ToolChoice(expect_choice(value, "tool_choice", _MODES))
     expect_dict(value, "tool_choice")
-    expect_choice(value.get("type"), "tool_choice.type", ("function",))
+    kind = expect_choice(value.get("type"), "tool_choice.type", _CHOICE_TYPES)
+    if kind == "allowed_tools":
+        return _allowed_tools(value.get("allowed_tools"))
+    if kind == "custom":  # a free-form tool, not modelled: noted across formats
+        return None
     function = expect_dict(value.get("function"), "tool_choice.function")
     return ToolChoice("tool", expect_str(function.get("name"), "tool_choice.function.name"))
+
+
+def _allowed_tools(value: Any) -> ToolChoice:
+    """``{"mode": "auto" | "required", "tools": [{"type": "function", "function": {name}}]}``."""
+    spec = expect_dict(value, "tool_choice.allowed_tools")
+    mode = expect_choice(spec.get("mode"), "tool_choice.allowed_tools.mode", _ALLOWED_MODES)
+    names: list[str] = []
+    for i, raw in enumerate(expect_list(spec.get("tools"), "tool_choice.allowed_tools.tools")):
+        path = f"tool_choice.allowed_tools.tools[{i}]"
+        tool = expect_dict(raw, path)
+        if tool.get("type") == "function":
+            function = expect_dict(tool.get("function"), f"{path}.function")
+            names.append(expect_str(function.get("name"), f"{path}.function.name"))
+    return ToolChoice(mode, allowed=names)
 
 
 def _response_format(value: Any) -> ResponseFormat | None:
