@@ -56,12 +56,7 @@ class SpendLedger:
     def check(self, key: ApiKey) -> None:
         """Refuse (402) a key whose spend and holds already reach its budget."""
         self._roll_period(key)
-        budget = key.budget_usd
-        if budget is not None and key.spent_usd + self.reserved_usd(key) >= budget:
-            raise BudgetExceededError(
-                f"this key's budget of ${budget:.2f} per {key.budget_period or 'total'}"
-                " is spent (or held by its requests in flight)"
-            )
+        self._refuse_if_spent(key, self._reserved.get(key.id, 0.0))
 
     def reserve(self, key: ApiKey, estimate_usd: float) -> Reservation:
         """Hold ``estimate_usd`` of the key's budget, or refuse (402) when it does not fit.
@@ -71,16 +66,18 @@ class SpendLedger:
         budget = key.budget_usd
         if budget is None:
             return Reservation(key, 0.0)
-        self.check(key)
+        self._roll_period(key)
+        reserved = self._reserved.get(key.id, 0.0)
+        self._refuse_if_spent(key, reserved)
         estimate = max(0.0, estimate_usd)
-        left = budget - key.spent_usd - self.reserved_usd(key)
+        left = budget - key.spent_usd - reserved
         if estimate > left:
             raise BudgetExceededError(
                 f"this request's estimated cost of ${estimate:.6f} exceeds the ${left:.6f}"
                 f" left of this key's budget of ${budget:.2f} per"
                 f" {key.budget_period or 'total'} (a lower max_tokens lowers the estimate)"
             )
-        self._reserved[key.id] = self.reserved_usd(key) + estimate
+        self._reserved[key.id] = reserved + estimate
         self._holds[key.id] = self._holds.get(key.id, 0) + 1
         return Reservation(key, estimate)
 
@@ -136,6 +133,15 @@ class SpendLedger:
     def pending(self) -> bool:
         """Whether any key's spend changed since the last ``take_dirty``."""
         return bool(self._dirty)
+
+    @staticmethod
+    def _refuse_if_spent(key: ApiKey, reserved_usd: float) -> None:
+        budget = key.budget_usd
+        if budget is not None and key.spent_usd + reserved_usd >= budget:
+            raise BudgetExceededError(
+                f"this key's budget of ${budget:.2f} per {key.budget_period or 'total'}"
+                " is spent (or held by its requests in flight)"
+            )
 
     def _drop_hold(self, reservation: Reservation) -> None:
         key_id = reservation.key.id

@@ -112,7 +112,9 @@ class Tracing:
 
     def outgoing(self) -> dict[str, str]:
         """Headers to send upstream: a child ``traceparent`` of the incoming one."""
-        incoming = _INCOMING.get() or {}
+        incoming = _INCOMING.get()
+        if not incoming:  # the caller sent no trace context: the common case, kept short
+            return {}
         parent = parse_traceparent(incoming.get(TRACEPARENT))
         if parent is None:
             return {}

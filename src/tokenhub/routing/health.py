@@ -56,6 +56,8 @@ ERROR_PRIOR = 1.0
 not 100 %, and a model with no recent traffic reads 0 %."""
 _LN2 = math.log(2.0)
 _LAST_MASK = (1 << LAST_N) - 1
+_CLOSED_BY_SUCCESS = ROUTABLE | {DOWN, HALF_OPEN}
+"""States a success settles to healthy or degraded (hard blocks wait out their cooldown)."""
 
 
 @dataclass(slots=True)
@@ -176,10 +178,14 @@ class HealthTracker:
         outcome instead of all arriving at once when a Retry-After ends. Returns whether
         the attempt is a probe (of the provider or the model).
         """
-        now = self.clock.monotonic()
+        now: float | None = None  # read only for a record that is out: nearly never
         probe = False
         for health in (self.provider(provider_id), self.model(model_id)):
-            if health.state in ROUTABLE or now < health.cooldown_until or health.probing:
+            if health.state in ROUTABLE or health.probing:
+                continue
+            if now is None:
+                now = self.clock.monotonic()
+            if now < health.cooldown_until:
                 continue
             health.state = HALF_OPEN
             health.probing = probe = True
@@ -201,23 +207,14 @@ class HealthTracker:
         self, provider_id: str, model_id: str, latency_s: float, *, stream: bool = False
     ) -> list[str]:
         """Record a success (``latency_s``: the successful call's own time); changed records."""
-        changed = []
         now = self.clock.monotonic()
-        for key, health in (
-            ("provider", self.provider(provider_id)),
-            ("model", self.model(model_id)),
-        ):
-            before = health.state
-            self._observe(health, now, failed=False)
-            health.consecutive_failures = 0
-            health.trips = 0
-            health.probing = False
-            if health.state in ROUTABLE or health.state in (DOWN, HALF_OPEN):
-                health.state = self._routable_state(health, now)
-            if key == "model":
-                self._latency(health, latency_s, stream=stream)
-            if health.state != before:
-                changed.append(f"{key}:{provider_id if key == 'provider' else model_id}")
+        changed = []
+        if self._succeeded(self.provider(provider_id), now):
+            changed.append(f"provider:{provider_id}")
+        model = self.model(model_id)
+        self._latency(model, latency_s, stream=stream)
+        if self._succeeded(model, now):
+            changed.append(f"model:{model_id}")
         if changed:
             self.version += 1
         return changed
@@ -332,6 +329,20 @@ class HealthTracker:
             streak or health.recent_volume(now, s.error_halflife_s) >= s.eject_min_requests
         ) and health.error_rate(now, s.error_halflife_s) >= s.eject_error_rate
 
+    def _succeeded(self, health: Health, now: float) -> bool:
+        """Fold a success into one record; whether its state changed."""
+        before = health.state
+        self._observe(health, now, failed=False)
+        health.consecutive_failures = 0
+        health.trips = 0
+        health.probing = False
+        if before in _CLOSED_BY_SUCCESS:
+            # No failure in its recent counts: healthy, no rate to work out (error_rate
+            # would say 0).
+            no_failures = health.recent_failures == 0.0
+            health.state = HEALTHY if no_failures else self._routable_state(health, now)
+        return health.state != before
+
     def _routable_state(self, health: Health, now: float) -> str:
         rate = health.error_rate(now, self.settings.error_halflife_s)
         return HEALTHY if rate < DEGRADED_ERROR_RATE else DEGRADED
@@ -356,7 +367,8 @@ class HealthTracker:
         health.requests += 1
         health.failures += failed
         health.last_outcomes = ((health.last_outcomes << 1) | failed) & _LAST_MASK
-        health.last_count = min(LAST_N, health.last_count + 1)
+        if health.last_count < LAST_N:
+            health.last_count += 1
 
     def reset_provider(self, provider_id: str) -> None:
         """Forget a provider's state (its configuration or credential changed)."""
