@@ -182,6 +182,10 @@ class ChatRequest:
     """The client's own body: forwarded whole to an upstream of the same format."""
     strict: bool = False
     """Refuse (400) rather than drop what the upstream's format cannot carry."""
+    notes: list[FieldNote] = field(default_factory=list)
+    """What of the client's request no upstream format carries (the client API's own
+    fields with no canonical counterpart); reported, or refused when ``strict``, as the
+    adapter's own notes are."""
 
 
 @dataclass(slots=True)

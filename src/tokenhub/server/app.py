@@ -39,6 +39,7 @@ from tokenhub.server import (
     count_tokens,
     envelope,
     models_api,
+    responses,
     system,
 )
 from tokenhub.server.admin_auth import ADMIN_TOKENS, AdminTokens
@@ -132,6 +133,7 @@ def create_app(
         count_tokens,
         envelope,
         models_api,
+        responses,
     ):
         module.add_routes(routes)
     app[ROUTES] = routes

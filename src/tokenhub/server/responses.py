@@ -1,0 +1,134 @@
+"""The OpenAI Responses API (``/v1/responses``): one more wire flavour of the one pipeline.
+
+A Responses request is decoded to the canonical request (providers/wire/responses_request.py)
+and placed like a chat completion — the same router, policies, failover, budgets, metrics
+and request log — so any provider serves it through its own adapter. The answer, or the
+stream of canonical events, is rendered back as a ``response`` object or Responses SSE
+events. Nothing is stored yet: ``previous_response_id`` names no response tokenhub knows.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, NoReturn
+
+from aiohttp import web
+from multidict import CIMultiDictProxy
+
+from tokenhub.dispatch.executor import Opened
+from tokenhub.errors import InvalidRequestError, NotFoundError
+from tokenhub.providers.wire import responses as responses_wire
+from tokenhub.providers.wire.responses import Shell, echo_of, render_response
+from tokenhub.providers.wire.responses_stream import StreamEncoder
+from tokenhub.server import passthrough
+from tokenhub.server.app_keys import CLOCK, GATEWAY, NEW_ID, TRACING
+from tokenhub.server.budget import released_on_error
+from tokenhub.server.consumer import answer, place, stream_out, with_warnings
+from tokenhub.server.consumer_auth import API_KEY, allowed_models
+from tokenhub.server.errors import json_response
+from tokenhub.server.middleware import REQUEST_ID
+from tokenhub.server.request_input import NO_POLICY, POLICY_FIELD, read_json
+from tokenhub.server.request_log import RequestSummary
+from tokenhub.server.routes import RouteTable
+from tokenhub.server.streaming import Translator, translate
+from tokenhub.types import ChatRequest, ChatResponse, ClientBody
+
+ENDPOINT = "/v1/responses"
+FORMAT = "responses"
+"""The client format name: no upstream speaks it yet, so every call is translated."""
+
+
+async def create_response(request: web.Request) -> web.StreamResponse:
+    """OpenAI Responses API (``responses.create``/``stream``/``parse``), routed by tokenhub.
+
+    ``model`` is a model id, an alias or a routing target, as on chat completions; the
+    ``tokenhub`` body field and ``X-Tokenhub-*`` headers carry policy hints.
+    """
+    summary = RequestSummary(request[REQUEST_ID], ENDPOINT, key=request.get(API_KEY))
+    tracing = request.app[TRACING]
+    with (
+        tracing.request("tokenhub.request", request.headers, endpoint=ENDPOINT),
+        released_on_error(request.app, summary),
+    ):
+        return await _create(request, summary)
+
+
+async def _create(request: web.Request, summary: RequestSummary) -> web.StreamResponse:
+    started = time.perf_counter()
+    placed = await place(request, summary, started, decode)
+    response_id = "resp_" + request.app[NEW_ID]()
+    echo = echo_of(placed.body)
+    if placed.opened is not None:
+        encoder = StreamEncoder(response_id, echo)
+        return await _stream(request, placed.opened, summary, started, encoder)
+    assert placed.done is not None
+
+    def render(response: ChatResponse) -> dict[str, Any]:
+        shell = Shell(response_id, response.created, response.model, echo)
+        return with_warnings(render_response(response, shell), response)
+
+    return answer(request, summary, started, placed.done, render)
+
+
+def decode(body: dict[str, Any], _headers: CIMultiDictProxy[str]) -> ChatRequest:
+    """The canonical request for a Responses body; a stored response it names is unknown."""
+    previous = body.get("previous_response_id")
+    if previous is not None:
+        _unknown_response(previous)
+    chat = responses_wire.parse_request(body)
+    client = {key: value for key, value in body.items() if key != POLICY_FIELD}
+    chat.source = ClientBody(FORMAT, client)
+    return chat
+
+
+def _unknown_response(previous: Any) -> NoReturn:
+    if not isinstance(previous, str):
+        raise InvalidRequestError(
+            "Invalid type for 'previous_response_id': expected a string.",
+            param="previous_response_id",
+        )
+    raise NotFoundError(
+        f"Previous response with id '{previous[:80]}' not found."
+        " (tokenhub does not store responses yet; send the whole conversation as 'input'.)"
+    )
+
+
+async def _stream(
+    request: web.Request,
+    opened: Opened,
+    summary: RequestSummary,
+    started: float,
+    encoder: StreamEncoder,
+) -> web.StreamResponse:
+    async def write(response: web.StreamResponse, text: list[str]) -> None:
+        passthrough.relayable(request.app, opened, FORMAT)  # counts the stream translated
+        keep = text if summary.body is not None else None
+        now = int(request.app[CLOCK].time())
+        translator = Translator(encoder, opened.info.model.id, now, summary, keep)
+        await translate(response, translator, opened, started)
+
+    return await stream_out(request, opened, summary, started, write, encoder.failed)
+
+
+async def count_input_tokens(request: web.Request) -> web.Response:
+    """``{"object": "response.input_tokens", "input_tokens": N}``: the routing estimate.
+
+    N is tokenhub's own estimate of the prompt (the one routing uses, which errs high); no
+    provider is called. ``model`` defaults to ``auto``.
+    """
+    body = await read_json(request)
+    body.setdefault("model", "auto")
+    chat = decode(body, request.headers)
+    route = request.app[GATEWAY].route_request(
+        chat, NO_POLICY, allowed_models=allowed_models(request.get(API_KEY))
+    )
+    count = {"object": "response.input_tokens", "input_tokens": route.input_tokens}
+    return json_response(200, count)
+
+
+def add_routes(routes: RouteTable) -> None:
+    """Declare the Responses API routes."""
+    routes.add("POST", ENDPOINT, create_response, tag="consumer", auth="apiKey")
+    routes.add(
+        "POST", f"{ENDPOINT}/input_tokens", count_input_tokens, tag="consumer", auth="apiKey"
+    )
