@@ -5,15 +5,23 @@ from __future__ import annotations
 import openai.types.responses as sdk
 
 from tokenhub.providers.wire.responses import Shell, echo_of, render_response
-from tokenhub.types import ChatResponse, Message, TextPart, ThinkingPart, ToolCall, Usage
+from tokenhub.types import (
+    ChatResponse,
+    FinishReason,
+    Message,
+    TextPart,
+    ThinkingPart,
+    ToolCall,
+    Usage,
+)
 
 SHELL = Shell("resp_abc", 1700000000, "m", echo_of({"model": "m", "input": "hi"}))
 
 
-def answer(message: Message, finish: str = "stop") -> ChatResponse:
+def answer(message: Message, finish: FinishReason = "stop") -> ChatResponse:
     """A canonical answer around ``message``."""
     usage = Usage(10, 5, cache_read_tokens=4)
-    return ChatResponse("up-1", "m", message, finish, usage)  # type: ignore[arg-type]
+    return ChatResponse("up-1", "m", message, finish, usage)
 
 
 def test_items_in_order_and_valid_for_the_sdk():
