@@ -109,7 +109,7 @@ async def test_response_repeats_the_request_parameters(stack, oai):
     assert response.metadata == {"team": "docs"}
     assert response.tools == []
     assert response.text.format.type == "text"
-    assert response.store is False
+    assert response.store is True
 
 
 class Weather(BaseModel):

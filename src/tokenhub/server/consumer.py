@@ -116,8 +116,8 @@ class Placed:
     done: Completed | None = None
 
 
-Decode = Callable[[dict[str, Any], CIMultiDictProxy[str]], ChatRequest]
-"""A client API's body (and headers) to the canonical request."""
+Decode = Callable[[dict[str, Any], CIMultiDictProxy[str]], Awaitable[ChatRequest]]
+"""A client API's body (and headers) to the canonical request (it may read the store)."""
 
 
 async def place(
@@ -133,7 +133,7 @@ async def place(
         refuse_redirects(await request.read(), body)  # the bytes read_json read, kept by aiohttp
         summary.body = capture_body(request.app, body)
         policy = read_policy(request, body)
-        chat = decode(body, request.headers)
+        chat = await decode(body, request.headers)
         chat.strict = (
             policy.strict
             if policy.strict is not None

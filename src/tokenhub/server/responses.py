@@ -4,21 +4,24 @@ A Responses request is decoded to the canonical request (providers/wire/response
 and placed like a chat completion — the same router, policies, failover, budgets, metrics
 and request log — so any provider serves it through its own adapter. The answer, or the
 stream of canonical events, is rendered back as a ``response`` object or Responses SSE
-events. Nothing is stored yet: ``previous_response_id`` names no response tokenhub knows.
+events. With ``store`` (the default) the response is kept for ``previous_response_id``
+and the retrieval endpoints (server/responses_store.py).
 """
 
 from __future__ import annotations
 
 import time
-from typing import Any, NoReturn
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
 
 from aiohttp import web
 from multidict import CIMultiDictProxy
 
 from tokenhub.dispatch.executor import Opened
-from tokenhub.errors import InvalidRequestError, NotFoundError
+from tokenhub.errors import InvalidRequestError
 from tokenhub.providers.wire import responses as responses_wire
-from tokenhub.providers.wire.responses import Shell, echo_of, render_response
+from tokenhub.providers.wire.responses import Shell, echo_of, input_items, render_response
 from tokenhub.providers.wire.responses_stream import StreamEncoder
 from tokenhub.server import passthrough
 from tokenhub.server.app_keys import CLOCK, GATEWAY, NEW_ID, TRACING
@@ -29,13 +32,57 @@ from tokenhub.server.errors import json_response
 from tokenhub.server.middleware import REQUEST_ID
 from tokenhub.server.request_input import NO_POLICY, POLICY_FIELD, read_json
 from tokenhub.server.request_log import RequestSummary
+from tokenhub.server.responses_store import conversation, keep, key_scope
 from tokenhub.server.routes import RouteTable
 from tokenhub.server.streaming import Translator, translate
-from tokenhub.types import ChatRequest, ChatResponse, ClientBody
+from tokenhub.store.response_store import StoredResponse
+from tokenhub.types import ChatRequest, ChatResponse, ClientBody, StreamEnd, StreamEvent
 
 ENDPOINT = "/v1/responses"
 FORMAT = "responses"
 """The client format name: no upstream speaks it yet, so every call is translated."""
+
+
+@dataclass(slots=True)
+class Turn:
+    """One Responses request as the store sees it: its id, owner and own input."""
+
+    app: web.Application
+    id: str
+    key_id: str | None
+    body: dict[str, Any] = field(default_factory=dict)
+
+    async def decode(self, body: dict[str, Any], _headers: CIMultiDictProxy[str]) -> ChatRequest:
+        """The canonical request: the stored conversation it continues, then its input."""
+        self.body = body
+        previous = body.get("previous_response_id")
+        history: list[dict[str, Any]] = []
+        if previous is not None:
+            if not isinstance(previous, str):
+                raise InvalidRequestError(
+                    "Invalid type for 'previous_response_id': expected a string.",
+                    param="previous_response_id",
+                )
+            history = await conversation(self.app, previous, self.key_id)
+        chat = responses_wire.parse_request(body, history)
+        client = {key: value for key, value in body.items() if key != POLICY_FIELD}
+        chat.source = ClientBody(FORMAT, client)
+        return chat
+
+    def keep(self, response: dict[str, Any]) -> None:
+        """Store the final ``response`` unless the request said ``store: false``."""
+        if self.body.get("store") is False:
+            return
+        shell = Shell(self.id, 0, "", {})
+        stored = StoredResponse(
+            self.id,
+            self.key_id,
+            float(response["created_at"]),
+            self.body.get("previous_response_id"),
+            input_items(self.body.get("input"), shell),
+            response,
+        )
+        keep(self.app, stored)
 
 
 async def create_response(request: web.Request) -> web.StreamResponse:
@@ -55,42 +102,36 @@ async def create_response(request: web.Request) -> web.StreamResponse:
 
 async def _create(request: web.Request, summary: RequestSummary) -> web.StreamResponse:
     started = time.perf_counter()
-    placed = await place(request, summary, started, decode)
-    response_id = "resp_" + request.app[NEW_ID]()
+    turn = Turn(request.app, "resp_" + request.app[NEW_ID](), key_scope(request))
+    placed = await place(request, summary, started, turn.decode)
     echo = echo_of(placed.body)
     if placed.opened is not None:
-        encoder = StreamEncoder(response_id, echo)
-        return await _stream(request, placed.opened, summary, started, encoder)
+        encoder = StreamEncoder(turn.id, echo)
+        stored = _Storing(encoder, turn.keep)
+        return await _stream(request, placed.opened, summary, started, stored)
     assert placed.done is not None
 
     def render(response: ChatResponse) -> dict[str, Any]:
-        shell = Shell(response_id, response.created, response.model, echo)
-        return with_warnings(render_response(response, shell), response)
+        shell = Shell(turn.id, response.created, response.model, echo)
+        rendered = render_response(response, shell)
+        turn.keep(rendered)  # queued before the answer is sent: read after write
+        return with_warnings(dict(rendered), response)
 
     return answer(request, summary, started, placed.done, render)
 
 
-def decode(body: dict[str, Any], _headers: CIMultiDictProxy[str]) -> ChatRequest:
-    """The canonical request for a Responses body; a stored response it names is unknown."""
-    previous = body.get("previous_response_id")
-    if previous is not None:
-        _unknown_response(previous)
-    chat = responses_wire.parse_request(body)
-    client = {key: value for key, value in body.items() if key != POLICY_FIELD}
-    chat.source = ClientBody(FORMAT, client)
-    return chat
+@dataclass(slots=True)
+class _Storing:
+    """The stream encoder, storing the final response before its last event is sent."""
 
+    encoder: StreamEncoder
+    store: Callable[[dict[str, Any]], None]
 
-def _unknown_response(previous: Any) -> NoReturn:
-    if not isinstance(previous, str):
-        raise InvalidRequestError(
-            "Invalid type for 'previous_response_id': expected a string.",
-            param="previous_response_id",
-        )
-    raise NotFoundError(
-        f"Previous response with id '{previous[:80]}' not found."
-        " (tokenhub does not store responses yet; send the whole conversation as 'input'.)"
-    )
+    def encode(self, event: StreamEvent) -> bytes:
+        data = self.encoder.encode(event)
+        if isinstance(event, StreamEnd) and self.encoder.response is not None:
+            self.store(self.encoder.response)
+        return data
 
 
 async def _stream(
@@ -98,7 +139,7 @@ async def _stream(
     opened: Opened,
     summary: RequestSummary,
     started: float,
-    encoder: StreamEncoder,
+    encoder: _Storing,
 ) -> web.StreamResponse:
     async def write(response: web.StreamResponse, text: list[str]) -> None:
         passthrough.relayable(request.app, opened, FORMAT)  # counts the stream translated
@@ -107,18 +148,20 @@ async def _stream(
         translator = Translator(encoder, opened.info.model.id, now, summary, keep)
         await translate(response, translator, opened, started)
 
-    return await stream_out(request, opened, summary, started, write, encoder.failed)
+    failed = encoder.encoder.failed
+    return await stream_out(request, opened, summary, started, write, failed)
 
 
 async def count_input_tokens(request: web.Request) -> web.Response:
     """``{"object": "response.input_tokens", "input_tokens": N}``: the routing estimate.
 
-    N is tokenhub's own estimate of the prompt (the one routing uses, which errs high); no
-    provider is called. ``model`` defaults to ``auto``.
+    N is tokenhub's own estimate of the prompt (the one routing uses, which errs high),
+    stored conversation included; no provider is called. ``model`` defaults to ``auto``.
     """
     body = await read_json(request)
     body.setdefault("model", "auto")
-    chat = decode(body, request.headers)
+    turn = Turn(request.app, "", key_scope(request))
+    chat = await turn.decode(body, request.headers)
     route = request.app[GATEWAY].route_request(
         chat, NO_POLICY, allowed_models=allowed_models(request.get(API_KEY))
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import openai.types.responses as sdk
 
-from tokenhub.providers.wire.responses import Shell, echo_of, render_response
+from tokenhub.providers.wire.responses import Shell, echo_of, input_items, render_response
 from tokenhub.types import (
     ChatResponse,
     FinishReason,
@@ -60,3 +60,22 @@ def test_length_is_incomplete():
     assert rendered["status"] == "incomplete"
     assert rendered["incomplete_details"] == {"reason": "max_output_tokens"}
     assert rendered["output"][0]["status"] == "incomplete"
+
+
+def test_input_items_are_typed_and_identified():
+    """Input items are listed typed, with content parts and an id each; sent ids are kept."""
+    items = input_items(
+        [
+            {"role": "user", "content": "hi"},
+            {"type": "function_call_output", "call_id": "c", "output": "x", "id": "mine"},
+        ],
+        SHELL,
+    )
+    assert items[0] == {
+        "type": "message",
+        "role": "user",
+        "content": [{"type": "input_text", "text": "hi"}],
+        "id": "msg_in_abc_0",
+    }
+    assert items[1]["id"] == "mine"
+    assert input_items("hello", SHELL)[0]["content"] == [{"type": "input_text", "text": "hello"}]

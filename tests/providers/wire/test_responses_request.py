@@ -68,7 +68,6 @@ def test_uncarried_fields_are_noted():
         body(
             include=["reasoning.encrypted_content", "message.output_text.logprobs"],
             truncation="auto",
-            store=True,
             top_logprobs=2,
             reasoning={"summary": "auto"},
             text={"verbosity": "low"},
@@ -79,7 +78,6 @@ def test_uncarried_fields_are_noted():
     assert noted == {
         "include[1]",
         "truncation",
-        "store",
         "top_logprobs",
         "reasoning.summary",
         "text.verbosity",

@@ -92,7 +92,7 @@ def echo_of(body: dict[str, Any]) -> dict[str, Any]:
         "parallel_tool_calls": body.get("parallel_tool_calls") is not False,
         "previous_response_id": body.get("previous_response_id"),
         "reasoning": {"effort": reasoning.get("effort"), "summary": reasoning.get("summary")},
-        "store": False,  # nothing is kept yet: see docs/API.md
+        "store": body.get("store") is not False,
         "temperature": body.get("temperature"),
         "text": {"format": text.get("format") or {"type": "text"}},
         "tool_choice": body.get("tool_choice") or "auto",
@@ -192,3 +192,34 @@ def render_error(error_type: str, message: str) -> dict[str, Any]:
     """A failed response's ``error``: OpenAI's code, the message, tokenhub's type."""
     code = _ERROR_CODES.get(error_type, "server_error")
     return {"code": code, "message": message, "type": error_type}
+
+
+_ITEM_PREFIXES = {
+    "message": "msg",
+    "function_call": "fc",
+    "function_call_output": "fco",
+    "reasoning": "rs",
+}
+
+
+def input_items(value: Any, shell: Shell) -> list[dict[str, Any]]:
+    """A request's ``input`` as the items OpenAI lists for it: typed, each with an id.
+
+    A string is one user message; an easy message (no ``type``) becomes a ``message``
+    item with typed content parts. Items keep the ids they came with.
+    """
+    if value is None:
+        return []
+    raw = [{"role": "user", "content": value}] if isinstance(value, str) else value
+    return [_input_item(item, shell, index) for index, item in enumerate(raw)]
+
+
+def _input_item(item: dict[str, Any], shell: Shell, index: int) -> dict[str, Any]:
+    kind = item.get("type", "message")
+    out = {**item, "type": kind}
+    if kind == "message" and isinstance(item.get("content"), str):
+        part = "output_text" if item.get("role") == "assistant" else "input_text"
+        out["content"] = [{"type": part, "text": item["content"]}]
+    if "id" not in out:
+        out["id"] = shell.item_id(_ITEM_PREFIXES.get(kind, "item") + "_in", index)
+    return out

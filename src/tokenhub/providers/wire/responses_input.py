@@ -12,6 +12,7 @@ calls, item references, files, audio) are refused, naming the item.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from tokenhub.providers.wire._common import (
@@ -42,14 +43,20 @@ def thinking_payload(part: ThinkingPart) -> str | None:
     return part.signature
 
 
-def parse_input(value: Any) -> list[Message]:
-    """``input`` as messages; raise ``InvalidRequestError`` naming the bad item."""
-    if isinstance(value, str):
-        return [Message("user", [TextPart(value)])]
-    items = expect_list(value, "input", allow_empty=False)
+def parse_input(value: Any, history: Sequence[Any] = ()) -> list[Message]:
+    """``input`` as messages after ``history`` (a stored conversation's items, oldest first).
+
+    Raise ``InvalidRequestError`` naming the bad item.
+    """
     messages: list[Message] = []
-    for index, item in enumerate(items):
-        _add_item(messages, item, f"input[{index}]")
+    for index, item in enumerate(history):
+        _add_item(messages, item, f"previous_response_id.items[{index}]")
+    if isinstance(value, str):
+        messages.append(Message("user", [TextPart(value)]))
+    elif value is not None or not history:
+        items = expect_list(value, "input", allow_empty=bool(history))
+        for index, item in enumerate(items):
+            _add_item(messages, item, f"input[{index}]")
     _check_calls(messages)
     return messages
 

@@ -13,6 +13,7 @@ drops. Built-in tools and the stateful features tokenhub does not serve (``backg
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Literal
 
 from tokenhub.providers.wire._common import (
@@ -66,14 +67,18 @@ _UNSERVED = {
 }
 
 
-def parse_request(body: dict[str, Any]) -> ChatRequest:
-    """Validate a Responses body; raise ``InvalidRequestError`` naming the bad field."""
+def parse_request(body: dict[str, Any], history: Sequence[Any] = ()) -> ChatRequest:
+    """Validate a Responses body; raise ``InvalidRequestError`` naming the bad field.
+
+    ``history`` is the conversation ``previous_response_id`` names (its items, oldest
+    first), which the input continues; without it ``input`` is required.
+    """
     expect_dict(body, "body")
     _refuse_unserved(body)
     model = expect_str(body.get("model"), "model", allow_empty=False)
-    if body.get("input") is None:
+    if body.get("input") is None and not history:
         fail("Missing required parameter: 'input'.", "input")
-    messages = parse_input(body["input"])
+    messages = parse_input(body.get("input"), history)
     instructions = optional_str(body, "instructions", "instructions")
     if instructions:
         messages.insert(0, Message("system", [TextPart(instructions)]))
@@ -83,6 +88,7 @@ def parse_request(body: dict[str, Any]) -> ChatRequest:
     text = _text(body.get("text"), notes)
     reasoning = _reasoning(body.get("reasoning"), notes)
     _metadata(body.get("metadata"))
+    optional_bool(body, "store", "store")
     _note_options(body, notes)
     return ChatRequest(
         model=model,
@@ -251,8 +257,6 @@ def _note_options(body: dict[str, Any], notes: list[FieldNote]) -> None:
     truncation = body.get("truncation")
     if truncation is not None and expect_choice(truncation, "truncation", _TRUNCATIONS) == "auto":
         notes.append(FieldNote("truncation", "'auto' is not carried; an input too long is refused"))
-    if optional_bool(body, "store", "store"):
-        notes.append(FieldNote("store", "responses are not stored by tokenhub yet"))
 
 
 def _note_include(include: Any, notes: list[FieldNote]) -> None:
