@@ -238,3 +238,16 @@ async def test_input_tokens_is_the_routing_estimate(stack, oai):
     assert counted.object == "response.input_tokens"
     assert counted.input_tokens > 0
     assert stack.sim.received_by("oa") == []
+
+
+async def test_requests_are_logged_under_their_endpoint(stack, oai):
+    """Answered and refused Responses requests reach the request log like chat requests."""
+    await oai.responses.create(model="claude-x", input="hi")
+    with pytest.raises(openai.BadRequestError):
+        await oai.responses.create(model="big-oa", input="hi", tools=[{"type": "mcp"}])
+    async with stack.admin.get("/admin/v1/requests?endpoint=/v1/responses") as response:
+        rows = (await response.json())["data"]
+    assert [(r["status"], r["model"], r["http_status"]) for r in rows] == [
+        ("error", None, 400),
+        ("ok", "claude-x", 200),
+    ]

@@ -36,7 +36,14 @@ from tokenhub.server.responses_store import conversation, keep, key_scope
 from tokenhub.server.routes import RouteTable
 from tokenhub.server.streaming import Translator, translate
 from tokenhub.store.response_store import StoredResponse
-from tokenhub.types import ChatRequest, ChatResponse, ClientBody, StreamEnd, StreamEvent
+from tokenhub.types import (
+    ChatRequest,
+    ChatResponse,
+    ClientBody,
+    FieldNote,
+    StreamEnd,
+    StreamEvent,
+)
 
 ENDPOINT = "/v1/responses"
 FORMAT = "responses"
@@ -127,7 +134,13 @@ class _Storing:
     encoder: StreamEncoder
     store: Callable[[dict[str, Any]], None]
 
+    @property
+    def notes(self) -> list[FieldNote]:
+        """What the stream could not carry."""
+        return self.encoder.notes
+
     def encode(self, event: StreamEvent) -> bytes:
+        """The encoder's bytes; the final response is stored as the end is encoded."""
         data = self.encoder.encode(event)
         if isinstance(event, StreamEnd) and self.encoder.response is not None:
             self.store(self.encoder.response)

@@ -31,6 +31,7 @@ from tokenhub.providers.wire.responses import (
 )
 from tokenhub.providers.wire.responses_input import REDACTED_PREFIX
 from tokenhub.types import (
+    FieldNote,
     StreamEnd,
     StreamEvent,
     StreamStart,
@@ -68,6 +69,8 @@ class StreamEncoder:
         self._calls: dict[int, int] = {}
         self.response: dict[str, Any] | None = None
         """The last ``response`` object sent (completed, incomplete or failed)."""
+        self.notes: list[FieldNote] = []
+        """What the stream could not carry (nothing yet: every canonical event has a home)."""
 
     def encode(self, event: StreamEvent) -> bytes:
         """The SSE bytes for one canonical event (several events for most)."""
