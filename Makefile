@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test test-extended venv lint typecheck pytest system-deps completions docs screenshots bench bench-peers bench-micro clean
+.PHONY: run test test-extended test-agents venv lint typecheck pytest system-deps completions docs screenshots bench bench-peers bench-micro clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -38,6 +38,18 @@ pytest: venv
 ## under load, 300 + 100 departing clients. `make test` runs the reliability suite short.
 test-extended: venv system-deps
 	$(BIN)/pytest -m extended tests
+
+## Real coding agents through tokenhub (tests/agents, marker `agents`): installs Claude Code
+## from npm (about 240 MB, once) into $(AGENTS_CACHE), then runs `claude -p` against the
+## simulator directly and through tokenhub and compares what the simulator received.
+## Not part of `make test`. CLAUDE_CODE_VERSION=latest tries the newest release.
+AGENTS_CACHE ?= $(or $(TOKENHUB_AGENTS_CACHE),.cache/agents)
+CLAUDE_CODE_VERSION ?= 2.1.197
+test-agents: venv
+	@test -x $(AGENTS_CACHE)/node_modules/.bin/claude || \
+		npm install --prefix $(AGENTS_CACHE) --no-audit --no-fund --loglevel=error \
+			@anthropic-ai/claude-code@$(CLAUDE_CODE_VERSION)
+	TOKENHUB_AGENTS_CACHE=$(abspath $(AGENTS_CACHE)) $(BIN)/pytest -m agents tests/agents
 
 ## The README's terminal screenshots (docs/img/*.svg), from a demo daemon.
 screenshots: venv

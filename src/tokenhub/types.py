@@ -197,6 +197,9 @@ class Usage:
     # Parts of input_tokens the provider served from, or wrote to, its prompt cache.
     cache_read_tokens: int = 0
     cache_write_tokens: int = 0
+    reasoning_tokens: int = 0
+    """Part of output_tokens the model spent reasoning (OpenAI ``reasoning_tokens``,
+    Anthropic ``thinking_tokens``): already in output_tokens, so priced with them."""
 
     @property
     def total_tokens(self) -> int:
@@ -223,6 +226,9 @@ class ChatResponse:
     """The upstream's own answer, kept when the client speaks its format (sent whole)."""
     notes: list[FieldNote] = field(default_factory=list)
     """What of the request or the answer could not be carried across formats."""
+    unmapped: list[FieldNote] = field(default_factory=list)
+    """Parts of the upstream's answer the canonical form does not model (citations,
+    logprobs, server-tool blocks): lost, so noted, whenever the answer is rendered anew."""
 
 
 @dataclass(slots=True)
@@ -279,6 +285,8 @@ class StreamEnd:
     finish_reason: FinishReason
     usage: Usage = field(default_factory=Usage)
     stop_sequence: str | None = None
+    notes: list[FieldNote] = field(default_factory=list)
+    """Parts of the upstream's stream the canonical events do not carry, met on the way."""
 
 
 StreamEvent = StreamStart | TextDelta | ThinkingDelta | ToolCallStart | ToolCallDelta | StreamEnd

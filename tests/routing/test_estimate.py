@@ -3,7 +3,15 @@
 from __future__ import annotations
 
 from tokenhub.routing.estimate import IMAGE_TOKENS, estimate_input_tokens
-from tokenhub.types import ChatRequest, ImagePart, Message, TextPart, ToolCall, ToolSpec
+from tokenhub.types import (
+    ChatRequest,
+    ImagePart,
+    Message,
+    TextPart,
+    ThinkingPart,
+    ToolCall,
+    ToolSpec,
+)
 
 
 def test_estimate_errs_high_for_english_text():
@@ -32,3 +40,14 @@ def test_images_tools_and_tool_calls_count():
         tools=[ToolSpec("lookup", "Look something up", {"type": "object"})],
     )
     assert estimate_input_tokens(with_tools) > estimate_input_tokens(base) + 100
+
+
+def test_thinking_in_the_conversation_counts():
+    """Thinking sent back in an assistant turn (text or redacted payload) adds its length."""
+    base = ChatRequest(model="m", messages=[Message("assistant", [TextPart("ok")])])
+    thought = ThinkingPart("step " * 300, signature="sig")
+    redacted = ThinkingPart("", redacted="x" * 900)
+    thinking = ChatRequest(
+        model="m", messages=[Message("assistant", [thought, redacted, TextPart("ok")])]
+    )
+    assert estimate_input_tokens(thinking) >= estimate_input_tokens(base) + 800

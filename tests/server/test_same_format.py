@@ -242,3 +242,85 @@ async def test_anthropic_stream_and_answer_show_tokenhubs_model_id(tokenhub_home
         assert stack.sim.received_by("an")[-1].body["model"] == "claude-x"
     assert message.model == streamed.model == "sonnet"
     assert streamed.content[0].text
+
+
+THINK = {"type": "enabled", "budget_tokens": 2048}
+TOOLS = [
+    {
+        "name": "lookup",
+        "description": "Look a word up",
+        "input_schema": {"type": "object", "properties": {"q": {"type": "string"}}},
+    }
+]
+
+
+async def test_signed_thinking_comes_back_plain_and_streamed(stack, claude):
+    """Anthropic's signed thinking blocks reach an Anthropic client intact, both ways."""
+    ask = {
+        "model": "claude-x",
+        "max_tokens": 4096,
+        "thinking": THINK,
+        "messages": [{"role": "user", "content": "think first"}],
+    }
+    stack.sim.enqueue("an", reply="Done.", thinking="Let me think it through.")
+    message = await claude.messages.create(**ask)
+    stack.sim.enqueue("an", reply="Done.", thinking="Let me think it through.")
+    async with claude.messages.stream(**ask) as stream:
+        streamed = await stream.get_final_message()
+    for answer in (message, streamed):
+        thinking = answer.content[0]
+        assert thinking.type == "thinking"
+        assert thinking.thinking == "Let me think it through."
+        assert thinking.signature == stack.sim.thinking_signature("an", thinking.thinking)
+        assert answer.content[1].text == "Done."
+
+
+async def test_multi_turn_with_thinking_and_tool_use(stack, claude):
+    """A thinking + tool_use turn sent back with its tool result is accepted by Anthropic."""
+    question = {"role": "user", "content": "look up tokenhub"}
+    stack.sim.enqueue("an", tool_calls=[{"name": "lookup", "arguments": {"q": "tokenhub"}}])
+    first = await claude.messages.create(
+        model="claude-x", max_tokens=4096, thinking=THINK, tools=TOOLS, messages=[question]
+    )
+    assert [block.type for block in first.content] == ["thinking", "tool_use"]
+    tool_use = first.content[1]
+    follow_up = [
+        question,
+        {"role": "assistant", "content": [block.model_dump() for block in first.content]},
+        {
+            "role": "user",
+            "content": [
+                {"type": "tool_result", "tool_use_id": tool_use.id, "content": "a gateway"}
+            ],
+        },
+    ]
+    async with claude.messages.stream(
+        model="claude-x", max_tokens=4096, thinking=THINK, tools=TOOLS, messages=follow_up
+    ) as stream:
+        second = await stream.get_final_message()
+    assert second.stop_reason == "end_turn"
+    sent_back = stack.sim.received_by("an")[-1].body["messages"][1]["content"][0]
+    assert sent_back == first.content[0].model_dump()  # byte for byte, signature included
+
+
+async def test_openai_logprobs_round_trip(stack, oai):
+    """Logprobs asked by an OpenAI client come back from an OpenAI provider, plain and streamed."""
+    ask = {
+        "model": "small-oa",
+        "messages": [{"role": "user", "content": "hi"}],
+        "logprobs": True,
+        "top_logprobs": 2,
+    }
+    plain = await oai.chat.completions.create(**ask)
+    content = plain.choices[0].logprobs.content
+    assert content
+    assert "".join(item.token for item in content) == plain.choices[0].message.content
+    assert all(len(item.top_logprobs) == 2 for item in content)
+    stream = await oai.chat.completions.create(**ask, stream=True)
+    tokens = [
+        item.token
+        async for chunk in stream
+        if chunk.choices and chunk.choices[0].logprobs
+        for item in chunk.choices[0].logprobs.content or ()
+    ]
+    assert tokens

@@ -7,7 +7,7 @@ import pytest
 from tokenhub.sim import ModelSpec, Override, ProviderSpec, RateLimitSpec, ResponseSpec
 from tokenhub.sim.behaviour import ProviderBehaviour
 from tokenhub.sim.core import SimRequest, count_tokens
-from tokenhub.sim.openai_wire import go_duration
+from tokenhub.sim.openai_format import go_duration
 
 
 def _provider(*models: ModelSpec, responses: tuple[ResponseSpec, ...] = ()) -> ProviderSpec:
@@ -129,3 +129,48 @@ def test_context_window_is_checked_with_max_tokens():
 def test_go_duration_matches_openai_reset_format(seconds: float, text: str):
     """Reset headers are formatted like Go durations, as OpenAI sends them."""
     assert go_duration(seconds) == text
+
+
+def test_reasoning_comes_first_and_counts():
+    """A reasoning model's reply has thinking_tokens of reasoning, counted in output tokens."""
+    spec = ModelSpec(id="m", output_tokens=10, thinking_tokens=6, reasoning=True)
+    reply = ProviderBehaviour(_provider(spec), seed=0).plan(_request(), now=0.0).reply
+    assert reply is not None
+    assert (len(reply.reasoning), len(reply.pieces), reply.output_tokens) == (6, 10, 16)
+
+
+def test_reasoning_leaves_reply_texts_unchanged():
+    """Turning reasoning on draws from its own seeded stream: the reply texts stay the same."""
+
+    def texts(reasoning: bool) -> list[str]:
+        spec = ModelSpec(id="m", reasoning=reasoning)
+        behaviour = ProviderBehaviour(_provider(spec), seed=9)
+        return [behaviour.plan(_request(), now=0.0).reply.text for _ in range(3)]
+
+    assert texts(reasoning=True) == texts(reasoning=False)
+
+
+def test_reasoning_shares_max_tokens_with_the_text():
+    """Reasoning counts against max_tokens: the text gets what is left, finishing on length."""
+    spec = ModelSpec(id="m", output_tokens=40, thinking_tokens=5, reasoning=True)
+    reply = ProviderBehaviour(_provider(spec), seed=0).plan(_request(max_tokens=8), now=0.0).reply
+    assert reply is not None
+    assert (len(reply.reasoning), len(reply.pieces), reply.finish_reason) == (5, 3, "length")
+    assert reply.output_tokens == 8
+
+
+def test_thinking_budget_caps_reasoning_and_scripts_set_it():
+    """A request's thinking budget caps generated reasoning; a scripted thinking text is used."""
+    spec = ModelSpec(id="m", thinking_tokens=50)
+    script = ResponseSpec(reply="ok", thinking="Plan: answer briefly.")
+    behaviour = ProviderBehaviour(_provider(spec, responses=(script,)), seed=0)
+    request = SimRequest("m", "hi", 5, 100, thinking_budget=20)
+    reply = behaviour.plan(request, now=0.0).reply
+    assert reply is not None
+    assert "".join(reply.reasoning) == "Plan: answer briefly."
+    plain = ProviderBehaviour(_provider(spec), seed=0).plan(request, now=0.0).reply
+    assert plain is not None
+    assert len(plain.reasoning) == 20
+    assert (
+        ProviderBehaviour(_provider(spec), seed=0).plan(_request(), now=0.0).reply.reasoning == ()
+    )

@@ -159,3 +159,22 @@ def test_every_scenario_key_is_documented(model: type[BaseModel]):
     for key in _keys(model):
         assert f"`{key}`" in docs, f"{model.__name__}.{key} is not documented in PROVIDERS.md"
         assert key in example, f"{model.__name__}.{key} is missing from sim.example.yaml"
+
+
+@pytest.mark.parametrize(
+    ("provider", "message"),
+    [
+        ({"type": "anthropic", "models": [{"id": "m", "reasoning": True}]},
+         "'reasoning' is for openai and vllm providers"),
+        ({"type": "vllm", "models": [{"id": "m", "redacted_thinking": "also"}]},
+         "'redacted_thinking' is Anthropic's"),
+        ({"type": "openai", "thinking_key": "k", "models": [{"id": "m"}]},
+         "'thinking_key' is Anthropic's"),
+        ({"type": "anthropic", "models": [{"id": "m", "redacted_thinking": "sometimes"}]},
+         "Input should be 'off', 'instead' or 'also'"),
+    ],
+)  # fmt: skip
+def test_reasoning_options_belong_to_their_provider_type(provider: dict[str, object], message: str):
+    """Reasoning options given to a provider type that cannot use them fail naming the option."""
+    with pytest.raises(ScenarioError, match=re.escape(message)):
+        parse_scenario({"providers": [{"name": "p", **provider}]})

@@ -141,3 +141,85 @@ async def test_models_list_has_max_model_len(two: tuple[Simulator, Any, Any]):
     assert (model.id, model.owned_by) == (LLAMA, "vllm")
     assert model.model_extra["max_model_len"] == 1000
     assert model.model_extra["root"] == LLAMA
+
+
+def _reasoning_scenario() -> Scenario:
+    model = {"id": "Qwen/QwQ-32B", "output_tokens": 5, "thinking_tokens": 4, "reasoning": True}
+    return Scenario.model_validate(
+        {
+            "seed": 4,
+            "providers": [
+                {"name": "vllm", "type": "vllm", "models": [model]},
+                {"name": "deepseek", "type": "openai", "models": [model]},
+            ],
+        }
+    )
+
+
+@pytest.fixture
+async def reasoner() -> AsyncIterator[tuple[openai.AsyncOpenAI, openai.AsyncOpenAI]]:
+    """Clients for a reasoning model behind a vLLM face and an OpenAI-compatible face."""
+    async with (
+        start_simulator(_reasoning_scenario()) as sim,
+        openai.AsyncOpenAI(base_url=sim.base_url("vllm"), api_key="x", max_retries=0) as vllm,
+        openai.AsyncOpenAI(base_url=sim.base_url("deepseek"), api_key="x", max_retries=0) as ds,
+    ):
+        yield vllm, ds
+
+
+async def test_reasoning_content_in_the_message(reasoner: tuple[openai.AsyncOpenAI, Any]):
+    """A reasoning model's message carries reasoning_content; usage counts its tokens."""
+    vllm, _ = reasoner
+    completion = await vllm.chat.completions.create(model="Qwen/QwQ-32B", messages=USER)
+    message = completion.choices[0].message
+    reasoning = message.model_extra["reasoning_content"]
+    assert len(reasoning) == 4 * 4 - 1
+    assert message.content
+    assert completion.usage is not None
+    assert completion.usage.completion_tokens == 4 + 5
+
+
+async def test_reasoning_streams_before_content(reasoner: tuple[openai.AsyncOpenAI, Any]):
+    """Streamed reasoning_content deltas come after the role chunk and before any content."""
+    vllm, _ = reasoner
+    stream = await vllm.chat.completions.create(model="Qwen/QwQ-32B", messages=USER, stream=True)
+    deltas = [c.choices[0].delta async for c in stream if c.choices]
+    kinds = [
+        "reasoning" if (d.model_extra or {}).get("reasoning_content") else
+        "content" if d.content else "other" for d in deltas
+    ]  # fmt: skip
+    assert kinds == ["other"] + ["reasoning"] * 4 + ["content"] * 5 + ["other"]
+    assert "content" not in deltas[1].model_fields_set
+
+
+async def test_no_reasoning_model_keeps_null_slot(two: tuple[Simulator, Any, Any]):
+    """Without reasoning the vLLM message keeps reasoning_content null."""
+    _, a, _ = two
+    completion = await a.chat.completions.create(model=LLAMA, messages=USER)
+    assert completion.choices[0].message.model_extra["reasoning_content"] is None
+
+
+async def test_openai_compatible_face_reasons_too(reasoner: tuple[Any, openai.AsyncOpenAI]):
+    """An openai-type provider with a reasoning model sends reasoning_content the same way."""
+    _, deepseek = reasoner
+    completion = await deepseek.chat.completions.create(model="Qwen/QwQ-32B", messages=USER)
+    assert completion.choices[0].message.model_extra["reasoning_content"]
+    assert completion.usage is not None
+    assert completion.usage.completion_tokens_details is not None
+    assert completion.usage.completion_tokens_details.reasoning_tokens == 4
+    async with deepseek.chat.completions.stream(model="Qwen/QwQ-32B", messages=USER) as stream:
+        final = await stream.get_final_completion()
+    assert final.choices[0].message.content
+
+
+async def test_vllm_logprobs_have_no_refusal(two: tuple[Simulator, Any, Any]):
+    """The vLLM face returns logprobs content without OpenAI's refusal list."""
+    sim, _, _ = two
+    status, body = await _post(
+        f"{sim.base_url('vllm-a')}/chat/completions",
+        {"model": LLAMA, "messages": USER, "logprobs": True, "top_logprobs": 1},
+    )
+    assert status == 200
+    logprobs = body["choices"][0]["logprobs"]
+    assert list(logprobs) == ["content"]
+    assert len(logprobs["content"]) == 8

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import re
 
 import aiohttp
+import anthropic
 import openai
 import pytest
 
@@ -99,3 +101,31 @@ async def test_admin_set_model_validates(sim: Simulator):
         async with http.post(url, json=unknown) as response:
             assert response.status == 400
     assert sim.state.providers["openai"].behaviour.models["gpt-4o"].spec.hang == 0.5
+
+
+async def test_received_exposes_beta_and_version_headers(sim: Simulator):
+    """GET /_sim/received shows anthropic-beta, anthropic-version and openai-beta as sent."""
+    betas = "interleaved-thinking-2025-05-14,context-management-2025-06-27"
+    async with anthropic.AsyncAnthropic(
+        base_url=sim.base_url("anthropic"),
+        api_key="x",
+        max_retries=0,
+        default_headers={"anthropic-beta": betas},
+    ) as claude:
+        await claude.messages.create(
+            model="claude-haiku-4-5", max_tokens=5, messages=[{"role": "user", "content": "a"}]
+        )
+    async with openai.AsyncOpenAI(
+        base_url=sim.base_url("openai"),
+        api_key="x",
+        max_retries=0,
+        default_headers={"OpenAI-Beta": "assistants=v2"},
+    ) as oai:
+        await oai.chat.completions.create(
+            model="gpt-4o", messages=[{"role": "user", "content": "a"}]
+        )
+    async with aiohttp.ClientSession() as http, http.get(f"{sim.url}/_sim/received") as got:
+        anthropic_seen, openai_seen = [r["headers"] for r in (await got.json())["received"]]
+    assert anthropic_seen["anthropic-beta"] == betas
+    assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", anthropic_seen["anthropic-version"])
+    assert openai_seen["openai-beta"] == "assistants=v2"

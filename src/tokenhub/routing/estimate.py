@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import orjson
 
-from tokenhub.types import ChatRequest, ImagePart, TextPart
+from tokenhub.types import ChatRequest, ImagePart, TextPart, ThinkingPart
 
 CHARS_PER_TOKEN = 3.0
 PER_MESSAGE_TOKENS = 5
@@ -30,6 +30,8 @@ def estimate_input_tokens(request: ChatRequest) -> int:
                 chars += len(part.text)
             elif type(part) is ImagePart:
                 fixed += IMAGE_TOKENS
+            elif type(part) is ThinkingPart:  # sent back to Anthropic; errs high elsewhere
+                chars += len(part.text) + len(part.redacted or "")
         for call in message.tool_calls:
             fixed += PER_TOOL_CALL_TOKENS
             chars += len(call.name) + len(call.arguments)

@@ -44,7 +44,7 @@ from tokenhub.server.request_log import (
 from tokenhub.server.routes import RouteTable
 from tokenhub.server.streaming import CoalescedStreamResponse, Translator, cut_usage, translate
 from tokenhub.server.wire_flavours import ANTHROPIC, OPENAI, Flavour
-from tokenhub.types import ChatRequest, ChatResponse
+from tokenhub.types import ChatRequest, ChatResponse, FieldNote
 
 
 async def chat_completions(request: web.Request) -> web.StreamResponse:
@@ -88,7 +88,7 @@ def answer(
     summary: RequestSummary,
     started: float,
     done: Completed,
-    render: Callable[[ChatResponse], dict[str, Any]],
+    render: Render,
 ) -> web.Response:
     """The JSON answer to a completed call (``render``'s), with its headers and its log."""
     response = done.response
@@ -96,14 +96,18 @@ def answer(
     response.created = response.created or int(request.app[CLOCK].time())
     summary.info, summary.usage, summary.cost_usd = done.info, response.usage, done.cost_usd
     summary.latency_ms = (time.perf_counter() - started) * 1000
-    rendered = render(response)
+    rendered, notes = render(response)
     add_response(request.app, summary, rendered)
     # The bookkeeping runs right after the answer is written (the next turn of the event
     # loop, before any later request's handler), so the client does not wait for it.
     asyncio.get_running_loop().call_soon(log_request, request.app, summary)
     headers = decision_headers(summary.request_id, done.info, done.cost_usd)
-    headers.update(warnings_header(response.notes))
+    headers.update(warnings_header(notes))
     return json_response(200, rendered, headers)
+
+
+Render = Callable[[ChatResponse], tuple[dict[str, Any], list[FieldNote]]]
+"""An answer in the client's format, and what of the request and answer it could not carry."""
 
 
 @dataclass(slots=True)
@@ -155,21 +159,33 @@ async def place(
         raise
 
 
-def _rendered(flavour: Flavour, response: ChatResponse) -> dict[str, Any]:
+def _rendered(flavour: Flavour, response: ChatResponse) -> tuple[dict[str, Any], list[FieldNote]]:
     """The upstream's own answer for a same-format client (model renamed), else translated.
 
-    What could not be carried is listed in the body's ``tokenhub.warnings`` as well.
+    Returns the body and what could not be carried, of the request (noted when it was
+    sent) and of the answer (noted as it is rendered); a translated body lists them in
+    its ``tokenhub.warnings`` too.
     """
+    notes = list(response.notes)
     if response.raw is not None:
-        return {**response.raw, "model": response.model}
-    return with_warnings(flavour.render(response), response)
+        return {**response.raw, "model": response.model}, notes
+    return with_warnings(flavour.render(response, notes), notes), notes
 
 
-def with_warnings(rendered: dict[str, Any], response: ChatResponse) -> dict[str, Any]:
+def with_warnings(rendered: dict[str, Any], notes: list[FieldNote]) -> dict[str, Any]:
     """``rendered``, with what could not be carried listed in its ``tokenhub.warnings``."""
-    if response.notes:
-        rendered[POLICY_FIELD] = {"warnings": [str(note) for note in response.notes]}
+    if notes:
+        rendered[POLICY_FIELD] = {"warnings": [str(note) for note in notes]}
     return rendered
+
+
+def _streamed(text: list[str], opened: Opened, summary: RequestSummary) -> dict[str, Any]:
+    """What the request log keeps of a streamed answer: its text and what was not carried."""
+    kept: dict[str, Any] = {"text": "".join(text)}
+    notes = [*opened.handle.notes, *summary.notes]
+    if notes:
+        kept["warnings"] = [str(note) for note in notes]
+    return kept
 
 
 def _client_error(exc: ProviderError) -> TokenhubError:
@@ -243,7 +259,7 @@ async def stream_out(
         raise
     finally:
         await opened.handle.aclose()  # a cut stream's upstream connection is closed, not read
-        add_response(request.app, summary, {"text": "".join(text)})
+        add_response(request.app, summary, _streamed(text, opened, summary))
         summary.cost_usd = _cost(info, summary)
         summary.latency_ms = (time.perf_counter() - started) * 1000
         log_request(request.app, summary)

@@ -23,7 +23,7 @@ from tokenhub.server.middleware import REQUEST_ID
 from tokenhub.server.request_input import read_json, validate
 from tokenhub.server.request_log import RequestSummary, log_request
 from tokenhub.server.routes import RouteTable
-from tokenhub.types import ChatResponse
+from tokenhub.types import ChatResponse, ThinkingPart
 
 
 class EnvelopeRequest(BaseModel):
@@ -116,24 +116,40 @@ def _parse(wire: dict[str, Any]) -> Any:
 
 
 def render(response: ChatResponse) -> dict[str, Any]:
-    """The envelope's neutral rendering of a response."""
+    """The envelope's neutral rendering of a response.
+
+    Thinking is listed whole (text, seal, redacted payload); what the upstream answered
+    that tokenhub does not model, and what of the request could not be sent, are
+    ``warnings``.
+    """
     message = response.message
-    return {
-        "message": {
-            "role": "assistant",
-            "content": message.text(),
-            "tool_calls": [
-                {"id": c.id, "name": c.name, "arguments": c.arguments} for c in message.tool_calls
-            ],
-        },
+    out: dict[str, Any] = {
+        "role": "assistant",
+        "content": message.text(),
+        "tool_calls": [
+            {"id": c.id, "name": c.name, "arguments": c.arguments} for c in message.tool_calls
+        ],
+    }
+    thinking = [p for p in message.content if isinstance(p, ThinkingPart)]
+    if thinking:
+        out["thinking"] = [
+            {"text": p.text, "signature": p.signature, "redacted": p.redacted} for p in thinking
+        ]
+    rendered: dict[str, Any] = {
+        "message": out,
         "finish_reason": response.finish_reason,
         "usage": {
             "input_tokens": response.usage.input_tokens,
             "output_tokens": response.usage.output_tokens,
             "cache_read_tokens": response.usage.cache_read_tokens,
             "cache_write_tokens": response.usage.cache_write_tokens,
+            "reasoning_tokens": response.usage.reasoning_tokens,
         },
     }
+    notes = [*response.notes, *response.unmapped]
+    if notes:
+        rendered["warnings"] = [str(note) for note in notes]
+    return rendered
 
 
 def add_routes(routes: RouteTable) -> None:

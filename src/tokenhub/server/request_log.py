@@ -24,7 +24,7 @@ from tokenhub.server.app_keys import (
 )
 from tokenhub.store.request_log_store import prune_requests
 from tokenhub.store.tables import RequestLogRow
-from tokenhub.types import Usage
+from tokenhub.types import FieldNote, Usage
 
 REQUEST_LOG = RequestLogRow.__table__  # type: ignore[attr-defined]  # SQLModel sets __table__ on table classes; its stubs omit it
 
@@ -51,6 +51,8 @@ class RequestSummary:
     body: dict[str, Any] | None = None
     reservation: Reservation | None = None
     """The key's budget hold (server/budget.py), settled here to ``cost_usd``."""
+    notes: list[FieldNote] = field(default_factory=list)
+    """What a translated stream's answer could not carry (logged with the body)."""
 
 
 def log_request(app: web.Application, summary: RequestSummary) -> None:

@@ -118,11 +118,12 @@ async def _create(request: web.Request, summary: RequestSummary) -> web.StreamRe
         return await _stream(request, placed.opened, summary, started, stored)
     assert placed.done is not None
 
-    def render(response: ChatResponse) -> dict[str, Any]:
+    def render(response: ChatResponse) -> tuple[dict[str, Any], list[FieldNote]]:
         shell = Shell(turn.id, response.created, response.model, echo)
-        rendered = render_response(response, shell)
+        notes = list(response.notes)
+        rendered = render_response(response, shell, notes)
         turn.keep(rendered)  # queued before the answer is sent: read after write
-        return with_warnings(dict(rendered), response)
+        return with_warnings(dict(rendered), notes), notes
 
     return answer(request, summary, started, placed.done, render)
 
@@ -133,11 +134,11 @@ class _Storing:
 
     encoder: StreamEncoder
     store: Callable[[dict[str, Any]], None]
+    notes: list[FieldNote] = field(init=False)
+    """The encoder's own list: what the stream could not carry."""
 
-    @property
-    def notes(self) -> list[FieldNote]:
-        """What the stream could not carry."""
-        return self.encoder.notes
+    def __post_init__(self) -> None:
+        self.notes = self.encoder.notes
 
     def encode(self, event: StreamEvent) -> bytes:
         """The encoder's bytes; the final response is stored as the end is encoded."""

@@ -26,6 +26,7 @@ from tokenhub.types import (
     StreamEvent,
     StreamStart,
     TextDelta,
+    ThinkingDelta,
     ToolCallDelta,
     ToolCallStart,
     Usage,
@@ -81,9 +82,11 @@ class Translator:
                 self.summary.chunks += 1
                 if self.text is not None:
                     self.text.append(event.text)
-            elif isinstance(event, ToolCallStart | ToolCallDelta):
+            elif isinstance(event, ToolCallStart | ToolCallDelta | ThinkingDelta):
                 self.summary.chunks += 1
             out.append(self.encoder.encode(event))
+        if ended:
+            self.summary.notes.extend(self.encoder.notes)  # complete once the end is encoded
         return b"".join(out), ended
 
 

@@ -12,11 +12,14 @@ from multidict import CIMultiDictProxy
 from tokenhub.providers.wire import anthropic as anthropic_wire
 from tokenhub.providers.wire import openai as openai_wire
 from tokenhub.server.request_input import POLICY_FIELD
-from tokenhub.types import ChatRequest, ChatResponse, ClientBody, StreamEvent
+from tokenhub.types import ChatRequest, ChatResponse, ClientBody, FieldNote, StreamEvent
 
 
 class Encoder(Protocol):
     """Renders canonical stream events as SSE bytes."""
+
+    notes: list[FieldNote]
+    """What the stream could not carry: complete once the end is encoded."""
 
     def encode(self, event: StreamEvent) -> bytes:
         """SSE bytes for one event."""
@@ -30,7 +33,8 @@ class Flavour:
     name: str
     endpoint: str
     parse: Callable[[dict[str, Any]], ChatRequest]
-    render: Callable[[ChatResponse], dict[str, Any]]
+    render: Callable[[ChatResponse, list[FieldNote]], dict[str, Any]]
+    """The answer in this format; what it cannot carry is added to the list."""
     encoder: Callable[[dict[str, Any]], Encoder]
     stream_error: Callable[[str, str], bytes]
     vendor_headers: tuple[str, ...]

@@ -10,9 +10,10 @@ from typing import Any
 
 import orjson
 
+from tokenhub.sim.anthropic_request import parse_messages
+from tokenhub.sim.anthropic_thinking import thinking_blocks
 from tokenhub.sim.core import (
     BASE58,
-    MESSAGE_OVERHEAD_TOKENS,
     IdSource,
     Plan,
     RateSnapshot,
@@ -23,10 +24,10 @@ from tokenhub.sim.core import (
     SseEvent,
     StreamAnswer,
     StreamCut,
-    count_tokens,
     split_tokens,
 )
 from tokenhub.sim.scenario import ProviderSpec
+from tokenhub.sim.thinking import signing_key
 
 _JSON = {"content-type": "application/json"}
 _SSE = {"content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache"}
@@ -46,10 +47,6 @@ _MESSAGES = {
     503: "Service unavailable",
 }
 _RETRYABLE = frozenset({408, 409, 429})
-_SYSTEM_ROLE = (
-    'messages: Unexpected role "system". The Messages API accepts a top-level `system` '
-    'parameter, not "system" as an input message role.'
-)
 _MODELS_CREATED_AT = "2025-01-01T00:00:00Z"
 
 
@@ -71,76 +68,6 @@ def rate_headers(limits: RateSnapshot, now: float) -> dict[str, str]:
     return headers
 
 
-def parse_messages(body: Any) -> SimRequest:
-    """Validate a Messages body as strictly as the real API; raise RequestInvalid."""
-    if not isinstance(body, dict):
-        raise RequestInvalid("There was an issue with the format or content of your request.")
-    model = _field(body, "model", str, "a valid string")
-    max_tokens = _field(body, "max_tokens", int, "a valid integer")
-    if max_tokens < 1:
-        raise RequestInvalid("max_tokens: Input should be greater than or equal to 1")
-    messages = _field(body, "messages", list, "a valid list")
-    if not messages:
-        raise RequestInvalid("messages: at least one message is required")
-    texts = [_message_text(i, m) for i, m in enumerate(messages)]
-    if messages[0]["role"] != "user":
-        raise RequestInvalid('messages: first message must use the "user" role')
-    stream = body.get("stream", False)
-    if not isinstance(stream, bool):
-        raise RequestInvalid("stream: Input should be a valid boolean")
-    prompt = sum(map(count_tokens, texts)) + MESSAGE_OVERHEAD_TOKENS * len(messages)
-    prompt += count_tokens(_system_text(body.get("system")))
-    prompt += count_tokens(orjson.dumps(body["tools"]).decode()) if body.get("tools") else 0
-    users = [t for m, t in zip(messages, texts, strict=True) if m["role"] == "user"]
-    return SimRequest(model, users[-1], prompt, max_tokens, stream=stream)
-
-
-def _field(body: dict[str, Any], name: str, kind: type, expected: str) -> Any:
-    if name not in body:
-        raise RequestInvalid(f"{name}: Field required")
-    value = body[name]
-    if not isinstance(value, kind) or isinstance(value, bool):
-        raise RequestInvalid(f"{name}: Input should be {expected}")
-    return value
-
-
-def _message_text(index: int, message: Any) -> str:
-    if not isinstance(message, dict):
-        raise RequestInvalid(f"messages.{index}: Input should be a valid dictionary")
-    role = message.get("role")
-    if role == "system":
-        raise RequestInvalid(_SYSTEM_ROLE)
-    if role not in ("user", "assistant"):
-        raise RequestInvalid(f"messages.{index}.role: Input should be 'user' or 'assistant'")
-    if "content" not in message:
-        raise RequestInvalid(f"messages.{index}.content: Field required")
-    return _blocks_text(message["content"])
-
-
-def _blocks_text(content: Any) -> str:
-    if isinstance(content, str):
-        return content
-    if not isinstance(content, list):
-        return ""
-    parts = []
-    for block in content:
-        if not isinstance(block, dict):
-            continue
-        if block.get("type") == "tool_use":
-            parts.append(block.get("name", "") + orjson.dumps(block.get("input", {})).decode())
-        elif block.get("type") == "tool_result":
-            parts.append(_blocks_text(block.get("content", "")))
-        else:
-            parts.append(str(block.get("text", "")))
-    return "".join(parts)
-
-
-def _system_text(system: Any) -> str:
-    if system is None or isinstance(system, str | list):
-        return _blocks_text(system)
-    raise RequestInvalid("system: Input should be a valid string")
-
-
 class AnthropicWire:
     """Renders answers exactly as the Anthropic Messages API sends them."""
 
@@ -148,6 +75,7 @@ class AnthropicWire:
         self.spec = spec
         self._ids = IdSource(seed, spec.name)
         self._clock = clock
+        self.thinking_key = signing_key(seed, spec.thinking_key)
 
     def check_headers(self, headers: Mapping[str, str]) -> Rendered | None:
         """Require the key (when configured) and ``anthropic-version``.
@@ -165,9 +93,9 @@ class AnthropicWire:
             return self._error(400, "anthropic-version: header is required")
         return None
 
-    def parse(self, body: Any) -> SimRequest:
-        """Validate a Messages body."""
-        return parse_messages(body)
+    def parse(self, body: Any, headers: Mapping[str, str]) -> SimRequest:
+        """Validate a Messages body (``anthropic-beta`` may relax the thinking budget)."""
+        return parse_messages(body, self.thinking_key, headers.get("anthropic-beta", ""))
 
     def invalid(self, error: RequestInvalid) -> Rendered:
         """Render a validation failure as a 400 invalid_request_error."""
@@ -200,7 +128,7 @@ class AnthropicWire:
         reply = plan.reply
         assert reply is not None
         body = self._message(plan) | {
-            "content": self._blocks(reply),
+            "content": self._blocks(plan),
             "stop_reason": _STOP_REASONS[reply.finish_reason],
         }
         body["usage"]["output_tokens"] = reply.output_tokens
@@ -213,7 +141,7 @@ class AnthropicWire:
         start = self._message(plan)
         start["usage"]["output_tokens"] = 1
         events = [_event("message_start", {"message": start})]
-        for index, block in enumerate(self._blocks(reply)):
+        for index, block in enumerate(self._blocks(plan)):
             events += self._block_events(index, block, reply)
             if index == 0:
                 events.insert(2, _event("ping", {}))
@@ -273,8 +201,14 @@ class AnthropicWire:
             "usage": usage,
         }
 
-    def _blocks(self, reply: Reply) -> list[dict[str, Any]]:
+    def _blocks(self, plan: Plan) -> list[dict[str, Any]]:
+        reply = plan.reply
+        assert reply is not None
         blocks: list[dict[str, Any]] = []
+        if plan.request.thinking_budget is not None:
+            shown = not plan.request.thinking_omitted
+            key = self.thinking_key
+            blocks += thinking_blocks(reply, plan.model, key, self._nonce, shown=shown)
         if reply.text or not reply.tool_calls:
             blocks.append({"type": "text", "text": reply.text})
         blocks += [
@@ -288,24 +222,38 @@ class AnthropicWire:
         ]
         return blocks
 
+    def _nonce(self) -> bytes:
+        return self._ids.token(32).encode()
+
     def _block_events(self, index: int, block: dict[str, Any], reply: Reply) -> list[SseEvent]:
-        if block["type"] == "text":
+        kind = block["type"]
+        if kind == "text":
             opening: dict[str, Any] = {"type": "text", "text": ""}
             deltas = [{"type": "text_delta", "text": p} for p in reply.pieces]
+        elif kind == "thinking":
+            opening = {"type": "thinking", "thinking": "", "signature": ""}
+            pieces = reply.reasoning if block["thinking"] else ()
+            deltas = [{"type": "thinking_delta", "thinking": p} for p in pieces]
+        elif kind == "redacted_thinking":
+            opening, deltas = block, []  # sent whole in its start event, as the real API does
         else:
             opening = block | {"input": {}}
             arguments = orjson.dumps(block["input"]).decode()
             deltas = [
                 {"type": "input_json_delta", "partial_json": p} for p in split_tokens(arguments)
             ]
-        return [
+        events = [
             _event("content_block_start", {"index": index, "content_block": opening}),
             *(
                 _event("content_block_delta", {"index": index, "delta": d}, paced=True)
                 for d in deltas
             ),
-            _event("content_block_stop", {"index": index}),
         ]
+        if kind == "thinking":
+            signature = {"type": "signature_delta", "signature": block["signature"]}
+            events.append(_event("content_block_delta", {"index": index, "delta": signature}))
+        events.append(_event("content_block_stop", {"index": index}))
+        return events
 
     def _context_message(self, plan: Plan) -> str:
         window = plan.model.context_window

@@ -69,6 +69,8 @@ class ModelBehaviour:
         self.seen = 0
         self._faults = random.Random(f"{seed}/{provider}/{spec.id}/faults")  # noqa: S311 - seeded, reproducible fault draws in the simulator; not secrets
         self._text = random.Random(f"{seed}/{provider}/{spec.id}/text")  # noqa: S311 - seeded, reproducible reply text in the simulator; not secrets
+        # A separate stream, so asking for reasoning leaves the reply texts unchanged.
+        self._thinking = random.Random(f"{seed}/{provider}/{spec.id}/thinking")  # noqa: S311 - seeded, reproducible reasoning text in the simulator; not secrets
         self._window = _Window(start=float("-inf"))
 
     def admit(self, now: float, tokens: int) -> tuple[RateSnapshot, float | None]:
@@ -108,6 +110,10 @@ class ModelBehaviour:
     def filler(self, count: int) -> list[str]:
         """Deterministic generated reply text of ``count`` tokens."""
         return generated_pieces(self._text, count)
+
+    def thinking(self, count: int) -> list[str]:
+        """Deterministic generated reasoning text of ``count`` tokens."""
+        return generated_pieces(self._thinking, count)
 
 
 def _retry_after(limits: RateLimitSpec, seen: int, in_window: int, reset_s: float) -> float | None:
@@ -216,9 +222,23 @@ class ProviderBehaviour:
         else:
             pieces = split_tokens(source.reply or "")
         wanted = source.finish_reason if source is not None else None
-        return build_reply(
-            pieces, tools, wanted, request.max_tokens or model.spec.max_output_tokens
-        )
+        cap = request.max_tokens or model.spec.max_output_tokens
+        reasoning = _reasoning(request, model, source, cap)
+        return build_reply(pieces, tools, wanted, cap, reasoning)
+
+
+def _reasoning(
+    request: SimRequest, model: ModelBehaviour, source: ResponseSpec | Override | None, cap: int
+) -> list[str]:
+    """The reasoning pieces: when the request enables thinking or the model reasons."""
+    budget = request.thinking_budget
+    if budget is None and model.spec.reasoning:
+        budget = cap
+    if budget is None:
+        return []
+    scripted = source.thinking if source is not None else None
+    pieces = split_tokens(scripted) if scripted else model.thinking(model.spec.thinking_tokens)
+    return pieces[: min(budget, cap)]
 
 
 def _cut(override: Override) -> StreamCut | None:
@@ -231,15 +251,24 @@ def _cut(override: Override) -> StreamCut | None:
 
 
 def build_reply(
-    pieces: list[str], tools: tuple[ToolCallSpec, ...], wanted: FinishReason | None, cap: int
+    pieces: list[str],
+    tools: tuple[ToolCallSpec, ...],
+    wanted: FinishReason | None,
+    cap: int,
+    reasoning: list[str] | None = None,
 ) -> Reply:
-    """Assemble a reply, truncating text at ``cap`` tokens (which drops tool calls)."""
+    """Assemble a reply, truncating text at ``cap`` tokens (which drops tool calls).
+
+    ``reasoning`` comes first and counts against ``cap`` and the output tokens.
+    """
+    thought = tuple(reasoning or ())
     calls = tuple(_tool_out(t) for t in tools)
-    if len(pieces) > cap:
-        return Reply(tuple(pieces[:cap]), (), "length", cap)
+    room = cap - len(thought)
+    if len(pieces) > room:
+        return Reply(tuple(pieces[:room]), (), "length", cap, thought)
     tool_tokens = sum(count_tokens(c.name + c.arguments) for c in calls)
     finish: FinishReason = wanted or ("tool_calls" if calls else "stop")
-    return Reply(tuple(pieces), calls, finish, len(pieces) + tool_tokens)
+    return Reply(tuple(pieces), calls, finish, len(thought) + len(pieces) + tool_tokens, thought)
 
 
 def _tool_out(spec: ToolCallSpec) -> ToolCallOut:

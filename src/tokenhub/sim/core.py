@@ -50,7 +50,13 @@ class RequestInvalid(Exception):  # noqa: N818 - a wire-level outcome, rendered 
 
 @dataclass(slots=True, frozen=True)
 class SimRequest:
-    """What the behaviour engine needs to know about a chat request."""
+    """What the behaviour engine needs to know about a chat request.
+
+    ``thinking_budget`` is set when an Anthropic request enables thinking (with
+    ``thinking_omitted`` when it asks for ``display: "omitted"``); ``logprobs``
+    is the ``top_logprobs`` count when an OpenAI request asks for logprobs (else None);
+    ``service_tier`` is the tier an OpenAI request names.
+    """
 
     model: str
     prompt_text: str
@@ -58,6 +64,10 @@ class SimRequest:
     max_tokens: int | None
     stream: bool = False
     include_usage: bool = False
+    thinking_budget: int | None = None
+    thinking_omitted: bool = False
+    logprobs: int | None = None
+    service_tier: str | None = None
 
 
 @dataclass(slots=True, frozen=True)
@@ -71,12 +81,17 @@ class ToolCallOut:
 
 @dataclass(slots=True, frozen=True)
 class Reply:
-    """A successful answer: text pieces (one token each) and tool calls."""
+    """A successful answer: text pieces (one token each), tool calls and reasoning.
+
+    ``reasoning`` holds the thinking pieces (one token each) that come before the text;
+    ``output_tokens`` counts them too, as the real APIs do.
+    """
 
     pieces: tuple[str, ...]
     tool_calls: tuple[ToolCallOut, ...]
     finish_reason: FinishReason
     output_tokens: int
+    reasoning: tuple[str, ...] = ()
 
     @property
     def text(self) -> str:
@@ -198,8 +213,11 @@ class Wire(Protocol):
     def check_headers(self, headers: Mapping[str, str]) -> Rendered | None:
         """Reject missing or wrong credentials and required headers, else None."""
 
-    def parse(self, body: Any) -> SimRequest:
-        """Validate the JSON body as strictly as the real API; raise RequestInvalid."""
+    def parse(self, body: Any, headers: Mapping[str, str]) -> SimRequest:
+        """Validate the JSON body as strictly as the real API; raise RequestInvalid.
+
+        ``headers`` are the request's (beta flags can change what is valid).
+        """
 
     def invalid(self, error: RequestInvalid) -> Rendered:
         """Render a validation failure."""

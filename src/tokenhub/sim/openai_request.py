@@ -11,8 +11,10 @@ from typing import Any
 import orjson
 
 from tokenhub.sim.core import MESSAGE_OVERHEAD_TOKENS, RequestInvalid, SimRequest, count_tokens
+from tokenhub.sim.logprobs import MAX_TOP_LOGPROBS
 
 _ROLES = ("system", "assistant", "user", "function", "tool", "developer")
+_TIERS = ("auto", "default", "flex", "scale", "priority")
 _NOT_JSON = (
     "We could not parse the JSON body of your request. The OpenAI API expects a JSON "
     "payload, but what was sent was not valid JSON."
@@ -48,6 +50,8 @@ def parse_chat(body: Any) -> SimRequest:
         max_tokens=_max_tokens(body),
         stream=stream,
         include_usage=isinstance(options, dict) and bool(options.get("include_usage")),
+        logprobs=_logprobs(body),
+        service_tier=_service_tier(body),
     )
 
 
@@ -137,3 +141,42 @@ def _max_tokens(body: dict[str, Any]) -> int | None:
             code="integer_below_min_value",
         )
     return value
+
+
+def _logprobs(body: dict[str, Any]) -> int | None:
+    """The ``top_logprobs`` count when ``logprobs`` is true, else None."""
+    wanted = body.get("logprobs")
+    if wanted is not None and not isinstance(wanted, bool):
+        raise _bad_type("logprobs", "a boolean", wanted)
+    top = body.get("top_logprobs")
+    if top is None:
+        return 0 if wanted else None
+    if isinstance(top, bool) or not isinstance(top, int):
+        raise _bad_type("top_logprobs", "an integer", top)
+    if top < 0:
+        raise RequestInvalid(
+            "Invalid 'top_logprobs': integer below minimum value. Expected a value >= 0, "
+            f"but got {top} instead.",
+            param="top_logprobs",
+            code="integer_below_min_value",
+        )
+    if top > MAX_TOP_LOGPROBS:
+        raise RequestInvalid(
+            "Invalid 'top_logprobs': integer above maximum value. Expected a value <= "
+            f"{MAX_TOP_LOGPROBS}, but got {top} instead.",
+            param="top_logprobs",
+            code="integer_above_max_value",
+        )
+    return top if wanted else None
+
+
+def _service_tier(body: dict[str, Any]) -> str | None:
+    tier = body.get("service_tier")
+    if tier is None or tier in _TIERS:
+        return tier
+    raise RequestInvalid(
+        f"Invalid value: '{tier}'. Supported values are: 'auto', 'default', 'flex', 'scale', "
+        "and 'priority'.",
+        param="service_tier",
+        code="invalid_value",
+    )

@@ -5,7 +5,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping
 from http import HTTPStatus
 from typing import Any
@@ -16,7 +15,6 @@ from tokenhub.sim.core import (
     HEX,
     IdSource,
     Plan,
-    RateSnapshot,
     Rendered,
     Reply,
     RequestInvalid,
@@ -26,6 +24,8 @@ from tokenhub.sim.core import (
     StreamCut,
     split_tokens,
 )
+from tokenhub.sim.logprobs import token_logprob
+from tokenhub.sim.openai_format import go_duration, rate_headers, sse, with_retry_after
 from tokenhub.sim.openai_request import parse_chat
 from tokenhub.sim.scenario import ModelSpec, ProviderSpec
 
@@ -68,36 +68,6 @@ _REQUESTED = (
 )
 
 
-def go_duration(seconds: float) -> str:
-    """Format like Go's ``time.Duration`` as OpenAI's reset headers do: 1s, 6m0s, 12ms."""
-    if seconds < 1:
-        return f"{round(seconds * 1000)}ms" if seconds > 0 else "0s"
-    minutes, secs = divmod(round(seconds, 3), 60)
-    hours, minutes = divmod(int(minutes), 60)
-    text = f"{secs:.3f}".rstrip("0").rstrip(".") + "s"
-    if hours:
-        return f"{hours}h{minutes}m{text}"
-    return f"{minutes}m{text}" if minutes else text
-
-
-def rate_headers(limits: RateSnapshot) -> dict[str, str]:
-    """OpenAI's ``x-ratelimit-*`` headers, sent on every answer."""
-    reset = go_duration(limits.reset_s)
-    return {
-        "x-ratelimit-limit-requests": str(limits.requests_limit),
-        "x-ratelimit-limit-tokens": str(limits.tokens_limit),
-        "x-ratelimit-remaining-requests": str(limits.requests_remaining),
-        "x-ratelimit-remaining-tokens": str(limits.tokens_remaining),
-        "x-ratelimit-reset-requests": reset,
-        "x-ratelimit-reset-tokens": reset,
-    }
-
-
-def sse(payload: dict[str, Any]) -> bytes:
-    """One ``data:`` server-sent event."""
-    return b"data: " + orjson.dumps(payload) + b"\n\n"
-
-
 class OpenAIWire:
     """Renders answers exactly as the OpenAI API sends them."""
 
@@ -123,7 +93,7 @@ class OpenAIWire:
         message = _WRONG_KEY.format(masked=masked)
         return self.error(HTTPStatus.UNAUTHORIZED, message, code="invalid_api_key")
 
-    def parse(self, body: Any) -> SimRequest:
+    def parse(self, body: Any, headers: Mapping[str, str]) -> SimRequest:  # noqa: ARG002 - no header changes what OpenAI accepts
         """Validate a Chat Completions body."""
         return parse_chat(body)
 
@@ -157,10 +127,13 @@ class OpenAIWire:
         """Render a complete chat.completion object."""
         reply = plan.reply
         assert reply is not None
+        top = plan.request.logprobs
         choice = {
             "index": 0,
             "message": self.message(reply),
-            "logprobs": None,
+            "logprobs": None
+            if top is None
+            else self.logprobs_object([token_logprob(p, top) for p in reply.pieces]),
             "finish_reason": reply.finish_reason,
         }
         choice_extra, body_extra = self.completion_extras()
@@ -175,8 +148,25 @@ class OpenAIWire:
         envelope = self.envelope("chat.completion.chunk", plan)
         if plan.request.include_usage and self.null_usage_on_chunks:
             envelope["usage"] = None
-        events = [self._chunk(envelope, self.first_delta())]
-        events += [self._chunk(envelope, {"content": p}, paced=True) for p in reply.pieces]
+        top = plan.request.logprobs
+        first = None if top is None else self.first_logprobs()
+        events = [self._chunk(envelope, self.first_delta(), logprobs=first)]
+        if reply.reasoning:
+            events += [
+                self._chunk(envelope, {"reasoning_content": p}, paced=True) for p in reply.reasoning
+            ]
+        if top is None:
+            events += [self._chunk(envelope, {"content": p}, paced=True) for p in reply.pieces]
+        else:
+            events += [
+                self._chunk(
+                    envelope,
+                    {"content": p},
+                    paced=True,
+                    logprobs=self.logprobs_object([token_logprob(p, top)]),
+                )
+                for p in reply.pieces
+            ]
         events += self._tool_events(envelope, reply)
         events.append(self._chunk(envelope, {}, finish=reply.finish_reason))
         if plan.request.include_usage:
@@ -212,6 +202,14 @@ class OpenAIWire:
         """Extra fields for the choice and the body of a complete answer."""
         return {}, {}
 
+    def logprobs_object(self, content: list[dict[str, Any]]) -> dict[str, Any]:
+        """A choice's ``logprobs`` for these token entries."""
+        return {"content": content, "refusal": None}
+
+    def first_logprobs(self) -> dict[str, Any] | None:
+        """The role chunk's ``logprobs`` when logprobs are on: no tokens yet."""
+        return self.logprobs_object([])
+
     def model_card(self, model: ModelSpec) -> dict[str, Any]:
         """One entry of the model list."""
         return {"id": model.id, "object": "model", "created": _MODELS_CREATED, "owned_by": "openai"}
@@ -223,7 +221,7 @@ class OpenAIWire:
             "object": kind,
             "created": int(self.clock()),
             "model": plan.request.model,
-            "service_tier": "default",
+            "service_tier": _tier(plan.request.service_tier),
             "system_fingerprint": self._fingerprint,
         }
 
@@ -235,6 +233,9 @@ class OpenAIWire:
             "refusal": None,
             "annotations": [],
         }
+        if reply.reasoning:
+            # What OpenAI-compatible reasoning vendors add; OpenAI itself sends no reasoning text.
+            message["reasoning_content"] = "".join(reply.reasoning)
         if reply.tool_calls:
             message["tool_calls"] = self.tool_calls(reply)
         return message
@@ -259,7 +260,7 @@ class OpenAIWire:
         return self.base_usage(plan) | {
             "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
             "completion_tokens_details": {
-                "reasoning_tokens": 0,
+                "reasoning_tokens": len(plan.reply.reasoning) if plan.reply else 0,
                 "audio_tokens": 0,
                 "accepted_prediction_tokens": 0,
                 "rejected_prediction_tokens": 0,
@@ -377,13 +378,12 @@ class OpenAIWire:
         *,
         finish: str | None = None,
         paced: bool = False,
+        logprobs: dict[str, Any] | None = None,
     ) -> SseEvent:
-        choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
+        choice = {"index": 0, "delta": delta, "logprobs": logprobs, "finish_reason": finish}
         return SseEvent(sse(envelope | {"choices": [choice]}), paced)
 
 
-def with_retry_after(headers: dict[str, str], retry: float | None) -> dict[str, str]:
-    """Add ``retry-after`` (whole seconds, rounded up) when the answer says to wait."""
-    if retry is not None:
-        headers["retry-after"] = str(math.ceil(retry))
-    return headers
+def _tier(asked: str | None) -> str:
+    """The tier that served the request: ``auto`` (or none) runs on ``default``."""
+    return "default" if asked in (None, "auto") else str(asked)

@@ -14,6 +14,7 @@ from aiohttp import web
 from tokenhub.sim.scenario import ModelSpec, Override, Scenario, ToolCallSpec, default_scenario
 from tokenhub.sim.server import create_sim_app
 from tokenhub.sim.state import Call, ReceivedRequest, SimState, StreamRecord
+from tokenhub.sim.thinking import redacted_data, sign_thinking
 
 SHUTDOWN_TIMEOUT_S = 1.0
 """How long shutdown waits for in-flight answers before cancelling them."""
@@ -52,6 +53,7 @@ class Simulator:
         reply: str | None = None,
         tool_calls: list[dict[str, Any]] | None = None,
         finish_reason: str | None = None,
+        thinking: str | None = None,
         status: int | None = None,
         error_type: str | None = None,
         message: str | None = None,
@@ -68,6 +70,7 @@ class Simulator:
         request, ``fail_after_events=N`` sends N content events and then the provider's
         in-stream error (``error_type``/``message`` override its type and text);
         ``drop_after_events=N`` sends N and cuts the connection without a terminator.
+        ``thinking`` is the reasoning text, sent when the request or model asks for reasoning.
         """
         override = Override.model_validate(
             {
@@ -75,6 +78,7 @@ class Simulator:
                 "reply": reply,
                 "tool_calls": [ToolCallSpec.model_validate(t) for t in tool_calls or ()],
                 "finish_reason": finish_reason,
+                "thinking": thinking,
                 "status": status,
                 "error_type": error_type,
                 "message": message,
@@ -111,6 +115,18 @@ class Simulator:
         Each keyword is a ``ModelSpec`` field and replaces that field's whole value.
         """
         return self.state.set_model(provider, model, changes)
+
+    def thinking_signature(self, provider: str, thinking: str) -> str:
+        """The signature ``provider`` (Anthropic) gives a thinking block with this text.
+
+        For tests that build a conversation with thinking blocks the simulator accepts;
+        any other string, or this one on changed text, is rejected as the real API does.
+        """
+        return sign_thinking(self.state.thinking_key(provider), thinking)
+
+    def redacted_thinking_data(self, provider: str, nonce: bytes = b"test") -> str:
+        """A ``redacted_thinking`` ``data`` value ``provider`` (Anthropic) accepts."""
+        return redacted_data(self.state.thinking_key(provider), nonce)
 
     def reset(self) -> None:
         """Forget requests and overrides; restart counters and seeded randomness."""

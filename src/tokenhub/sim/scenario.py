@@ -17,6 +17,7 @@ from tokenhub.errors import ConfigError
 
 ProviderType = Literal["openai", "anthropic", "vllm"]
 FinishReason = Literal["stop", "length", "tool_calls"]
+RedactedThinking = Literal["off", "instead", "also"]
 
 OVERLOADED = 529
 """Anthropic's non-standard "overloaded" status."""
@@ -53,7 +54,14 @@ class RateLimitSpec(_Spec):
 
 
 class ModelSpec(_Spec):
-    """One simulated model: limits, pacing, default reply length and fault injection."""
+    """One simulated model: limits, pacing, default reply length, reasoning and faults.
+
+    ``thinking_tokens`` is the length of generated reasoning: Anthropic ``thinking``
+    blocks (when a request enables thinking, capped by its budget) and, with
+    ``reasoning``, OpenAI-style ``reasoning_content``. ``redacted_thinking`` makes an
+    Anthropic model send a ``redacted_thinking`` block ``instead`` of, or ``also`` after,
+    its thinking block.
+    """
 
     id: str = Field(min_length=1)
     display_name: str | None = None
@@ -65,6 +73,9 @@ class ModelSpec(_Spec):
     error_rate: dict[int, float] = Field(default_factory=dict)
     hang: float = Field(0.0, ge=0, le=1)
     rate_limit: RateLimitSpec = Field(default_factory=RateLimitSpec)
+    thinking_tokens: int = Field(16, ge=1)
+    redacted_thinking: RedactedThinking = "off"
+    reasoning: bool = False
 
     @field_validator("hang", mode="before")
     @classmethod
@@ -118,6 +129,7 @@ class ResponseSpec(_Spec):
     reply: str | None = None
     tool_calls: tuple[ToolCallSpec, ...] = ()
     finish_reason: FinishReason | None = None
+    thinking: str | None = None
 
     @model_validator(mode="after")
     def _has_content(self) -> Self:
@@ -127,11 +139,16 @@ class ResponseSpec(_Spec):
 
 
 class ProviderSpec(_Spec):
-    """One simulated provider, served under ``/{name}/``."""
+    """One simulated provider, served under ``/{name}/``.
+
+    ``thinking_key`` (Anthropic) is the secret its thinking signatures are made with;
+    by default every provider of a scenario shares one derived from the seed.
+    """
 
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
     type: ProviderType
     api_key: str | None = None
+    thinking_key: str | None = None
     models: tuple[ModelSpec, ...] = Field(min_length=1)
     responses: tuple[ResponseSpec, ...] = ()
 
@@ -143,6 +160,16 @@ class ProviderSpec(_Spec):
             raise ValueError(f"model id '{dupes[0]}' appears twice")
         if self.type != "anthropic" and any(OVERLOADED in m.error_rate for m in self.models):
             raise ValueError("status 529 is Anthropic's; only anthropic providers send it")
+        anthropic = self.type == "anthropic"
+        if anthropic and any(m.reasoning for m in self.models):
+            raise ValueError(
+                "'reasoning' is for openai and vllm providers; anthropic models think "
+                "when a request enables thinking"
+            )
+        if not anthropic and any(m.redacted_thinking != "off" for m in self.models):
+            raise ValueError("'redacted_thinking' is Anthropic's; only anthropic providers send it")
+        if not anthropic and self.thinking_key is not None:
+            raise ValueError("'thinking_key' is Anthropic's; only anthropic providers sign")
         return self
 
     def model(self, model_id: str) -> ModelSpec | None:
@@ -184,6 +211,7 @@ class Override(_Spec):
     reply: str | None = None
     tool_calls: tuple[ToolCallSpec, ...] = ()
     finish_reason: FinishReason | None = None
+    thinking: str | None = None
     status: int | None = Field(None, ge=400, le=599)
     error_type: str | None = None
     message: str | None = None

@@ -72,7 +72,7 @@ async def _chat(request: web.Request) -> web.StreamResponse:
     if rejected is not None:
         return _respond(rejected)
     try:
-        parsed = wire.parse(None if body is _NOT_JSON else body)
+        parsed = wire.parse(None if body is _NOT_JSON else body, request.headers)
     except RequestInvalid as exc:
         return _respond(wire.invalid(exc))
     if parsed.model not in provider.behaviour.models:

@@ -14,6 +14,7 @@ from tokenhub.sim.behaviour import ProviderBehaviour
 from tokenhub.sim.core import Wire
 from tokenhub.sim.openai_wire import OpenAIWire
 from tokenhub.sim.scenario import ModelSpec, Override, ProviderSpec, Scenario
+from tokenhub.sim.thinking import signing_key
 from tokenhub.sim.vllm_wire import VLLMWire
 
 
@@ -194,6 +195,10 @@ class SimState:
     def calls_to(self, provider: str, model: str | None = None) -> list[Call]:
         """The recorded calls to one provider (and model), oldest first."""
         return [c for c in self.calls if c.provider == provider and model in (None, c.model)]
+
+    def thinking_key(self, provider: str) -> bytes:
+        """The key ``provider`` signs thinking blocks with (KeyError if it is not served)."""
+        return signing_key(self.scenario.seed, self.providers[provider].spec.thinking_key)
 
     def set_model(self, provider: str, model: str, changes: Mapping[str, Any]) -> ModelSpec:
         """Change a served model's behaviour from the next request on; return the new spec.

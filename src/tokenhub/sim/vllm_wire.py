@@ -12,7 +12,8 @@ from http import HTTPStatus
 from typing import Any
 
 from tokenhub.sim.core import HEX, Plan, Rendered, Reply, SseEvent, StreamCut
-from tokenhub.sim.openai_wire import OpenAIWire, sse, with_retry_after
+from tokenhub.sim.openai_format import sse, with_retry_after
+from tokenhub.sim.openai_wire import OpenAIWire
 from tokenhub.sim.scenario import ModelSpec
 
 _TYPES: dict[int, str] = {
@@ -81,10 +82,13 @@ class VLLMWire(OpenAIWire):
         }
 
     def message(self, reply: Reply) -> dict[str, Any]:
-        """The vLLM message always lists ``tool_calls`` and a ``reasoning_content`` slot."""
+        """The vLLM message always lists ``tool_calls`` and a ``reasoning_content`` slot.
+
+        A model with ``reasoning`` fills it, as vLLM's reasoning parsers do.
+        """
         return {
             "role": "assistant",
-            "reasoning_content": None,
+            "reasoning_content": "".join(reply.reasoning) or None,
             "content": reply.text or None,
             "tool_calls": self.tool_calls(reply),
         }
@@ -92,6 +96,14 @@ class VLLMWire(OpenAIWire):
     def completion_extras(self) -> tuple[dict[str, Any], dict[str, Any]]:
         """The vLLM server adds ``stop_reason`` (choice) and ``prompt_logprobs`` (body)."""
         return {"stop_reason": None}, {"prompt_logprobs": None}
+
+    def logprobs_object(self, content: list[dict[str, Any]]) -> dict[str, Any]:
+        """The vLLM choice ``logprobs`` has no ``refusal`` list."""
+        return {"content": content}
+
+    def first_logprobs(self) -> dict[str, Any] | None:
+        """The vLLM role chunk carries no logprobs."""
+        return None
 
     def call_id(self) -> str:
         """The vLLM server tool-call ids: ``chatcmpl-tool-`` plus 32 hex digits."""

@@ -18,6 +18,7 @@ from tokenhub.types import (
     Message,
     ResponseFormat,
     TextPart,
+    ThinkingPart,
     ToolCall,
     ToolChoice,
     ToolSpec,
@@ -241,7 +242,7 @@ def test_parse_tool_use_message():
         model="claude-test",
         message=Message(
             "assistant",
-            [TextPart("I'll check.")],
+            [ThinkingPart("hm", signature="sig"), TextPart("I'll check.")],
             tool_calls=[ToolCall("toolu_01A", "get_weather", '{"location":"SF"}')],
         ),
         finish_reason="tool_calls",

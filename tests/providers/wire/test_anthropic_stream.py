@@ -19,10 +19,12 @@ from tokenhub.errors import ErrorKind, ProviderError
 from tokenhub.providers.wire import anthropic
 from tokenhub.providers.wire.anthropic_stream import stop_reason
 from tokenhub.types import (
+    FieldNote,
     StreamEnd,
     StreamEvent,
     StreamStart,
     TextDelta,
+    ThinkingDelta,
     ToolCallDelta,
     ToolCallStart,
     Usage,
@@ -105,9 +107,10 @@ def decode(events: list[dict[str, Any]]) -> list[StreamEvent]:
 
 
 def test_decode_real_shaped_stream():
-    """Text and tool_use blocks decode; thinking and ping are skipped; usage is cumulative."""
+    """Thinking, text and tool_use blocks decode; ping is skipped; usage is cumulative."""
     assert decode(TOOL_STREAM) == [
         StreamStart("msg_01K2", "claude-test", 0, 949),
+        ThinkingDelta("hm"),
         TextDelta("Let me check."),
         ToolCallStart(0, "toolu_01K", "json"),
         ToolCallDelta(0, '{"a": '),
@@ -292,3 +295,145 @@ def test_official_client_streams_rendered_bytes():
     assert final.stop_reason == "tool_use"
     assert final.content[1].input == {"q": "x"}
     assert (final.usage.input_tokens, final.usage.output_tokens) == (12, 6)
+
+
+# Shaped like Anthropic's streamed extended thinking and web search (docs: "Streaming
+# Messages"): a signed thinking block, a redacted one, a server tool and a cited text.
+THINKING_STREAM = [
+    START,
+    {
+        "type": "content_block_start",
+        "index": 0,
+        "content_block": {"type": "thinking", "thinking": "", "signature": ""},
+    },
+    {
+        "type": "content_block_delta",
+        "index": 0,
+        "delta": {"type": "thinking_delta", "thinking": "Add."},
+    },
+    {
+        "type": "content_block_delta",
+        "index": 0,
+        "delta": {"type": "signature_delta", "signature": "EqQB"},
+    },
+    {"type": "content_block_stop", "index": 0},
+    {
+        "type": "content_block_start",
+        "index": 1,
+        "content_block": {"type": "redacted_thinking", "data": "EmwK"},
+    },
+    {"type": "content_block_stop", "index": 1},
+    {
+        "type": "content_block_start",
+        "index": 2,
+        "content_block": {
+            "type": "server_tool_use",
+            "id": "srvtoolu_1",
+            "name": "web_search",
+            "input": {},
+        },
+    },
+    {
+        "type": "content_block_delta",
+        "index": 2,
+        "delta": {"type": "input_json_delta", "partial_json": '{"query":"x"}'},
+    },
+    {"type": "content_block_stop", "index": 2},
+    {"type": "content_block_start", "index": 3, "content_block": {"type": "text", "text": ""}},
+    {
+        "type": "content_block_delta",
+        "index": 3,
+        "delta": {
+            "type": "citations_delta",
+            "citation": {
+                "type": "web_search_result_location",
+                "url": "https://e.x",
+                "cited_text": "c",
+            },
+        },
+    },
+    {"type": "content_block_delta", "index": 3, "delta": {"type": "text_delta", "text": "4"}},
+    {"type": "content_block_stop", "index": 3},
+    {
+        "type": "message_delta",
+        "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+        "usage": {"output_tokens": 60, "output_tokens_details": {"thinking_tokens": 40}},
+    },
+    {"type": "message_stop"},
+]
+
+
+def test_decode_thinking_signatures_and_redactions():
+    """Thinking text, its signature and a redacted block decode; server blocks are noted."""
+    events = decode(THINKING_STREAM)
+    assert events[1:-1] == [
+        ThinkingDelta("Add."),
+        ThinkingDelta(signature="EqQB"),
+        ThinkingDelta(redacted="EmwK"),
+        TextDelta("4"),
+    ]
+    end = events[-1]
+    assert isinstance(end, StreamEnd)
+    assert end.usage.reasoning_tokens == 40
+    assert [n.field for n in end.notes] == ["content[2]", "content[3].citations"]
+
+
+def encode_all(events: list[StreamEvent]) -> bytes:
+    """The encoder's bytes for ``events``, after a start."""
+    encoder = anthropic.StreamEncoder()
+    return b"".join(encoder.encode(e) for e in [StreamStart("m", "c", 0, 1), *events])
+
+
+def test_encoder_opens_thinking_blocks_and_seals_them():
+    """Thinking opens a block (empty signature), a signature seals it, text opens the next."""
+    data = encode_all(
+        [
+            ThinkingDelta("a"),
+            ThinkingDelta("b", signature="sig"),
+            ThinkingDelta("c"),
+            ThinkingDelta(redacted="opaque"),
+            TextDelta("hi"),
+            StreamEnd("stop", Usage(1, 5, reasoning_tokens=3)),
+        ]
+    )
+    blocks = [d["content_block"] for n, d in sse(data) if n == "content_block_start"]
+    assert blocks == [
+        {"type": "thinking", "thinking": "", "signature": ""},
+        {"type": "thinking", "thinking": "", "signature": ""},
+        {"type": "redacted_thinking", "data": "opaque"},
+        {"type": "text", "text": ""},
+    ]
+    deltas = [d["delta"] for n, d in sse(data) if n == "content_block_delta"]
+    assert deltas[:4] == [
+        {"type": "thinking_delta", "thinking": "a"},
+        {"type": "thinking_delta", "thinking": "b"},
+        {"type": "signature_delta", "signature": "sig"},
+        {"type": "thinking_delta", "thinking": "c"},
+    ]
+
+
+def test_sdk_accumulates_thinking_and_reads_the_warnings():
+    """The SDK rebuilds thinking blocks; the end's notes are comments and a tokenhub member."""
+    note = FieldNote("choices[0].logprobs", "token log probabilities, not translated")
+    data = encode_all(
+        [
+            ThinkingDelta("why"),
+            TextDelta("hi"),
+            StreamEnd("stop", Usage(1, 5, reasoning_tokens=3), notes=[note]),
+        ]
+    )
+    assert b"\n\n: tokenhub-warning choices[0].logprobs: token log probabilities" in data
+    snapshot = None
+    json_bufs: dict[int, bytes] = {}
+    for name, payload in sse(data):
+        if name == "message_delta":
+            assert payload["tokenhub"] == {"warnings": [str(note)]}
+        if name != "ping":
+            event = EVENT.validate_python(payload)
+            snapshot = accumulate_event(event=event, current_snapshot=snapshot, json_bufs=json_bufs)
+    assert snapshot is not None
+    thinking = snapshot.content[0]
+    assert thinking.type == "thinking"
+    assert (thinking.thinking, thinking.signature) == ("why", "")
+    assert snapshot.usage.output_tokens_details is not None
+    assert snapshot.usage.output_tokens_details.thinking_tokens == 3

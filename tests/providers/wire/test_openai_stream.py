@@ -17,10 +17,12 @@ from tests.providers.wire import strategies as s
 from tokenhub.errors import ErrorKind, ProviderError
 from tokenhub.providers.wire import openai
 from tokenhub.types import (
+    FieldNote,
     StreamEnd,
     StreamEvent,
     StreamStart,
     TextDelta,
+    ThinkingDelta,
     ToolCallDelta,
     ToolCallStart,
     Usage,
@@ -99,10 +101,11 @@ def test_decode_text_stream_without_usage():
 
 
 def test_decode_ignores_other_choices_and_reads_refusals():
-    """Choices other than 0 are ignored and a refusal delta is text."""
+    """Choices other than 0 are noted, not translated, and a refusal delta is text."""
     other = {**HEAD, "choices": [{"index": 1, "delta": {"content": "no"}, "finish_reason": None}]}
     events = decode([chunk({"refusal": "Sorry"}), other, chunk({}, "stop")])
-    assert events[1:] == [TextDelta("Sorry"), StreamEnd("stop")]
+    note = FieldNote("choices", "choices after the first, not translated")
+    assert events[1:] == [TextDelta("Sorry"), StreamEnd("stop", notes=[note])]
 
 
 def test_tool_call_without_id_on_first_fragment_still_starts():
@@ -252,3 +255,97 @@ def test_official_client_streams_rendered_bytes():
     assert final.choices[0].message.content == "Hello world"
     assert final.usage is not None
     assert final.usage.total_tokens == 6
+
+
+# vLLM's reasoning stream (docs: "Reasoning Outputs", streaming): reasoning_content deltas
+# first, then content deltas.
+REASONING_STREAM = [
+    chunk({"role": "assistant", "content": ""}),
+    chunk({"reasoning_content": "Compare "}),
+    chunk({"reasoning_content": "the two."}),
+    chunk({"content": "9.8"}),
+    chunk({}, "stop"),
+]
+
+
+def test_decode_reasoning_content_as_thinking():
+    """reasoning_content deltas (and the newer ``reasoning``) are unsigned ThinkingDeltas."""
+    events = decode(
+        [*REASONING_STREAM[:2], chunk({"reasoning": "the two."}), *REASONING_STREAM[3:]]
+    )
+    assert events[1:] == [
+        ThinkingDelta("Compare "),
+        ThinkingDelta("the two."),
+        TextDelta("9.8"),
+        StreamEnd("stop"),
+    ]
+
+
+def test_decode_notes_logprobs_once():
+    """Token logprobs on the chunks are noted once, on the end."""
+    logprobs = {"content": [{"token": "a", "logprob": -1.0, "bytes": [97], "top_logprobs": []}]}
+    first = chunk({"content": "a"})
+    first["choices"][0]["logprobs"] = logprobs
+    events = decode([first, first, chunk({}, "stop")])
+    end = events[-1]
+    assert isinstance(end, StreamEnd)
+    assert [n.field for n in end.notes] == ["choices[0].logprobs"]
+
+
+def test_encoder_writes_thinking_as_reasoning_content():
+    """Thinking text is a reasoning_content delta; the SDK keeps it on the chunk's delta."""
+    encoder = openai.StreamEncoder()
+    encoder.encode(StreamStart("c", "m", 1))
+    payload = frames(encoder.encode(ThinkingDelta("hmm")))[0]
+    delta = ChatCompletionChunk.model_validate_json(payload).choices[0].delta
+    assert (delta.model_extra or {})["reasoning_content"] == "hmm"
+    assert encoder.encode(ThinkingDelta(signature="sig")) == b""
+
+
+def test_encoder_writes_notes_at_the_end():
+    """Losses are written as SSE comments and a tokenhub member of the finish chunk."""
+    encoder = openai.StreamEncoder()
+    encoder.encode(StreamStart("c", "m", 1))
+    encoder.encode(ThinkingDelta("x", signature="sig"))
+    cited = FieldNote("content[1].citations", "Anthropic citations")
+    data = encoder.encode(StreamEnd("stop", Usage(1, 1), "###", notes=[cited]))
+    assert data.startswith(b": tokenhub-warning thinking.signature: ")
+    assert b"\n: tokenhub-warning content[1].citations: Anthropic citations\n" in data
+    finish = orjson.loads(frames(data)[0])
+    assert finish["tokenhub"]["warnings"] == [str(n) for n in encoder.notes]
+    assert [n.field for n in encoder.notes] == [
+        "thinking.signature",
+        "content[1].citations",
+        "stop_sequence",
+    ]
+
+
+def test_official_client_streams_reasoning_and_warnings():
+    """The openai stream helper reads reasoning chunks and skips the warning comments."""
+    events = [
+        StreamStart("chatcmpl-9", "gpt-4o", 1700000000),
+        ThinkingDelta("Think.", signature="sig"),
+        TextDelta("Done"),
+        StreamEnd("stop", Usage(4, 2, reasoning_tokens=1)),
+    ]
+    encoder = openai.StreamEncoder(include_usage=True)
+    body = b"".join(encoder.encode(e) for e in events)
+    transport = httpx2.MockTransport(
+        lambda _: httpx2.Response(200, content=body, headers={"content-type": "text/event-stream"})
+    )
+    client = openai_sdk.OpenAI(
+        api_key="k", base_url="http://test/v1", http_client=httpx2.Client(transport=transport)
+    )
+    stream = client.chat.completions.create(
+        model="m", messages=[{"role": "user", "content": "hi"}], stream=True
+    )
+    chunks = list(stream)
+    reasoning = [
+        (c.choices[0].delta.model_extra or {}).get("reasoning_content") for c in chunks[:3]
+    ]
+    assert reasoning == [None, "Think.", None]
+    assert chunks[2].choices[0].delta.content == "Done"
+    usage = chunks[-1].usage
+    assert usage is not None
+    assert usage.completion_tokens_details is not None
+    assert usage.completion_tokens_details.reasoning_tokens == 1

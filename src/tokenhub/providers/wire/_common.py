@@ -1,4 +1,4 @@
-"""Helpers shared by the wire translators: strict field checks, data URLs, JSON text.
+"""Helpers shared by the wire translators: strict field checks, data URLs, JSON text, warnings.
 
 Checks raise :class:`InvalidRequestError` naming the offending field in the
 ``messages[1].content[0].text`` style. The message text follows OpenAI's wording
@@ -8,11 +8,13 @@ Checks raise :class:`InvalidRequestError` naming the offending field in the
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import Any, NoReturn, TypeVar
 
 import orjson
 
 from tokenhub.errors import InvalidRequestError
+from tokenhub.types import FieldNote
 
 _Choice = TypeVar("_Choice", bound=str)
 
@@ -155,3 +157,20 @@ def loads_object(text: str) -> dict[str, Any] | None:
     except orjson.JSONDecodeError:
         return None
     return value if isinstance(value, dict) else None
+
+
+WARNINGS_FIELD = "tokenhub"
+"""The member of an answer (or its last stream event) that lists ``{"warnings": [...]}``."""
+
+
+def warnings_member(notes: Sequence[FieldNote]) -> dict[str, Any]:
+    """``{"tokenhub": {"warnings": [...]}}`` for ``notes``; empty when there are none."""
+    if not notes:
+        return {}
+    return {WARNINGS_FIELD: {"warnings": [str(note) for note in notes]}}
+
+
+def warning_comments(notes: Sequence[FieldNote]) -> bytes:
+    """One SSE comment per note, ``: tokenhub-warning <field>: <reason>``: SDKs skip them."""
+    lines = (" ".join(str(note).splitlines()) for note in notes)
+    return b"".join(b": tokenhub-warning " + line.encode() + b"\n\n" for line in lines)

@@ -10,26 +10,23 @@ Anthropic range); message ``name`` and image ``detail`` have no Anthropic field;
 (:data:`JSON_OBJECT_INSTRUCTION`); a ``json_schema`` format keeps its schema in
 ``output_config.format`` but loses ``name`` and ``strict``; text and tool calls of one
 assistant turn are ordered text first. Usage counts cache reads and writes as input.
+Answers (thinking, what is noted): see :mod:`tokenhub.providers.wire.anthropic_response`.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from tokenhub.errors import ErrorKind, InvalidRequestError, ProviderError
-from tokenhub.providers.wire._common import dumps, loads_object, split_data_url
+from tokenhub.errors import InvalidRequestError
+from tokenhub.providers.wire._common import loads_object, split_data_url
 from tokenhub.providers.wire.anthropic_request import parse_request
+from tokenhub.providers.wire.anthropic_response import parse_response, render_response
 from tokenhub.providers.wire.anthropic_stream import (
-    STOP_REASONS,
     StreamDecoder,
     StreamEncoder,
-    parse_usage,
-    render_usage,
-    stop_reason,
 )
 from tokenhub.types import (
     ChatRequest,
-    ChatResponse,
     ContentPart,
     FieldNote,
     Message,
@@ -197,62 +194,6 @@ def _render_tool_choice(choice: ToolChoice) -> dict[str, Any]:
     if choice.mode == "tool":
         return {"type": "tool", "name": choice.name}
     return {"type": _TOOL_CHOICES[choice.mode]}
-
-
-def parse_response(body: dict[str, Any]) -> ChatResponse:
-    """Read an upstream ``message``; a malformed one is a transient provider error."""
-    try:
-        return _parse_response(body)
-    except (KeyError, IndexError, TypeError, AttributeError) as exc:
-        msg = f"malformed message from upstream: {exc!r}"
-        raise ProviderError(ErrorKind.TRANSIENT, msg) from exc
-
-
-def _parse_response(body: dict[str, Any]) -> ChatResponse:
-    parts: list[ContentPart] = []
-    calls: list[ToolCall] = []
-    for block in body["content"]:
-        kind = block["type"]
-        if kind == "text":
-            parts.append(TextPart(block["text"]))
-        elif kind == "tool_use":
-            calls.append(ToolCall(block["id"], block["name"], dumps(block["input"])))
-    finish = STOP_REASONS.get(body.get("stop_reason"), "stop")
-    return ChatResponse(
-        id=body["id"],
-        model=body["model"],
-        message=Message("assistant", parts, tool_calls=calls),
-        finish_reason=finish,
-        usage=parse_usage(body.get("usage") or {}),
-        stop_sequence=body.get("stop_sequence") if finish == "stop" else None,
-    )
-
-
-def render_response(resp: ChatResponse) -> dict[str, Any]:
-    """Build a complete ``message`` object for an Anthropic client."""
-    content: list[dict[str, Any]] = [
-        {"type": "text", "text": p.text} for p in resp.message.content if isinstance(p, TextPart)
-    ]
-    content.extend(_response_tool_use(c) for c in resp.message.tool_calls)
-    reason = stop_reason(resp.finish_reason, resp.stop_sequence)
-    return {
-        "id": resp.id,
-        "type": "message",
-        "role": "assistant",
-        "model": resp.model,
-        "content": content,
-        "stop_reason": reason,
-        "stop_sequence": resp.stop_sequence if reason == "stop_sequence" else None,
-        "usage": render_usage(resp.usage),
-    }
-
-
-def _response_tool_use(call: ToolCall) -> dict[str, Any]:
-    arguments = loads_object(call.arguments)
-    if arguments is None:
-        msg = "upstream tool call arguments are not a JSON object"
-        raise ProviderError(ErrorKind.TRANSIENT, msg)
-    return {"type": "tool_use", "id": call.id, "name": call.name, "input": arguments}
 
 
 def render_error(error_type: str, message: str) -> dict[str, Any]:

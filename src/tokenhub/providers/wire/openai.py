@@ -3,10 +3,11 @@
 Lossy spots, by design: a ``developer`` message is rendered back as ``system``; a
 ``refusal`` becomes assistant text; ``detail``-less images stay detail-less; several text
 parts of a response message are joined (a ``chat.completion`` message has one string);
-``stop_sequence`` and tool-result ``is_error`` have no OpenAI field and are dropped;
+tool-result ``is_error`` has no OpenAI field and is dropped;
 ``max_tokens`` 0 (Anthropic's cache warming) is sent as 1, OpenAI's minimum.
 A tool result carrying images (possible from Anthropic) cannot be a ``tool`` message
 part, so its images follow in a ``user`` message after the run of tool messages.
+Answers (reasoning, what is noted): see :mod:`tokenhub.providers.wire.openai_response`.
 """
 
 from __future__ import annotations
@@ -14,18 +15,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from tokenhub.errors import ErrorKind, ProviderError
 from tokenhub.providers.wire.openai_request import include_usage, parse_request
+from tokenhub.providers.wire.openai_response import (
+    parse_response,
+    render_response,
+    render_tool_call,
+)
 from tokenhub.providers.wire.openai_stream import (
-    FINISH_REASONS,
     StreamDecoder,
     StreamEncoder,
-    parse_usage,
-    render_usage,
 )
 from tokenhub.types import (
     ChatRequest,
-    ChatResponse,
     ContentPart,
     FieldNote,
     ImagePart,
@@ -33,7 +34,6 @@ from tokenhub.types import (
     ResponseFormat,
     TextPart,
     ThinkingPart,
-    ToolCall,
     ToolChoice,
     ToolSpec,
 )
@@ -122,7 +122,7 @@ def _render_message(message: Message) -> dict[str, Any]:
         }
     out: dict[str, Any] = {"role": message.role, "content": _render_content(message.content)}
     if message.tool_calls:
-        out["tool_calls"] = [_render_tool_call(c) for c in message.tool_calls]
+        out["tool_calls"] = [render_tool_call(c) for c in message.tool_calls]
         if not message.content:
             out["content"] = None
     if message.name is not None:
@@ -152,14 +152,6 @@ def _render_part(part: TextPart | ImagePart) -> dict[str, Any]:
     return {"type": "image_url", "image_url": image}
 
 
-def _render_tool_call(call: ToolCall) -> dict[str, Any]:
-    return {
-        "id": call.id,
-        "type": "function",
-        "function": {"name": call.name, "arguments": call.arguments},
-    }
-
-
 def _render_tool(tool: ToolSpec) -> dict[str, Any]:
     function: dict[str, Any] = {"name": tool.name}
     if tool.description is not None:
@@ -184,63 +176,6 @@ def _render_response_format(fmt: ResponseFormat) -> dict[str, Any]:
     if fmt.strict is not None:
         spec["strict"] = fmt.strict
     return {"type": "json_schema", "json_schema": spec}
-
-
-def parse_response(body: dict[str, Any]) -> ChatResponse:
-    """Read an upstream ``chat.completion``; a malformed one is a transient provider error."""
-    try:
-        return _parse_response(body)
-    except (KeyError, IndexError, TypeError, AttributeError) as exc:
-        msg = f"malformed chat.completion from upstream: {exc!r}"
-        raise ProviderError(ErrorKind.TRANSIENT, msg) from exc
-
-
-def _parse_response(body: dict[str, Any]) -> ChatResponse:
-    choice = body["choices"][0]
-    message = choice["message"]
-    text = message.get("content") or message.get("refusal") or ""
-    calls = [
-        ToolCall(c["id"], c["function"]["name"], c["function"]["arguments"])
-        for c in message.get("tool_calls") or ()
-        if c.get("type", "function") == "function"
-    ]
-    usage = body.get("usage") or {}
-    return ChatResponse(
-        id=body["id"],
-        model=body["model"],
-        message=Message("assistant", [TextPart(text)] if text else [], tool_calls=calls),
-        finish_reason=FINISH_REASONS.get(choice.get("finish_reason"), "stop"),
-        usage=parse_usage(usage),
-        created=body.get("created") or 0,
-    )
-
-
-def render_response(resp: ChatResponse) -> dict[str, Any]:
-    """Build a complete ``chat.completion`` object for an OpenAI client."""
-    text = resp.message.text()
-    message: dict[str, Any] = {
-        "role": "assistant",
-        "content": text if resp.message.content else None,
-        "refusal": None,
-        "annotations": [],
-    }
-    if resp.message.tool_calls:
-        message["tool_calls"] = [_render_tool_call(c) for c in resp.message.tool_calls]
-    return {
-        "id": resp.id,
-        "object": "chat.completion",
-        "created": resp.created,
-        "model": resp.model,
-        "choices": [
-            {
-                "index": 0,
-                "message": message,
-                "logprobs": None,
-                "finish_reason": resp.finish_reason,
-            }
-        ],
-        "usage": render_usage(resp.usage),
-    }
 
 
 def render_error(

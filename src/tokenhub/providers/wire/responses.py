@@ -19,6 +19,7 @@ from tokenhub.providers.wire.responses_input import thinking_payload
 from tokenhub.providers.wire.responses_request import parse_request
 from tokenhub.types import (
     ChatResponse,
+    FieldNote,
     FinishReason,
     Message,
     TextPart,
@@ -103,8 +104,16 @@ def echo_of(body: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def render_response(response: ChatResponse, shell: Shell) -> dict[str, Any]:
-    """The complete ``response`` object for a canonical answer."""
+def render_response(
+    response: ChatResponse, shell: Shell, notes: list[FieldNote] | None = None
+) -> dict[str, Any]:
+    """The complete ``response`` object for a canonical answer.
+
+    What the upstream answered and the canonical form did not model is added to ``notes``;
+    thinking keeps its seal here, so nothing else is lost.
+    """
+    if notes is not None:
+        notes.extend(response.unmapped)
     status, incomplete = status_of(response.finish_reason)
     output = output_items(response.message, shell, status)
     return shell.response(status, output, response.usage, incomplete=incomplete)
@@ -173,9 +182,6 @@ def status_of(finish_reason: FinishReason) -> tuple[str, str | None]:
 
 def render_usage(usage: Usage) -> dict[str, Any]:
     """The Responses usage object; prompt-cache reads and writes are input token details."""
-    # Reasoning tokens are part of output_tokens; the canonical Usage counts them when the
-    # upstream reports them (an attribute the cross-format answer work adds).
-    reasoning = int(getattr(usage, "reasoning_tokens", 0) or 0)
     return {
         "input_tokens": usage.input_tokens,
         "input_tokens_details": {
@@ -183,7 +189,7 @@ def render_usage(usage: Usage) -> dict[str, Any]:
             "cache_write_tokens": usage.cache_write_tokens,
         },
         "output_tokens": usage.output_tokens,
-        "output_tokens_details": {"reasoning_tokens": reasoning},
+        "output_tokens_details": {"reasoning_tokens": usage.reasoning_tokens},
         "total_tokens": usage.total_tokens,
     }
 

@@ -11,6 +11,9 @@ thinking is a ``reasoning`` item whose text streams as summary events
 ``reasoning_summary_part.done``) and whose seal ends as ``encrypted_content``; a tool call
 is a ``function_call`` item (``function_call_arguments.delta``/``.done``). An item is
 done when the next begins. :meth:`StreamEncoder.failed` renders ``response.failed``.
+What the upstream's stream held that the canonical events do not carry (``StreamEnd.notes``)
+is written at the end, where headers can no longer go: as SSE comments
+(``: tokenhub-warning ...``) and a ``tokenhub`` member of the final event.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from typing import Any
 
 import orjson
 
+from tokenhub.providers.wire._common import warning_comments, warnings_member
 from tokenhub.providers.wire.responses import (
     Shell,
     call_item,
@@ -70,7 +74,7 @@ class StreamEncoder:
         self.response: dict[str, Any] | None = None
         """The last ``response`` object sent (completed, incomplete or failed)."""
         self.notes: list[FieldNote] = []
-        """What the stream could not carry (nothing yet: every canonical event has a home)."""
+        """What the upstream's stream held that the canonical events do not carry."""
 
     def encode(self, event: StreamEvent) -> bytes:
         """The SSE bytes for one canonical event (several events for most)."""
@@ -101,13 +105,16 @@ class StreamEncoder:
         )
 
     def _end(self, event: StreamEnd) -> bytes:
+        """Close the last item; the final event, after any warnings (headers are gone)."""
         status, incomplete = status_of(event.finish_reason)
         out = self._close("completed" if incomplete is None else "incomplete")
         self.response = self._shell.response(
             status, self._output, event.usage, incomplete=incomplete
         )
+        self.notes.extend(event.notes)
         kind = "response.completed" if incomplete is None else "response.incomplete"
-        return out + self._event(kind, response=self.response)
+        final = self._event(kind, response=self.response, **warnings_member(self.notes))
+        return out + warning_comments(self.notes) + final
 
     # Items.
 
