@@ -134,6 +134,13 @@ class RequestLogSettings(_Section):
     log_bodies: bool = False
 
 
+class ResponsesSettings(_Section):
+    """Stored Responses API responses (docs/API.md, POST /v1/responses)."""
+
+    # Stored responses older than this are deleted (checked hourly).
+    retention_days: float = Field(30.0, gt=0, le=3650)
+
+
 class AuthSettings(_Section):
     """Who may call the consumer API."""
 
@@ -165,6 +172,7 @@ class Settings(BaseSettings):
     vault: VaultSettings = VaultSettings()
     tracing: TracingSettings = TracingSettings()
     request_log: RequestLogSettings = RequestLogSettings()
+    responses: ResponsesSettings = ResponsesSettings()
     tsdb: TsdbSettings = TsdbSettings()
     upstream: UpstreamSettings = UpstreamSettings()
     providers: list[ProviderConfig] = []

@@ -191,6 +191,10 @@ class ChatRequest:
     service_tier: str | None = None
     """The capacity asked for, in OpenAI's words (``auto``, ``default``, ``flex``...);
     Anthropic's ``standard_only`` is ``default``."""
+    notes: list[FieldNote] = field(default_factory=list)
+    """What of the client's request no upstream format carries (the client API's own
+    fields with no canonical counterpart); reported, or refused when ``strict``, as the
+    adapter's own notes are."""
 
 
 @dataclass(slots=True)

@@ -379,7 +379,7 @@ class HttpAdapter(KindHooks):
         source = request.source
         if source is not None and self._same_format(request):
             return self.forward(source.body, model, stream=request.stream), []
-        notes: list[FieldNote] = []
+        notes = list(request.notes)
         if source is not None:
             notes.extend(
                 FieldNote(

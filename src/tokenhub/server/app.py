@@ -39,6 +39,8 @@ from tokenhub.server import (
     count_tokens,
     envelope,
     models_api,
+    responses,
+    responses_store,
     system,
 )
 from tokenhub.server.admin_auth import ADMIN_TOKENS, AdminTokens
@@ -132,6 +134,8 @@ def create_app(
         count_tokens,
         envelope,
         models_api,
+        responses,
+        responses_store,
     ):
         module.add_routes(routes)
     app[ROUTES] = routes
@@ -329,13 +333,17 @@ async def _request_log_pruner(app: web.Application) -> AsyncIterator[None]:
     async def prune_forever() -> None:
         while True:
             await asyncio.sleep(PRUNE_EVERY_S)
-            try:
-                removed = await prune_request_log(app)
-            except SQLAlchemyError:
-                log.exception("request log pruning failed; will retry")
-            else:
-                if removed:
-                    log.info("pruned the request log", extra={"rows": removed})
+            for name, prune in (
+                ("request_log", prune_request_log),
+                ("responses", responses_store.prune_stored_responses),
+            ):
+                try:
+                    removed = await prune(app)
+                except SQLAlchemyError:
+                    log.exception("pruning failed; will retry", extra={"table": name})
+                else:
+                    if removed:
+                        log.info("pruned old rows", extra={"table": name, "rows": removed})
 
     pruner = asyncio.create_task(prune_forever())
     yield

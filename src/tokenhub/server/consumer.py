@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from aiohttp import web
+from multidict import CIMultiDictProxy
 
 from tokenhub.dispatch.cost import cost_of
-from tokenhub.dispatch.executor import Attempted, Opened
+from tokenhub.dispatch.executor import Attempted, Completed, Opened
 from tokenhub.errors import (
     AllProvidersFailedError,
     ErrorKind,
@@ -40,7 +44,7 @@ from tokenhub.server.request_log import (
 from tokenhub.server.routes import RouteTable
 from tokenhub.server.streaming import CoalescedStreamResponse, Translator, cut_usage, translate
 from tokenhub.server.wire_flavours import ANTHROPIC, OPENAI, Flavour
-from tokenhub.types import ChatResponse, FieldNote
+from tokenhub.types import ChatRequest, ChatResponse, FieldNote
 
 
 async def chat_completions(request: web.Request) -> web.StreamResponse:
@@ -72,14 +76,68 @@ async def _serve(
     request: web.Request, flavour: Flavour, summary: RequestSummary
 ) -> web.StreamResponse:
     started = time.perf_counter()
+    placed = await place(request, summary, started, flavour.decode)
+    if placed.opened is not None:  # the stream logs its own ending, whatever it is
+        return await _stream(request, flavour, placed.body, placed.opened, summary, started)
+    assert placed.done is not None
+    return answer(request, summary, started, placed.done, partial(_rendered, flavour))
+
+
+def answer(
+    request: web.Request,
+    summary: RequestSummary,
+    started: float,
+    done: Completed,
+    render: Render,
+) -> web.Response:
+    """The JSON answer to a completed call (``render``'s), with its headers and its log."""
+    response = done.response
+    response.model = done.info.model.id
+    response.created = response.created or int(request.app[CLOCK].time())
+    summary.info, summary.usage, summary.cost_usd = done.info, response.usage, done.cost_usd
+    summary.latency_ms = (time.perf_counter() - started) * 1000
+    rendered, notes = render(response)
+    add_response(request.app, summary, rendered)
+    # The bookkeeping runs right after the answer is written (the next turn of the event
+    # loop, before any later request's handler), so the client does not wait for it.
+    asyncio.get_running_loop().call_soon(log_request, request.app, summary)
+    headers = decision_headers(summary.request_id, done.info, done.cost_usd)
+    headers.update(warnings_header(notes))
+    return json_response(200, rendered, headers)
+
+
+Render = Callable[[ChatResponse], tuple[dict[str, Any], list[FieldNote]]]
+"""An answer in the client's format, and what of the request and answer it could not carry."""
+
+
+@dataclass(slots=True)
+class Placed:
+    """A routed call made: the client's body, its canonical form, and the stream or answer."""
+
+    body: dict[str, Any]
+    chat: ChatRequest
+    opened: Opened | None = None
+    done: Completed | None = None
+
+
+Decode = Callable[[dict[str, Any], CIMultiDictProxy[str]], Awaitable[ChatRequest]]
+"""A client API's body (and headers) to the canonical request (it may read the store)."""
+
+
+async def place(
+    request: web.Request, summary: RequestSummary, started: float, decode: Decode
+) -> Placed:
+    """Read, decode, route and call (opening the stream when asked): the one pipeline.
+
+    A failure on the way is logged and raised as the error the client should see.
+    """
     key = summary.key
     try:
         body = await read_json(request)
         refuse_redirects(await request.read(), body)  # the bytes read_json read, kept by aiohttp
         summary.body = capture_body(request.app, body)
         policy = read_policy(request, body)
-        chat = flavour.parse(body)
-        chat.source = flavour.client_body(body, request.headers)
+        chat = await decode(body, request.headers)
         chat.strict = (
             policy.strict
             if policy.strict is not None
@@ -90,9 +148,8 @@ async def _serve(
         summary.mode = route.mode
         hold_budget(request.app, summary, route)
         if chat.stream:
-            opened = await gateway.open_stream(chat, route, {})
-        else:
-            done = await gateway.complete(chat, route, {})
+            return Placed(body, chat, opened=await gateway.open_stream(chat, route, {}))
+        return Placed(body, chat, done=await gateway.complete(chat, route, {}))
     except ProviderError as exc:
         raise _record_failure(request, summary, started, _client_error(exc)) from None
     except TokenhubError as exc:
@@ -100,21 +157,6 @@ async def _serve(
     except (ConnectionError, asyncio.CancelledError) as exc:
         record_cut_short(request, summary, started, exc)
         raise
-    if chat.stream:  # the stream logs its own ending, whatever it is
-        return await _stream(request, flavour, body, opened, summary, started)
-    response = done.response
-    response.model = done.info.model.id
-    response.created = response.created or int(request.app[CLOCK].time())
-    summary.info, summary.usage, summary.cost_usd = done.info, response.usage, done.cost_usd
-    summary.latency_ms = (time.perf_counter() - started) * 1000
-    rendered, notes = _rendered(flavour, response)
-    add_response(request.app, summary, rendered)
-    # The bookkeeping runs right after the answer is written (the next turn of the event
-    # loop, before any later request's handler), so the client does not wait for it.
-    asyncio.get_running_loop().call_soon(log_request, request.app, summary)
-    headers = decision_headers(summary.request_id, done.info, done.cost_usd)
-    headers.update(warnings_header(notes))
-    return json_response(200, rendered, headers)
 
 
 def _rendered(flavour: Flavour, response: ChatResponse) -> tuple[dict[str, Any], list[FieldNote]]:
@@ -127,10 +169,14 @@ def _rendered(flavour: Flavour, response: ChatResponse) -> tuple[dict[str, Any],
     notes = list(response.notes)
     if response.raw is not None:
         return {**response.raw, "model": response.model}, notes
-    rendered = flavour.render(response, notes)
+    return with_warnings(flavour.render(response, notes), notes), notes
+
+
+def with_warnings(rendered: dict[str, Any], notes: list[FieldNote]) -> dict[str, Any]:
+    """``rendered``, with what could not be carried listed in its ``tokenhub.warnings``."""
     if notes:
         rendered[POLICY_FIELD] = {"warnings": [str(note) for note in notes]}
-    return rendered, notes
+    return rendered
 
 
 def _streamed(text: list[str], opened: Opened, summary: RequestSummary) -> dict[str, Any]:
@@ -168,6 +214,29 @@ async def _stream(
     summary: RequestSummary,
     started: float,
 ) -> web.StreamResponse:
+    async def write(response: web.StreamResponse, text: list[str]) -> None:
+        await _write(request, response, flavour, body, opened, summary, started, text)
+
+    return await stream_out(request, opened, summary, started, write, flavour.stream_error)
+
+
+StreamWriter = Callable[[web.StreamResponse, list[str]], Awaitable[None]]
+"""Writes a stream's events to the prepared response, collecting the reply's text."""
+
+
+async def stream_out(
+    request: web.Request,
+    opened: Opened,
+    summary: RequestSummary,
+    started: float,
+    write: StreamWriter,
+    stream_error: Callable[[str, str], bytes],
+) -> web.StreamResponse:
+    """Answer with a stream: headers, ``write``'s events, and the logging of its end.
+
+    An upstream failure after the first event ends the stream with ``stream_error``'s
+    bytes (the client API's error event); a client that leaves is logged as such.
+    """
     info = opened.info
     summary.info = info
     expect_cost(request.app, summary, info.estimated_cost_usd)
@@ -180,10 +249,10 @@ async def _stream(
     text: list[str] = []
     try:
         await response.prepare(request)
-        await _write(request, response, flavour, body, opened, summary, started, text)
+        await write(response, text)
     except ProviderError as exc:
-        _mid_stream_failure(request, summary, opened, exc)
-        await response.write_eof(flavour.stream_error(exc.type, exc.message))
+        mid_stream_failure(request, summary, opened, exc)
+        await response.write_eof(stream_error(exc.type, exc.message))
     except (ConnectionError, asyncio.CancelledError) as exc:
         ended_early(request, summary, exc)
         summary.usage = cut_usage(opened, summary)
@@ -209,7 +278,7 @@ async def _write(
     text: list[str],
 ) -> None:
     """Relay the stream when the client speaks the upstream's format, else translate it."""
-    relayed = passthrough.relayable(request.app, opened, flavour)
+    relayed = passthrough.relayable(request.app, opened, flavour.name)
     keep = text if summary.body is not None else None
     if relayed is not None:
         edit = passthrough.edit_for(opened, flavour, body)
@@ -220,9 +289,10 @@ async def _write(
     await translate(response, translator, opened, started)
 
 
-def _mid_stream_failure(
+def mid_stream_failure(
     request: web.Request, summary: RequestSummary, opened: Opened, exc: ProviderError
 ) -> None:
+    """Judge the upstream by a failure met mid-stream, and mark the request an error."""
     info = opened.info
     request.app[GATEWAY].health.failure(
         info.provider.id,

@@ -1,9 +1,9 @@
 """The one place that turns an error into an HTTP response, in the format of the API called.
 
-``/v1/chat/completions`` answers with OpenAI's error object, ``/v1/messages`` with
-Anthropic's, ``/v1/models`` with either (by the ``anthropic-version`` header), everything
-else with tokenhub's envelope ``{"error": {type, message, request_id}}``. All three
-carry the stable tokenhub ``type`` and the request id.
+``/v1/chat/completions`` and ``/v1/responses`` answer with OpenAI's error object,
+``/v1/messages`` with Anthropic's, ``/v1/models`` with either (by the ``anthropic-version``
+header), everything else with tokenhub's envelope ``{"error": {type, message, request_id}}``.
+All three carry the stable tokenhub ``type`` and the request id.
 """
 
 from __future__ import annotations
@@ -22,7 +22,10 @@ from tokenhub.errors import (
     TokenhubError,
 )
 
-OPENAI_PATHS = frozenset({"/v1/chat/completions", "/v1/embeddings"})  # /v1/models: see api_flavour
+OPENAI_PATHS = frozenset({"/v1/chat/completions", "/v1/embeddings", "/v1/responses"})
+"""Paths answered in OpenAI's error format (and everything under ``/v1/responses/``);
+``/v1/models``: see ``api_flavour``."""
+RESPONSES_PREFIX = "/v1/responses/"
 ANTHROPIC_PATHS = frozenset({"/v1/messages", "/v1/messages/count_tokens"})
 
 HTTP_ERROR_TYPES = {
@@ -56,7 +59,7 @@ def api_flavour(request: web.BaseRequest) -> str:
         return "anthropic"
     if path == MODELS_PATH or path.startswith(MODELS_PATH + "/"):
         return "anthropic" if is_anthropic_client(request) else "openai"
-    return "openai" if path in OPENAI_PATHS else "tokenhub"
+    return "openai" if path in OPENAI_PATHS or path.startswith(RESPONSES_PREFIX) else "tokenhub"
 
 
 def error_body(

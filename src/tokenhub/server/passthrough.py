@@ -31,10 +31,10 @@ PASSTHROUGH = "passthrough"
 TRANSLATED = "translated"
 
 
-def relayable(app: web.Application, opened: Opened, flavour: Flavour) -> HttpStream | None:
+def relayable(app: web.Application, opened: Opened, client_format: str) -> HttpStream | None:
     """The stream to relay as it came, or None to translate it; counts which."""
     handle = opened.handle
-    relay = handle if isinstance(handle, HttpStream) and handle.can_relay(flavour.name) else None
+    relay = handle if isinstance(handle, HttpStream) and handle.can_relay(client_format) else None
     app[METRICS].streams.labels(TRANSLATED if relay is None else PASSTHROUGH).inc()
     return relay
 

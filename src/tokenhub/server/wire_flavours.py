@@ -40,6 +40,12 @@ class Flavour:
     vendor_headers: tuple[str, ...]
     """The client's API headers an upstream of the same format is sent (never credentials)."""
 
+    async def decode(self, body: dict[str, Any], headers: CIMultiDictProxy[str]) -> ChatRequest:
+        """The canonical request, carrying the client's own body (see ``client_body``)."""
+        chat = self.parse(body)
+        chat.source = self.client_body(body, headers)
+        return chat
+
     def client_body(self, body: dict[str, Any], headers: CIMultiDictProxy[str]) -> ClientBody:
         """The request as the client sent it: its body (less ``tokenhub``), vendor headers.
 

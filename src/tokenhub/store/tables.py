@@ -200,3 +200,23 @@ class TsdbPointRow(SQLModel, table=True):
     cost_usd: float
     latency: list[int] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     ttft: list[int] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+
+
+class ResponseRow(SQLModel, table=True):
+    """A stored Responses API response: its input items and the response object.
+
+    ``key_id`` is the API key that created it (None: a request without a key); only the
+    same key reads it back. ``previous_response_id`` links a conversation's turns.
+    """
+
+    __tablename__ = "responses"
+    __table_args__ = (Index("ix_responses_created_at", "created_at"),)
+
+    id: str = Field(primary_key=True, max_length=64)
+    key_id: str | None = Field(default=None, max_length=64)
+    created_at: float
+    previous_response_id: str | None = Field(default=None, max_length=64)
+    input_items: list[dict[str, Any]] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False)
+    )
+    response: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
