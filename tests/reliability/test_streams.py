@@ -21,6 +21,10 @@ from . import pair
 from .pair import Size, sizes
 
 SHORT_EVERY_S = 0.02
+SHORT_P99_S = 0.05
+"""A short request's p99 while the streams run, daemon in its own process (full run)."""
+SHORT_P99_IN_PROCESS_S = 0.1
+"""The same in the short run, where client, simulator and daemon share one event loop."""
 QUEUE_SLACK_S = 1.0
 """A stream through the gateway may end this much later than the slowest direct one."""
 
@@ -125,19 +129,22 @@ async def test_many_streams_to_one_provider(size: Size, table, tokenhub_home: Pa
     gap_direct = percentile([g for o in direct.outcomes for g in o.chunk_gaps], 99)
     gap_via = percentile([g for o in via.outcomes for g in o.chunk_gaps], 99)
     short_p99 = percentile(short_latencies, 99)
+    # In one process the 120 streaming clients and the simulator share the daemon's event
+    # loop, so a short request's p99 (about the slowest of ~60) carries their load too.
+    short_limit = SHORT_P99_S if full else SHORT_P99_IN_PROCESS_S
     completed = sum(o.ok for o in via.outcomes)
     # Later than the slowest direct stream: a loaded machine slows both runs alike.
     longest = max((o.latency_s for o in direct.outcomes), default=stream_s)
     waited = sum(o.latency_s > longest + QUEUE_SLACK_S for o in via.outcomes)
     extra_ms = (gap_via - gap_direct) * 1000
     gaps_hold = extra_ms <= 5 or not full
-    holds = completed == streams and not waited and gaps_hold and short_p99 < 0.05
+    holds = completed == streams and not waited and gaps_hold and short_p99 < short_limit
     statuses = sorted({o.status for o in via.outcomes})
     table(
         f"{streams} concurrent {stream_s:g} s streams to one provider",
         "all complete; chunk-gap p99 within 5 ms of direct"
         + ("" if full else " (reported only in one process)")
-        + "; a short request meanwhile p99 < 50 ms",
+        + f"; a short request meanwhile p99 < {short_limit * 1000:.0f} ms",
         f"{completed} of {streams} complete (statuses {statuses}), {waited} ended over"
         f" {QUEUE_SLACK_S:.0f} s after the slowest direct one;"
         f" chunk-gap p99 {gap_via * 1000:.1f} ms vs {gap_direct * 1000:.1f} ms direct"
@@ -148,4 +155,4 @@ async def test_many_streams_to_one_provider(size: Size, table, tokenhub_home: Pa
     assert completed == streams
     assert waited == 0
     assert gaps_hold, f"chunk-gap p99 {extra_ms:+.1f} ms over direct"
-    assert short_p99 < 0.05
+    assert short_p99 < short_limit
