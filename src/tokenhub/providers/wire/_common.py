@@ -174,3 +174,21 @@ def warning_comments(notes: Sequence[FieldNote]) -> bytes:
     """One SSE comment per note, ``: tokenhub-warning <field>: <reason>``: SDKs skip them."""
     lines = (" ".join(str(note).splitlines()) for note in notes)
     return b"".join(b": tokenhub-warning " + line.encode() + b"\n\n" for line in lines)
+
+
+def stream_flag(body: dict[str, Any], option: str) -> bool:
+    """``stream``, and ``stream_options`` only beside it, with its boolean ``option`` checked.
+
+    OpenAI's rule on both of its APIs (Chat Completions and Responses).
+    """
+    stream = optional_bool(body, "stream", "stream") or False
+    options = body.get("stream_options")
+    if options is not None:
+        if not stream:
+            fail(
+                "The 'stream_options' parameter is only allowed when 'stream' is enabled.",
+                "stream_options",
+            )
+        expect_dict(options, "stream_options")
+        optional_bool(options, option, f"stream_options.{option}")
+    return stream

@@ -30,6 +30,7 @@ from tokenhub.providers.wire._common import (
     optional_number,
     optional_str,
     split_data_url,
+    stream_flag,
     type_error,
 )
 from tokenhub.types import (
@@ -88,7 +89,7 @@ def parse_request(body: dict[str, Any]) -> ChatRequest:
         tools=tools,
         tool_choice=_tool_choice(body.get("tool_choice"), has_tools=has_tools),
         response_format=_response_format(body.get("response_format")),
-        stream=_stream(body),
+        stream=stream_flag(body, "include_usage"),
         **_extras(body),
     )
 
@@ -133,20 +134,6 @@ def _max_tokens(body: dict[str, Any]) -> int | None:
     newer = optional_int(body, "max_completion_tokens", "max_completion_tokens", 1)
     older = optional_int(body, "max_tokens", "max_tokens", 1)
     return newer if newer is not None else older
-
-
-def _stream(body: dict[str, Any]) -> bool:
-    stream = optional_bool(body, "stream", "stream") or False
-    options = body.get("stream_options")
-    if options is not None:
-        if not stream:
-            fail(
-                "The 'stream_options' parameter is only allowed when 'stream' is enabled.",
-                "stream_options",
-            )
-        expect_dict(options, "stream_options")
-        optional_bool(options, "include_usage", "stream_options.include_usage")
-    return stream
 
 
 def _stop(value: Any) -> list[str]:

@@ -27,6 +27,7 @@ from tokenhub.providers.wire._common import (
     optional_int,
     optional_number,
     optional_str,
+    stream_flag,
 )
 from tokenhub.providers.wire.responses_input import parse_input
 from tokenhub.types import (
@@ -99,7 +100,8 @@ def parse_request(body: dict[str, Any], history: Sequence[Any] = ()) -> ChatRequ
         tools=tools,
         tool_choice=choice,
         response_format=text,
-        stream=_stream(body),
+        # include_obfuscation pads events against side channels: nothing to carry.
+        stream=stream_flag(body, "include_obfuscation"),
         user=optional_str(body, "user", "user")
         or optional_str(body, "safety_identifier", "safety_identifier"),
         reasoning_effort=reasoning,
@@ -113,21 +115,6 @@ def _refuse_unserved(body: dict[str, Any]) -> None:
         value = body.get(name)
         if value is not None and value is not False:
             fail(f"Invalid '{name}': {reason}.", name)
-
-
-def _stream(body: dict[str, Any]) -> bool:
-    stream = optional_bool(body, "stream", "stream") or False
-    options = body.get("stream_options")
-    if options is not None:
-        if not stream:
-            fail(
-                "The 'stream_options' parameter is only allowed when 'stream' is enabled.",
-                "stream_options",
-            )
-        expect_dict(options, "stream_options")
-        # include_obfuscation pads events against side channels; nothing to carry.
-        optional_bool(options, "include_obfuscation", "stream_options.include_obfuscation")
-    return stream
 
 
 def _tools(value: Any) -> list[ToolSpec]:
